@@ -1,0 +1,59 @@
+"""Functions of several tensors and the losses, written with the primitive ops."""
+import numpy as np
+
+from . import ops
+from .tensor import Tensor, apply
+
+
+def _tensors(tensors, fname):
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError(f"{fname}: needs at least one tensor")
+    for i, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{fname}: item {i} is a {type(t).__name__}, expected a Tensor")
+    return tensors
+
+
+def concat(tensors, axis=0):
+    """Join tensors along an existing axis (torch.cat)."""
+    return apply(ops.Concat, *_tensors(tensors, "concat"), axis=axis)
+
+
+def stack(tensors, axis=0):
+    """Join tensors along a new axis (torch.stack)."""
+    return apply(ops.Stack, *_tensors(tensors, "stack"), axis=axis)
+
+
+def softmax(x, axis=-1):
+    return x.softmax(axis)
+
+
+def log_softmax(x, axis=-1):
+    return x.log_softmax(axis)
+
+
+def cross_entropy(logits, targets):
+    """Mean over rows of -log softmax(logits)[row, target]; targets are integer class indices."""
+    if not isinstance(logits, Tensor) or logits.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must be a 2-D Tensor (rows, classes), got "
+                         f"{getattr(logits, 'shape', type(logits).__name__)}")
+    targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    rows, classes = logits.shape
+    if targets.shape != (rows,) or targets.dtype.kind not in "iu" and not (
+            targets.dtype.kind == "f" and np.all(targets == np.round(targets))):
+        raise ValueError(f"cross_entropy: targets must be {rows} integer class indices (shape ({rows},)), "
+                         f"got shape {targets.shape} dtype {targets.dtype}")
+    targets = targets.astype(np.intp)
+    if rows and (targets.min() < 0 or targets.max() >= classes):
+        raise ValueError(f"cross_entropy: targets must lie in [0, {classes}), got values from "
+                         f"{targets.min()} to {targets.max()}")
+    return -logits.log_softmax(axis=-1)[np.arange(rows), targets].mean()
+
+
+def mse_loss(pred, target):
+    """Mean of (pred - target)^2; both must have the same shape."""
+    target_shape = np.shape(target.data if isinstance(target, Tensor) else target)
+    if pred.shape != target_shape:
+        raise ValueError(f"mse_loss: pred has shape {pred.shape} but target has shape {target_shape}")
+    return ((pred - target) ** 2).mean()

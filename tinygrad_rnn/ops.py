@@ -1,0 +1,369 @@
+"""The ops table: every primitive's forward and vector-Jacobian product side by side.
+
+An op is a class used as a namespace (never instantiated):
+    forward(*arrays, **params) -> (output array, saved)     saved = what vjp needs
+    vjp(g, saved, needs)       -> one gradient per input    (None where needs[i] is False)
+plus its derivative rule as text and LaTeX, which the stepper and the diagrams print. Broadcasting is
+undone in one place, `unbroadcast`. Everything here is plain numpy: the backward never records nodes.
+"""
+import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
+
+OPS = {}  # name -> op class, filled in as the classes below are defined
+
+
+class Op:
+    name = "op"
+    rule = ""     # the local derivative as plain text
+    latex = ""    # the same as LaTeX
+
+    def __init_subclass__(cls):
+        OPS[cls.name] = cls
+
+
+def unbroadcast(grad, like):
+    """Sum `grad` back to the shape (and dtype) of the array `like` that was broadcast forward."""
+    if grad.shape != like.shape:
+        extra = grad.ndim - like.ndim
+        if extra:
+            grad = grad.sum(axis=tuple(range(extra)))
+        kept = tuple(i for i, n in enumerate(like.shape) if n == 1 and grad.shape[i] != 1)
+        if kept:
+            grad = grad.sum(axis=kept, keepdims=True)
+    if grad.dtype != like.dtype:
+        grad = grad.astype(like.dtype)
+    return grad
+
+
+def _axes(axis, ndim):
+    return tuple(range(ndim)) if axis is None else normalize_axis_tuple(axis, ndim)
+
+
+def _expand(g, axes, keepdims):
+    """Put back the reduced axes of g so that it broadcasts against the input again."""
+    return g if keepdims else np.expand_dims(g, axes)
+
+
+# ---- elementwise binary (full numpy broadcasting) ------------------------------------------------
+
+class Add(Op):
+    name, rule = "add", "d(a+b)/da = 1, d(a+b)/db = 1"
+    latex = r"\frac{\partial(a+b)}{\partial a} = 1,\quad \frac{\partial(a+b)}{\partial b} = 1"
+
+    def forward(a, b):
+        return a + b, (a, b)
+
+    def vjp(g, saved, needs):
+        a, b = saved
+        return (unbroadcast(g, a) if needs[0] else None,
+                unbroadcast(g, b) if needs[1] else None)
+
+
+class Sub(Op):
+    name, rule = "sub", "d(a-b)/da = 1, d(a-b)/db = -1"
+    latex = r"\frac{\partial(a-b)}{\partial a} = 1,\quad \frac{\partial(a-b)}{\partial b} = -1"
+
+    def forward(a, b):
+        return a - b, (a, b)
+
+    def vjp(g, saved, needs):
+        a, b = saved
+        return (unbroadcast(g, a) if needs[0] else None,
+                unbroadcast(-g, b) if needs[1] else None)
+
+
+class Mul(Op):
+    name, rule = "mul", "d(a*b)/da = b, d(a*b)/db = a"
+    latex = r"\frac{\partial(ab)}{\partial a} = b,\quad \frac{\partial(ab)}{\partial b} = a"
+
+    def forward(a, b):
+        return a * b, (a, b)
+
+    def vjp(g, saved, needs):
+        a, b = saved
+        return (unbroadcast(g * b, a) if needs[0] else None,
+                unbroadcast(g * a, b) if needs[1] else None)
+
+
+class Div(Op):
+    name, rule = "div", "d(a/b)/da = 1/b, d(a/b)/db = -a/b^2"
+    latex = r"\frac{\partial(a/b)}{\partial a} = \frac{1}{b},\quad \frac{\partial(a/b)}{\partial b} = -\frac{a}{b^2}"
+
+    def forward(a, b):
+        out = a / b
+        return out, (a, b, out)
+
+    def vjp(g, saved, needs):
+        a, b, out = saved
+        return (unbroadcast(g / b, a) if needs[0] else None,
+                unbroadcast(-g * out / b, b) if needs[1] else None)
+
+
+class Pow(Op):
+    name, rule = "pow", "d(a^b)/da = b a^(b-1), d(a^b)/db = a^b ln a"
+    latex = r"\frac{\partial a^b}{\partial a} = b\,a^{b-1},\quad \frac{\partial a^b}{\partial b} = a^b \ln a"
+
+    def forward(a, b):
+        out = a ** b
+        return out, (a, b, out)
+
+    def vjp(g, saved, needs):
+        a, b, out = saved
+        return (unbroadcast(g * b * a ** (b - 1), a) if needs[0] else None,
+                unbroadcast(g * out * np.log(a), b) if needs[1] else None)
+
+
+class MatMul(Op):
+    name, rule = "matmul", "d(A@B)/dA: G @ B^T, d(A@B)/dB: A^T @ G"
+    latex = r"\bar{A} = \bar{C} B^\top,\quad \bar{B} = A^\top \bar{C}"
+
+    def forward(a, b):
+        if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+            raise ValueError(f"inner dimensions differ: {a.shape} @ {b.shape} needs the last axis of the "
+                             "left to match the second-to-last axis of the right")
+        return a @ b, (a, b)
+
+    def vjp(g, saved, needs):
+        a, b = saved
+        if a.ndim == 2 and b.ndim == 2:                  # the common case, no broadcasting
+            return (g @ b.T if needs[0] else None, a.T @ g if needs[1] else None)
+        a2 = a[None] if a.ndim == 1 else a               # a vector is a 1-row matrix ...
+        b2 = b[:, None] if b.ndim == 1 else b            # ... or a 1-column matrix
+        g2 = g.reshape(np.matmul(a2[..., :1, :], b2[..., :, :1]).shape[:-2] + (a2.shape[-2], b2.shape[-1]))
+        ga = gb = None
+        if needs[0]:
+            ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2).reshape(a.shape)
+        if needs[1]:
+            if b2.ndim == 2 and a2.ndim > 2:             # (..., n, k) @ (k, m): one product over all rows
+                gb = a2.reshape(-1, a2.shape[-1]).T @ g2.reshape(-1, g2.shape[-1])
+            else:
+                gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2)
+            gb = gb.reshape(b.shape)
+        return ga, gb
+
+
+# ---- elementwise unary ---------------------------------------------------------------------------
+
+class Neg(Op):
+    name, rule, latex = "neg", "d(-x)/dx = -1", r"\frac{\partial(-x)}{\partial x} = -1"
+
+    def forward(x):
+        return -x, None
+
+    def vjp(g, saved, needs):
+        return (-g,)
+
+
+class Exp(Op):
+    name, rule, latex = "exp", "d exp(x)/dx = exp(x)", r"\frac{\partial e^x}{\partial x} = e^x"
+
+    def forward(x):
+        out = np.exp(x)
+        return out, out
+
+    def vjp(g, out, needs):
+        return (g * out,)
+
+
+class Log(Op):
+    name, rule, latex = "log", "d ln(x)/dx = 1/x", r"\frac{\partial \ln x}{\partial x} = \frac{1}{x}"
+
+    def forward(x):
+        return np.log(x), x
+
+    def vjp(g, x, needs):
+        return (g / x,)
+
+
+class Tanh(Op):
+    name, rule = "tanh", "d tanh(x)/dx = 1 - tanh(x)^2"
+    latex = r"\frac{\partial \tanh x}{\partial x} = 1 - \tanh^2 x"
+
+    def forward(x):
+        out = np.tanh(x)
+        return out, out
+
+    def vjp(g, out, needs):
+        return (g * (1 - out * out),)
+
+
+class Sigmoid(Op):
+    name, rule = "sigmoid", "d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x))"
+    latex = r"\frac{\partial \sigma(x)}{\partial x} = \sigma(x)\,(1 - \sigma(x))"
+
+    def forward(x):
+        e = np.exp(-np.abs(x))                           # never overflows: exp of a non-positive number
+        out = np.where(x >= 0, 1, e) / (1 + e)           # 1/(1+e^-x) for x >= 0, e^x/(1+e^x) below
+        return out, out
+
+    def vjp(g, out, needs):
+        return (g * out * (1 - out),)
+
+
+class Relu(Op):
+    name, rule = "relu", "d relu(x)/dx = 1 if x > 0 else 0"
+    latex = r"\frac{\partial\,\mathrm{relu}(x)}{\partial x} = [x > 0]"
+
+    def forward(x):
+        out = np.maximum(x, 0)
+        return out, out
+
+    def vjp(g, out, needs):
+        return (g * (out > 0),)
+
+
+class Softplus(Op):
+    name, rule = "softplus", "d ln(1 + e^x)/dx = sigmoid(x)"
+    latex = r"\frac{\partial \ln(1 + e^x)}{\partial x} = \sigma(x)"
+
+    def forward(x):
+        return np.logaddexp(0, x), x                     # log(1 + e^x) without overflow
+
+    def vjp(g, x, needs):
+        return (g * Sigmoid.forward(x)[0],)
+
+
+# ---- reductions ----------------------------------------------------------------------------------
+
+class Sum(Op):
+    name, rule = "sum", "d sum(x)/dx_i = 1"
+    latex = r"\frac{\partial \sum_j x_j}{\partial x_i} = 1"
+
+    def forward(x, axis=None, keepdims=False):
+        axes = _axes(axis, x.ndim)
+        return x.sum(axis=axes, keepdims=keepdims), (x.shape, axes, keepdims)
+
+    def vjp(g, saved, needs):
+        shape, axes, keepdims = saved
+        return (np.broadcast_to(_expand(g, axes, keepdims), shape),)
+
+
+class Mean(Op):
+    name, rule = "mean", "d mean(x)/dx_i = 1/n"
+    latex = r"\frac{\partial\,\frac{1}{n}\sum_j x_j}{\partial x_i} = \frac{1}{n}"
+
+    def forward(x, axis=None, keepdims=False):
+        axes = _axes(axis, x.ndim)
+        n = int(np.prod([x.shape[i] for i in axes]))
+        return x.mean(axis=axes, keepdims=keepdims), (x.shape, axes, keepdims, n)
+
+    def vjp(g, saved, needs):
+        shape, axes, keepdims, n = saved
+        return (np.broadcast_to(_expand(g, axes, keepdims) / n, shape),)
+
+
+class Max(Op):
+    name, rule = "max", "d max(x)/dx_i = 1 where x_i is the max (shared evenly between ties), else 0"
+    latex = r"\frac{\partial \max_j x_j}{\partial x_i} = \frac{[x_i = \max]}{\#\text{ties}}"
+
+    def forward(x, axis=None, keepdims=False):
+        axes = _axes(axis, x.ndim)
+        top = x.max(axis=axes, keepdims=True)
+        hit = x == top
+        share = hit / hit.sum(axis=axes, keepdims=True)
+        return (top if keepdims else top.squeeze(axes)), (share, axes, keepdims)
+
+    def vjp(g, saved, needs):
+        share, axes, keepdims = saved
+        return ((_expand(g, axes, keepdims) * share).astype(g.dtype, copy=False),)
+
+
+# ---- shape and indexing --------------------------------------------------------------------------
+
+class Reshape(Op):
+    name, rule, latex = "reshape", "gradient reshaped back", r"\bar{x} = \mathrm{reshape}(\bar{y})"
+
+    def forward(x, shape):
+        return x.reshape(shape), x.shape
+
+    def vjp(g, shape, needs):
+        return (g.reshape(shape),)
+
+
+class Transpose(Op):
+    name, rule, latex = "transpose", "gradient transposed back", r"\bar{x} = \bar{y}^{\top}"
+
+    def forward(x, axes=None):
+        axes = tuple(reversed(range(x.ndim))) if axes is None else normalize_axis_tuple(axes, x.ndim)
+        return x.transpose(axes), axes
+
+    def vjp(g, axes, needs):
+        return (g.transpose(np.argsort(axes)),)
+
+
+def _is_basic(index):
+    """Slices, integers, None and ... only: then x[index] is a view and its positions are distinct."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (slice, int, np.integer)) for p in parts)
+
+
+class GetItem(Op):
+    name, rule = "getitem", "gradient scattered back to the selected positions (repeats add up)"
+    latex = r"\bar{x}[\mathrm{idx}] \mathrel{+}= \bar{y}"
+
+    def forward(x, index):
+        return x[index], (x.shape, x.dtype, index)
+
+    def vjp(g, saved, needs):
+        shape, dtype, index = saved
+        full = np.zeros(shape, dtype=dtype)
+        if _is_basic(index):
+            full[index] = g
+        else:
+            np.add.at(full, index, g)                    # a repeated index receives every share
+        return (full,)
+
+
+class Concat(Op):
+    name, rule = "concat", "gradient split back into the pieces"
+    latex = r"\bar{x}_k = \bar{y}[\text{part } k]"
+
+    def forward(*xs, axis=0):
+        axis = normalize_axis_tuple(axis, xs[0].ndim)[0]
+        return np.concatenate(xs, axis=axis), (axis, np.cumsum([x.shape[axis] for x in xs])[:-1])
+
+    def vjp(g, saved, needs):
+        axis, cuts = saved
+        return tuple(np.split(g, cuts, axis=axis))
+
+
+class Stack(Op):
+    name, rule = "stack", "gradient unstacked into the pieces"
+    latex = r"\bar{x}_k = \bar{y}[k]"
+
+    def forward(*xs, axis=0):
+        out = np.stack(xs, axis=axis)
+        return out, normalize_axis_tuple(axis, out.ndim)[0]
+
+    def vjp(g, axis, needs):
+        return tuple(np.moveaxis(g, axis, 0))
+
+
+# ---- softmax family (stable: everything relative to the max) -------------------------------------
+
+class Softmax(Op):
+    name, rule = "softmax", "d softmax: y * (g - sum(g * y))"
+    latex = r"\bar{x} = y \odot (\bar{y} - \textstyle\sum_j \bar{y}_j y_j)"
+
+    def forward(x, axis=-1):
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        out = e / e.sum(axis=axis, keepdims=True)
+        return out, (out, axis)
+
+    def vjp(g, saved, needs):
+        out, axis = saved
+        return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
+
+
+class LogSoftmax(Op):
+    name, rule = "log_softmax", "d log_softmax: g - softmax(x) * sum(g)"
+    latex = r"\bar{x} = \bar{y} - \mathrm{softmax}(x) \textstyle\sum_j \bar{y}_j"
+
+    def forward(x, axis=-1):
+        shifted = x - x.max(axis=axis, keepdims=True)
+        out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))   # x - logsumexp(x)
+        return out, (out, axis)
+
+    def vjp(g, saved, needs):
+        out, axis = saved
+        return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)

@@ -1,0 +1,175 @@
+"""The tape: what the forward pass records and the one walk that replays it backwards.
+
+Forward: every op on a tensor that requires grad makes a Node (op, inputs in argument order, what the
+vector-Jacobian product needs, scope, creation number) and hangs it on its output tensor.
+Backward: gather the nodes reachable from the root with an explicit stack, visit them by decreasing
+creation number (creation order is a topological order), push each node's gradient through its op's vjp
+and add every contribution to the input it belongs to. `Tensor.backward()`, the stepper and the diagrams
+all read this one walk.
+"""
+import contextlib
+import itertools
+from typing import NamedTuple
+
+import numpy as np
+
+
+class GraphError(RuntimeError):
+    """The graph cannot be walked (freed by an earlier backward, or no graph at all)."""
+
+
+class _State:
+    grad_enabled = True
+    scope = ()          # the current scope as a tuple of names, e.g. ("lstm", "layer0", "t=3")
+    anomaly = False     # detect_anomaly() is on
+
+
+state = _State()
+_creation = itertools.count()
+FREED = object()        # what a node's `saved` becomes once backward has consumed it
+
+
+class Node:
+    """How one tensor was made: op(inputs, **params), with what the vjp needs saved."""
+    __slots__ = ("op", "inputs", "saved", "params", "scope", "index", "grad", "input_grads", "_out")
+
+    def __init__(self, op, inputs, saved, params):
+        self.op = op                  # an Op class from ops.py
+        self.inputs = inputs          # tuple of Tensors, in argument order (a + a is two edges)
+        self.saved = saved            # what op.vjp needs; FREED after backward
+        self.params = params          # keyword arguments of the op (axis, index, ...) or {}
+        self.scope = state.scope
+        self.index = next(_creation)  # creation number: a topological order
+        self.grad = None              # after backward: dE/d(output), the gradient that arrived here
+        self.input_grads = None       # after backward: the contribution sent along each input edge
+        self._out = None              # weak reference to the output, set when the graph is inspected
+
+    @property
+    def output(self):
+        return self._out() if self._out is not None else None
+
+    @property
+    def scope_name(self):
+        return "/".join(self.scope)
+
+    def __repr__(self):
+        shapes = ", ".join(str(t.shape) for t in self.inputs)
+        where = f" in {self.scope_name}" if self.scope else ""
+        return f"<Node #{self.index} {self.op.name}({shapes}){where}>"
+
+
+# ---- grad mode and scopes ------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def no_grad():
+    """Record nothing inside (usable as a decorator too): for evaluation and optimiser steps."""
+    before, state.grad_enabled = state.grad_enabled, False
+    try:
+        yield
+    finally:
+        state.grad_enabled = before
+
+
+def is_grad_enabled():
+    return state.grad_enabled
+
+
+@contextlib.contextmanager
+def scope(name):
+    """Tag every node recorded inside with `name` (nestable; "a/b" pushes two levels)."""
+    if not isinstance(name, str) or not name.strip("/"):
+        raise ValueError(f"scope name must be a non-empty string, got {name!r}")
+    before = state.scope
+    state.scope = before + tuple(p for p in name.split("/") if p)
+    try:
+        yield
+    finally:
+        state.scope = before
+
+
+def current_scope():
+    return "/".join(state.scope)
+
+
+# ---- reading the recorded graph ------------------------------------------------------------------
+
+def recorded(root):
+    """(node, output tensor) for every node that produced `root`, newest first. No recursion."""
+    pairs, seen, stack = [], set(), [root]
+    while stack:
+        t = stack.pop()
+        node = t._node
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        pairs.append((node, t))
+        stack.extend(node.inputs)
+    pairs.sort(key=lambda pair: pair[0].index, reverse=True)
+    return pairs
+
+
+def graph(root):
+    """The nodes of the graph that produced `root`, in execution order (node.output is the tensor)."""
+    import weakref
+    pairs = recorded(root)
+    for node, out in pairs:
+        node._out = weakref.ref(out)
+    return [node for node, _ in reversed(pairs)]
+
+
+# ---- the walk ------------------------------------------------------------------------------------
+
+class Step(NamedTuple):
+    """One node of the backward walk: the gradient that arrived at its output and what it sent on."""
+    number: int          # 0 for the root, then 1, 2, ... in the order the walk visits nodes
+    node: Node
+    output: object       # the Tensor the node produced
+    grad: np.ndarray     # dE/d(output), summed over every path that reaches it
+    input_grads: tuple   # contribution sent along each input edge (None where not needed)
+
+
+def walk(root, grad, retain_graph=False, keep_grads=True):
+    """Backpropagate `grad` from `root`, yielding one Step per node; leaves accumulate into .grad.
+
+    keep_grads stores each node's arriving and outgoing gradients on the node (what viz draws);
+    retain_graph keeps the saved intermediates so the graph can be walked again.
+    """
+    if root._node is None:
+        raise GraphError("this tensor was not produced by a recorded op: nothing to backpropagate")
+    pending = {root._node: grad}           # gradient arriving at each node not yet visited
+    for number, (node, out) in enumerate(recorded(root)):
+        g = pending.pop(node, None)
+        if g is None:
+            continue
+        if node.saved is FREED:
+            raise GraphError(
+                f"backward through {node.op.name} (node #{node.index}"
+                f"{' in ' + node.scope_name if node.scope else ''}) a second time: its saved values "
+                "were freed by the first backward. Use backward(retain_graph=True) the first time.")
+        needs = tuple(t.requires_grad for t in node.inputs)
+        grads = node.op.vjp(g, node.saved, needs)
+        if state.anomaly:
+            _check_grads(node, grads)
+        if not retain_graph:
+            node.saved = FREED
+        for t, c in zip(node.inputs, grads):
+            if c is None:
+                continue
+            source = t._node
+            if source is not None:                       # an intermediate: sum over all its uses
+                before = pending.get(source)
+                pending[source] = c if before is None else before + c
+            elif t.grad is None:                         # a leaf: accumulate into .grad (own copy)
+                t.grad = np.array(c, dtype=t.data.dtype)
+            else:
+                t.grad = t.grad + c
+        if keep_grads:
+            node.grad, node.input_grads = g, grads
+        if out._retain:
+            out.grad = np.array(g)
+        yield Step(number, node, out, g, grads)
+
+
+def _check_grads(node, grads):
+    from .anomaly import check_backward
+    check_backward(node, grads)

@@ -1,0 +1,234 @@
+"""Tensor: a numpy array, its gradient, and the Node that made it (None for a leaf)."""
+import numbers
+
+import numpy as np
+
+from . import ops, tape
+from .tape import Node, state
+
+_default_dtype = np.dtype(np.float32)
+
+
+def set_default_dtype(dtype):
+    """The float dtype given to Python numbers, lists and integer arrays (float32 unless changed)."""
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a float dtype such as float32 or float64, got {dtype}")
+    _default_dtype = dtype
+
+
+def get_default_dtype():
+    return _default_dtype
+
+
+class OpError(ValueError):
+    """An op got inputs it cannot combine; the message names the op, the shapes and the scope."""
+
+
+def _op_error(op, inputs, params, err):
+    shapes = ", ".join(f"{t.name or 'x'}{t.shape}" if t.name else str(t.shape) for t in inputs)
+    shown = {k: v for k, v in params.items() if k not in ("index",)}
+    if "index" in params:
+        shown["index"] = _short(params["index"])
+    extra = "".join(f", {k}={v}" for k, v in shown.items())
+    where = f" in scope '{tape.current_scope()}'" if state.scope else ""
+    return OpError(f"{op.name}({shapes}{extra}){where}: {err}")
+
+
+def _short(index):
+    text = repr(index)
+    return text if len(text) < 60 else text[:57] + "..."
+
+
+def apply(op, *inputs, **params):
+    """Run op forward on the inputs' arrays; record a Node when grad is on and some input requires it."""
+    try:
+        out, saved = op.forward(*[t.data for t in inputs], **params)
+    except (ValueError, IndexError, TypeError) as err:
+        raise _op_error(op, inputs, params, err) from None
+    if state.anomaly:
+        from .anomaly import check_forward
+        check_forward(op, inputs, out)
+    if state.grad_enabled:
+        for t in inputs:
+            if t.requires_grad:
+                return Tensor._result(out, Node(op, inputs, saved, params))
+    return Tensor._result(out, None)
+
+
+def _lift(value, like, opname):
+    """A Python number or numpy array met in an expression becomes a constant tensor."""
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (numbers.Number, np.generic)) and not isinstance(value, (bool, np.bool_)):
+        return Tensor._result(np.asarray(value, dtype=like.data.dtype), None)
+    if isinstance(value, np.ndarray):
+        return Tensor(value)
+    raise TypeError(f"{opname}: cannot combine a Tensor with {type(value).__name__}; "
+                    "use a Tensor, a numpy array or a Python number")
+
+
+class Tensor:
+    __slots__ = ("data", "grad", "requires_grad", "name", "_node", "_retain", "__weakref__")
+    __array_ufunc__ = None     # numpy defers to our operators: np_array * tensor -> Tensor
+
+    def __init__(self, data, requires_grad=False, name=None, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        given_array = isinstance(data, (np.ndarray, np.generic))
+        try:
+            array = np.array(data, dtype=dtype)
+        except (ValueError, TypeError) as err:
+            raise TypeError(f"Tensor: cannot make an array from {type(data).__name__}: {err}") from None
+        if array.dtype.kind not in "fiub":
+            raise TypeError(f"Tensor: expected numbers, got an array of dtype {array.dtype}")
+        if dtype is None and (array.dtype.kind != "f" or not given_array):
+            array = array.astype(_default_dtype)          # numbers, lists, int arrays -> default float
+        if requires_grad and array.dtype.kind != "f":
+            raise TypeError(f"Tensor: requires_grad=True needs a float tensor, got dtype {array.dtype} "
+                            "(only floating point values have gradients)")
+        self.data, self.grad, self.requires_grad = array, None, bool(requires_grad)
+        self.name, self._node, self._retain = name, None, False
+
+    @classmethod
+    def _result(cls, data, node):
+        t = object.__new__(cls)
+        t.data, t.grad, t.requires_grad, t.name, t._node, t._retain = data, None, node is not None, None, node, False
+        return t
+
+    # ---- what it is -----------------------------------------------------------------------------
+    shape = property(lambda self: self.data.shape)
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    node = property(lambda self: self._node, doc="the Node that produced this tensor (None for a leaf)")
+    is_leaf = property(lambda self: self._node is None)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __repr__(self):
+        body = np.array2string(self.data, precision=4, separator=", ", threshold=20, edgeitems=2,
+                               prefix="Tensor(")
+        extra = [f"name={self.name!r}"] if self.name else []
+        if self._node is not None:
+            extra.append(f"op={self._node.op.name}")
+            if self._node.scope:
+                extra.append(f"scope={self._node.scope_name!r}")
+        elif self.requires_grad:
+            extra.append("requires_grad=True")
+        if self.dtype != _default_dtype:
+            extra.append(f"dtype={self.dtype}")
+        return f"Tensor({body}{''.join(', ' + e for e in extra)})"
+
+    def numpy(self):
+        return self.data
+
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only a tensor with one element has an item, this one has shape {self.shape}")
+        return self.data.item()
+
+    def detach(self):
+        """The same values, cut from the graph (how truncated BPTT stops gradients)."""
+        return Tensor._result(self.data, None)
+
+    def retain_grad(self):
+        """Keep .grad on this non-leaf tensor after backward (e.g. dE/ds_t for every time step)."""
+        self._retain = True
+        return self
+
+    def backward(self, grad=None, retain_graph=False, keep_grads=True):
+        """Backpropagate from this tensor: every leaf that requires grad accumulates its .grad."""
+        for _ in tape.walk(self, self._seed(grad), retain_graph, keep_grads):
+            pass
+
+    def _seed(self, grad):
+        if not self.requires_grad:
+            raise tape.GraphError("backward(): this tensor does not require grad and no graph produced it; "
+                                  "create the leaves with requires_grad=True")
+        if grad is None:
+            if self.data.size != 1:
+                raise ValueError(f"backward(): the tensor has shape {self.shape}, not one value; pass grad= "
+                                 "of that shape (the vector in the vector-Jacobian product), or reduce it first")
+            return np.ones_like(self.data)
+        grad = grad.data if isinstance(grad, Tensor) else np.asarray(grad, dtype=self.dtype)
+        if grad.shape != self.shape:
+            raise ValueError(f"backward(): grad has shape {grad.shape}, but the tensor has shape {self.shape}")
+        return grad.astype(self.dtype, copy=False)
+
+    # ---- arithmetic (a Python number or array on either side) -----------------------------------
+    def __add__(self, other): return apply(ops.Add, self, _lift(other, self, "add"))
+    def __radd__(self, other): return apply(ops.Add, _lift(other, self, "add"), self)
+    def __sub__(self, other): return apply(ops.Sub, self, _lift(other, self, "sub"))
+    def __rsub__(self, other): return apply(ops.Sub, _lift(other, self, "sub"), self)
+    def __mul__(self, other): return apply(ops.Mul, self, _lift(other, self, "mul"))
+    def __rmul__(self, other): return apply(ops.Mul, _lift(other, self, "mul"), self)
+    def __truediv__(self, other): return apply(ops.Div, self, _lift(other, self, "div"))
+    def __rtruediv__(self, other): return apply(ops.Div, _lift(other, self, "div"), self)
+    def __pow__(self, other): return apply(ops.Pow, self, _lift(other, self, "pow"))
+    def __rpow__(self, other): return apply(ops.Pow, _lift(other, self, "pow"), self)
+    def __matmul__(self, other): return apply(ops.MatMul, self, _lift(other, self, "matmul"))
+    def __rmatmul__(self, other): return apply(ops.MatMul, _lift(other, self, "matmul"), self)
+    def __neg__(self): return apply(ops.Neg, self)
+
+    # ---- elementwise functions ------------------------------------------------------------------
+    def exp(self): return apply(ops.Exp, self)
+    def log(self): return apply(ops.Log, self)
+    def tanh(self): return apply(ops.Tanh, self)
+    def sigmoid(self): return apply(ops.Sigmoid, self)
+    def relu(self): return apply(ops.Relu, self)
+    def softplus(self): return apply(ops.Softplus, self)
+    def softmax(self, axis=-1): return apply(ops.Softmax, self, axis=axis)
+    def log_softmax(self, axis=-1): return apply(ops.LogSoftmax, self, axis=axis)
+
+    # ---- reductions -----------------------------------------------------------------------------
+    def sum(self, axis=None, keepdims=False): return apply(ops.Sum, self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return apply(ops.Mean, self, axis=axis, keepdims=keepdims)
+    def max(self, axis=None, keepdims=False): return apply(ops.Max, self, axis=axis, keepdims=keepdims)
+
+    # ---- shape ----------------------------------------------------------------------------------
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return apply(ops.Reshape, self, shape=tuple(shape))
+
+    def transpose(self, *axes):
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        return apply(ops.Transpose, self, axes=tuple(axes) if axes else None)
+
+    T = property(lambda self: self.transpose())
+
+    def __getitem__(self, index):
+        return apply(ops.GetItem, self, index=_plain_index(index))
+
+    def split(self, split_size_or_sections, axis=0):
+        """Pieces along axis, as torch.split: an int is the size of each piece, a list the sizes."""
+        n = self.shape[axis]
+        sizes = split_size_or_sections
+        if isinstance(sizes, numbers.Integral):
+            if sizes <= 0:
+                raise ValueError(f"split: piece size must be positive, got {sizes}")
+            sizes = [min(sizes, n - start) for start in range(0, n, sizes)]
+        if sum(sizes) != n:
+            raise ValueError(f"split: sizes {list(sizes)} do not add up to {n}, the length of axis {axis} "
+                             f"of shape {self.shape}")
+        lead = (slice(None),) * (axis % self.ndim)
+        starts = np.cumsum([0, *sizes])
+        return [self[lead + (slice(int(a), int(b)),)] for a, b in zip(starts[:-1], starts[1:])]
+
+    def chunk(self, chunks, axis=0):
+        """`chunks` pieces of equal size (the last may be smaller), as torch.chunk."""
+        if chunks <= 0:
+            raise ValueError(f"chunk: number of chunks must be positive, got {chunks}")
+        return self.split(-(-self.shape[axis] // chunks), axis)
+
+
+def _plain_index(index):
+    """Tensors used as indices become integer arrays (they carry no gradient)."""
+    if isinstance(index, Tensor):
+        return index.data.astype(np.intp) if index.dtype.kind == "f" else index.data
+    if isinstance(index, tuple):
+        return tuple(_plain_index(i) for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
