@@ -1,14 +1,29 @@
-"""The `tinygrad-rnn` command: the top of the house, so it may import the core and viz."""
+"""The `tinygrad-rnn` command: the top of the house, so it may import the core and viz.
+
+Each subcommand lives in its own module with a `register(subparsers)` function that adds its parser and
+sets `run=function(args) -> exit code` as the parser default. Misuse exits with code 2 and one line of help.
+"""
 import argparse
+import importlib
 import sys
 
 import tinygrad_rnn
 
+COMMAND_MODULES = []   # e.g. "viz.draw_cli"; each one's register(subparsers) adds a subcommand
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="tinygrad-rnn", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="tinygrad-rnn", description="Autodiff on numpy for learning how RNNs learn: "
+                     "draw the unrolled graph, step through backprop, train small models.")
     parser.add_argument("--version", action="version", version=f"tinygrad-rnn {tinygrad_rnn.__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
     return parser
 
 
@@ -18,7 +33,13 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 0
-    return args.run(args)
+    try:
+        return args.run(args) or 0
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, TypeError, OSError) as err:     # a user's mistake: one line, no traceback
+        print(f"tinygrad-rnn {args.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
