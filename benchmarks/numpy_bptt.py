@@ -57,7 +57,7 @@ def lstm_forward(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
     cs = np.empty((T + 1, B, H), dt)
     tcs = np.empty((T, B, H), dt)  # tanh(c_t), reused in backward
     hs[0], cs[0] = h0, c0
-    w_hh_t = w_hh.T
+    w_hh_t = np.ascontiguousarray(w_hh.T)  # row-major: faster per-step matmul
     for t in range(T):
         a = acts[t]
         a += hs[t] @ w_hh_t
@@ -113,7 +113,7 @@ def gru_forward(x, h0, w_ih, w_hh, b_ih, b_hh):
     hn = np.empty((T, B, H), dt)  # h W_hn^T + b_hn, needed for dr
     hs = np.empty((T + 1, B, H), dt)
     hs[0] = h0
-    w_hh_t, b_hn = w_hh.T, b_hh[2 * H:]
+    w_hh_t, b_hn = np.ascontiguousarray(w_hh.T), b_hh[2 * H:]
     for t in range(T):
         a, h = acts[t], hs[t]
         hp = h @ w_hh_t
@@ -161,7 +161,7 @@ def rnn_forward(x, h0, w_ih, w_hh, b_ih, b_hh):
     xp = (x.reshape(T * B, -1) @ w_ih.T + (b_ih + b_hh)).reshape(T, B, H)
     hs = np.empty((T + 1, B, H), x.dtype)
     hs[0] = h0
-    w_hh_t = w_hh.T
+    w_hh_t = np.ascontiguousarray(w_hh.T)  # row-major: faster per-step matmul
     for t in range(T):
         np.tanh(xp[t] + hs[t] @ w_hh_t, out=hs[t + 1])
     cache = (x, w_ih, w_hh, hs)

@@ -4,8 +4,9 @@
 * forward values vs. a naive per-step, per-gate reference,
 * dtype preservation (float32 in -> float32 out),
 * outputs and gradients vs. torch.nn.LSTM / GRU / RNN (float64, tol 1e-10),
-  only where torch is importable.
+  only where torch is importable (required when TINYGRAD_RNN_REQUIRE_TORCH is set, as in CI).
 """
+import os
 import sys
 from pathlib import Path
 
@@ -181,9 +182,17 @@ def test_dtype_preserved_and_inputs_untouched(kind, dtype):
 
 # ----------------------------------------------------------------------------- torch
 
+def import_torch():
+    """torch, or skip; in CI (TINYGRAD_RNN_REQUIRE_TORCH set) a missing torch is an error."""
+    if os.environ.get("TINYGRAD_RNN_REQUIRE_TORCH"):
+        import torch
+        return torch
+    return pytest.importorskip("torch")
+
+
 def torch_reference(kind, d, R):
     """Outputs and grads from torch.nn.{LSTM,GRU,RNN} (float64) with copied weights."""
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind]
     kw = {"nonlinearity": "tanh"} if kind == "rnn" else {}
     mod = cls(I, H, num_layers=1, **kw).double()
@@ -207,7 +216,7 @@ def torch_reference(kind, d, R):
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_against_torch(kind):
-    pytest.importorskip("torch")
+    import_torch()
     d, R = make_inputs(kind, seed=4)
     out, state, cache = getattr(nb, kind + "_forward")(**d)
     grads = getattr(nb, kind + "_backward")(R, cache)
@@ -224,7 +233,7 @@ def test_against_torch(kind):
 
 
 def test_multilayer_lstm_against_torch():
-    torch = pytest.importorskip("torch")
+    torch = import_torch()
     x, h0, c0, params, R = make_stack(seed=5)
     out, (hn, cn), caches = nb.multilayer_lstm_forward(x, h0, c0, params)
     g = nb.multilayer_lstm_backward(R, caches)
