@@ -1,0 +1,384 @@
+"""The stepper: backward one node at a time, kept so it can be replayed, rewound and explained.
+
+`Stepper(loss)` consumes the very generator `Tensor.backward()` drains (`tape.walk`), so running it to the
+end leaves exactly the `.grad` values `backward()` would. Every step it has taken is kept as a `StepView`;
+`prev`, `next` and `seek` move through that record without recomputing anything.
+
+A step shows what reverse accumulation does at one node: the gradient arriving at the node's output (and
+the pieces it was summed from), the op's derivative rule, the contribution sent along each input edge, and
+for every leaf (a weight) the running sum of its gradient -- which is how "back-propagation through time"
+appears: a weight used at t=1, 2, 3 receives one contribution per use ("W_s += contribution from t=2").
+
+`jacobian(f_or_output, wrt)` builds d output / d wrt row by row with the same walk (retain_graph).
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import tape
+from .tensor import Tensor
+
+
+# ---- compact numbers -------------------------------------------------------------------------------
+
+def compact(value, items=6, digits=3):
+    """A short, readable rendering of a number or array: '[0.12, -3.4e-05, ... ] (3, 4)'."""
+    if value is None:
+        return "None"
+    a = np.asarray(value)
+    num = lambda v: f"{float(v):.{digits}g}"                                      # noqa: E731
+    if a.ndim == 0:
+        return num(a)
+    flat = a.reshape(-1)
+    shown = [num(v) for v in flat[:items]]
+    more = ", ..." if flat.size > items else ""
+    return f"[{', '.join(shown)}{more}] {a.shape}"
+
+
+def norm(value):
+    """Frobenius norm of an array (0.0 for None)."""
+    return 0.0 if value is None else float(np.linalg.norm(np.asarray(value, dtype=np.float64).reshape(-1)))
+
+
+def time_of(node):
+    """The 't=<k>' part of a node's scope ('lstm/layer0/t=3/forget_gate' -> 't=3'), or None."""
+    for part in reversed(node.scope):
+        if part.startswith("t="):
+            return part
+    return None
+
+
+# ---- what one step shows ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GradPart:
+    """One piece of a node's upstream gradient: the contribution one consumer sent back."""
+    from_step: int | None     # index of the step that sent it (None: the seed gradient at the root)
+    from_label: str           # that step's label, or "seed"
+    grad: np.ndarray
+
+
+@dataclass(frozen=True)
+class Edge:
+    """An input edge of the current node and the gradient sent along it."""
+    position: int             # argument position (x_t @ W and s @ W are different edges)
+    tensor: Tensor
+    name: str                 # display name: the tensor's name, a leaf name, or '#<node index>'
+    kind: str                 # "leaf" (requires grad, accumulates .grad), "node" (intermediate), "const"
+    grad: np.ndarray | None   # the contribution sent along this edge (None for constants)
+
+
+@dataclass(frozen=True)
+class Accumulation:
+    """A contribution added into a leaf's .grad at this step."""
+    name: str
+    leaf: Tensor
+    contribution: np.ndarray
+    total: np.ndarray         # the leaf's gradient after this step (a copy)
+    when: str                 # 't=2' from the scope, else the scope, else the step's label
+    use: int                  # 1, 2, ...: how many contributions this leaf has received so far
+    uses: int                 # how many edges into this leaf the graph has
+    history: tuple            # the `when` of every contribution so far, oldest first
+
+    @property
+    def shared(self):
+        return self.uses > 1
+
+    @property
+    def text(self):
+        """'W_s += contribution from t=2 (2nd of 3 uses; W_s.grad = t=3 + t=2)'."""
+        head = f"{self.name} += contribution from {self.when}"
+        if not self.shared:
+            return head
+        return f"{head} ({_ordinal(self.use)} of {self.uses} uses; {self.name}.grad = {' + '.join(self.history)})"
+
+
+def _ordinal(n):
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
+
+
+@dataclass(frozen=True)
+class StepView:
+    """One node of the backward walk, with everything a learner (or the player) needs to show it."""
+    index: int                # 0 for the root, then 1, 2, ... (position in the stepper)
+    total: int                # number of steps of the whole walk
+    node: tape.Node
+    output: Tensor
+    label: str                # name of the output tensor, else '<op>#<node index>'
+    grad: np.ndarray          # dE/d(output): the upstream gradient, summed over every consumer
+    grad_parts: tuple         # GradPart per consumer that contributed to `grad`
+    inputs: tuple             # Edge per input, in argument order
+    accumulations: tuple      # Accumulation per leaf edge that received a contribution
+    leaf_grads: dict = field(repr=False)   # name -> leaf gradient so far (None if none yet); a snapshot
+
+    op = property(lambda self: self.node.op.name)
+    rule = property(lambda self: self.node.op.rule)
+    latex = property(lambda self: self.node.op.latex)
+    scope = property(lambda self: self.node.scope_name)
+    time = property(lambda self: time_of(self.node))
+    shape = property(lambda self: self.output.shape)
+    name = property(lambda self: self.output.name)
+
+    def describe(self, fmt=compact):
+        """The step as a few lines of text (what `tinygrad-rnn step` prints)."""
+        where = f"  [{self.scope}]" if self.scope else ""
+        lines = [f"step {self.index + 1}/{self.total}: {self.op} -> {self.label} {self.shape}{where}",
+                 f"  rule      {self.rule}",
+                 f"  upstream  dE/d{self.label} = {fmt(self.grad)}  |g|={norm(self.grad):.3g}"]
+        if len(self.grad_parts) > 1:
+            parts = " + ".join(f"from {p.from_label} ({norm(p.grad):.3g})" for p in self.grad_parts)
+            lines.append(f"            summed from {len(self.grad_parts)} uses: {parts}")
+        for e in self.inputs:
+            if e.kind == "const":
+                lines.append(f"  -> {e.name} (input {e.position}): constant, no gradient")
+            else:
+                lines.append(f"  -> {e.name} (input {e.position}): {fmt(e.grad)}  |.|={norm(e.grad):.3g}")
+        lines.extend(f"  ** {a.text}" for a in self.accumulations)
+        return "\n".join(lines)
+
+
+# ---- the stepper -----------------------------------------------------------------------------------
+
+class Stepper:
+    """Backward from `root`, one node per `next()`; every step kept so `prev()`/`seek()` can revisit it.
+
+    Running the stepper to the end is `root.backward(grad, retain_graph)`: leaves accumulate `.grad`
+    as the walk reaches them (if you stop half way, they hold the partial sums). `names` maps display
+    names to leaf tensors (e.g. `dict(model.named_parameters())`); otherwise a leaf is shown by its
+    `.name`, or 'leaf<k>'.
+    """
+
+    def __init__(self, root, grad=None, *, retain_graph=False, names=None):
+        if not isinstance(root, Tensor):
+            raise TypeError(f"Stepper: expected a Tensor, got {type(root).__name__}")
+        self.root = root
+        seed = root._seed(grad)
+        pairs = tape.recorded(root)
+        self.total = len(pairs)
+        self._names, self._uses = {}, {}             # id(leaf) -> display name / number of edges into it
+        given = {id(t): n for n, t in (names or {}).items()}
+        taken = set(given.values())
+        leaves = {}
+        for node, _ in reversed(pairs):              # creation order: names follow the forward pass
+            for t in node.inputs:
+                if t._node is not None or not t.requires_grad:
+                    continue
+                key = id(t)
+                self._uses[key] = self._uses.get(key, 0) + 1
+                if key not in self._names:
+                    name = given.get(key) or t.name or f"leaf{len(leaves)}"
+                    if name in taken and key not in given:
+                        name = _unique(name, taken)
+                    taken.add(name)
+                    self._names[key] = name
+                    leaves[name] = t
+        self.leaves = leaves                          # name -> leaf tensor, in order of first use
+        self._initial = {n: None if t.grad is None else np.array(t.grad) for n, t in leaves.items()}
+        self._history = {}                            # id(leaf) -> list of `when`
+        self._parts = {root._node: [GradPart(None, "seed", seed)]}   # node -> pieces of its upstream grad
+        self._walk = tape.walk(root, seed, retain_graph, keep_grads=True)
+        self._steps = []
+        self._current = self._initial
+        self.position = -1                            # -1: before the first step
+
+    # -- moving --------------------------------------------------------------------------------------
+    @property
+    def steps(self):
+        """The steps taken so far, as a tuple of StepView."""
+        return tuple(self._steps)
+
+    @property
+    def done(self):
+        """True once the walk has visited every node (all leaf gradients are final)."""
+        return self._walk is None
+
+    @property
+    def current(self):
+        return self._steps[self.position] if self.position >= 0 else None
+
+    def next(self):
+        """Advance one step (running the walk if this step was never taken); None at the end."""
+        if self.position + 1 >= len(self._steps) and not self._advance():
+            return None
+        self.position += 1
+        return self._steps[self.position]
+
+    def prev(self):
+        """Go back one step (nothing is recomputed); None when back before the first step."""
+        if self.position >= 0:
+            self.position -= 1
+        return self.current
+
+    def seek(self, index):
+        """Go to step `index` (0-based; negative counts from the end of the walk)."""
+        if index < 0:
+            index += self.total
+        if not 0 <= index < self.total:
+            raise IndexError(f"Stepper.seek: step {index} is outside 0..{self.total - 1}")
+        while len(self._steps) <= index and self._advance():
+            pass
+        self.position = min(index, len(self._steps) - 1)
+        return self.current
+
+    def rewind(self):
+        """Back to before the first step (the recorded steps are kept)."""
+        self.position = -1
+
+    def run(self):
+        """Run the walk to the end and stand on the last step; returns every step."""
+        while self._advance():
+            pass
+        self.position = len(self._steps) - 1
+        return self.steps
+
+    def __iter__(self):
+        """Iterate from the step after the current one to the end, moving along."""
+        while (step := self.next()) is not None:
+            yield step
+
+    def __len__(self):
+        return self.total
+
+    def __getitem__(self, index):
+        """Step `index` without moving (runs the walk forward if it has not got there yet)."""
+        here = self.position
+        step = self.seek(index)
+        self.position = here
+        return step
+
+    def leaf_grads(self, index=None):
+        """Snapshot {leaf name: gradient} after step `index` (default: the current step; -1 before any)."""
+        index = self.position if index is None else index
+        return dict(self._initial if index < 0 else self._steps[index].leaf_grads)
+
+    # -- recording one step ----------------------------------------------------------------------
+    def _advance(self):
+        if self._walk is None:
+            return False
+        try:
+            raw = next(self._walk)
+        except StopIteration:
+            self._walk = None
+            return False
+        node, index = raw.node, len(self._steps)
+        label = raw.output.name or f"{node.op.name}#{node.index}"
+        when = time_of(node) or node.scope_name or label
+        edges, accs, current = [], [], self._current
+        for pos, (t, c) in enumerate(zip(node.inputs, raw.input_grads)):
+            if t._node is not None:
+                kind, name = "node", t.name or f"{t._node.op.name}#{t._node.index}"
+                if c is not None:
+                    self._parts.setdefault(t._node, []).append(GradPart(index, label, c))
+            elif t.requires_grad:
+                kind, name = "leaf", self._names[id(t)]
+                if c is not None:
+                    history = self._history.setdefault(id(t), [])
+                    history.append(when)
+                    if current is self._current:
+                        current = dict(current)
+                    # the walk has already added c; several edges of this node may reach the same leaf:
+                    # the running total shown per edge is reconstructed from the total before this step
+                    before = current[name]
+                    total = np.array(c, dtype=t.data.dtype) if before is None else before + c
+                    current[name] = total
+                    accs.append(Accumulation(name, t, c, total, when, len(history), self._uses[id(t)],
+                                             tuple(history)))
+            else:
+                kind, name = "const", t.name or "const"
+            edges.append(Edge(pos, t, name, kind, c if kind != "const" else None))
+        self._current = current
+        parts = tuple(self._parts.pop(node, ()))
+        self._steps.append(StepView(index, self.total, node, raw.output, label, raw.grad, parts,
+                                    tuple(edges), tuple(accs), current))
+        if len(self._steps) == self.total:          # the last node: let the walk finish (frees the graph)
+            for _ in self._walk:
+                raise AssertionError("the walk visited more nodes than the graph holds")
+            self._walk = None
+        return True
+
+
+def _unique(name, taken):
+    k = 2
+    while f"{name}#{k}" in taken:
+        k += 1
+    return f"{name}#{k}"
+
+
+def leaf_contributions(root, leaf, grad=None, retain_graph=True):
+    """[(when, node, contribution)] for every use of `leaf` in the graph of `root`, in walk order.
+
+    The contributions are the gradients on the edges into `leaf` (they sum to d root / d leaf); `when`
+    is the node's 't=<k>' scope when it has one. Leaves' .grad are left as they were.
+    """
+    saved = _save_grads(root)
+    try:
+        found = []
+        for step in tape.walk(root, root._seed(grad), retain_graph, keep_grads=False):
+            for t, c in zip(step.node.inputs, step.input_grads):
+                if t is leaf and c is not None:
+                    found.append((time_of(step.node), step.node, c))
+        return found
+    finally:
+        _restore_grads(saved)
+
+
+# ---- Jacobians -------------------------------------------------------------------------------------
+
+def _save_grads(root):
+    """The .grad of every leaf and retained tensor in root's graph, to put back after extra walks."""
+    saved = {}
+    for node, out in tape.recorded(root):
+        if out._retain:
+            saved[id(out)] = (out, out.grad)
+        for t in node.inputs:
+            if t._node is None:
+                saved[id(t)] = (t, t.grad)
+    return saved
+
+
+def _restore_grads(saved):
+    for t, g in saved.values():
+        t.grad = g
+
+
+def jacobian(f_or_output, wrt):
+    """d output / d wrt as a numpy array of shape output.shape + wrt.shape.
+
+    `f_or_output` is either a Tensor already computed from `wrt` (leaves or intermediates of its graph,
+    e.g. the hidden states s_k of an unrolled RNN), or a function called as f(*wrt) on fresh leaves made
+    from `wrt`. `wrt` is a Tensor (or array) or a list/tuple of them; then a tuple of Jacobians is returned.
+    One backward walk per output element (retain_graph), reading the gradient arriving at each `wrt`;
+    the .grad of the graph's leaves is left untouched.
+    """
+    single = not isinstance(wrt, (list, tuple))
+    wrt = [wrt] if single else list(wrt)
+    if callable(f_or_output) and not isinstance(f_or_output, Tensor):
+        wrt = [Tensor(np.array(w.data if isinstance(w, Tensor) else w), requires_grad=True) for w in wrt]
+        output = f_or_output(*wrt)
+    else:
+        output = f_or_output
+    if not isinstance(output, Tensor):
+        raise TypeError(f"jacobian: expected a Tensor output, got {type(output).__name__}")
+    for w in wrt:
+        if not isinstance(w, Tensor):
+            raise TypeError(f"jacobian: wrt must be Tensors of the output's graph, got {type(w).__name__}")
+    jac = [np.zeros(output.shape + w.shape, dtype=np.result_type(output.dtype, w.dtype)) for w in wrt]
+    if output.requires_grad:
+        by_node = {id(w._node): k for k, w in enumerate(wrt) if w._node is not None}
+        by_leaf = {id(w): k for k, w in enumerate(wrt) if w._node is None}
+        saved = _save_grads(output)
+        try:
+            for i in np.ndindex(output.shape):
+                seed = np.zeros(output.shape, dtype=output.dtype)
+                seed[i] = 1
+                for step in tape.walk(output, seed, retain_graph=True, keep_grads=False):
+                    k = by_node.get(id(step.node))
+                    if k is not None:
+                        jac[k][i] = step.grad
+                    for t, c in zip(step.node.inputs, step.input_grads):
+                        k = by_leaf.get(id(t))
+                        if k is not None and c is not None:
+                            jac[k][i] += c
+        finally:
+            _restore_grads(saved)
+    return jac[0] if single else tuple(jac)
