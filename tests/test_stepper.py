@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn import GraphError, Tensor, scope
-from tinygrad_rnn.stepper import Stepper, compact, jacobian, leaf_contributions
+from tinygrad_rnn.stepper import Stepper, compact, jacobian, edge_contributions
 
 
 def seed_net(rng, T=3, n_in=2, n_h=3, n_out=2, phi="tanh"):
@@ -93,6 +93,7 @@ def test_leaf_snapshots_follow_the_walk(rng):
     running = {n: None for n in p}
     for step in st:
         for a in step.accumulations:
+            assert a.kind == "leaf"
             running[a.name] = a.contribution if running[a.name] is None else running[a.name] + a.contribution
         for n in p:
             if running[n] is None:
@@ -133,6 +134,10 @@ def test_upstream_gradient_summed_from_two_uses(rng):
     senders = {part.from_step for part in s2.grad_parts}
     assert all(steps[i].index < s2.index for i in senders)
     assert "summed from 2 uses" in s2.describe()
+    accs = [a for s in steps for a in s.accumulations if a.tensor is states[1]]
+    assert [a.kind for a in accs] == ["node", "node"] and [a.when for a in accs] == ["t=3", "t=2"]
+    np.testing.assert_array_equal(accs[-1].total, s2.grad)
+    assert accs[1].text == "s_2 += contribution from t=2 (2nd of 2 uses; dE/ds_2 = t=3 + t=2)"
     assert steps[0].grad_parts[0].from_label == "seed"
 
 
@@ -203,10 +208,36 @@ def test_jacobian_matches_finite_differences(rng):
     np.testing.assert_allclose(J, num, atol=1e-8)
 
 
-def test_leaf_contributions(rng):
+def test_edge_contributions(rng):
     E, p, _ = seed_net(rng)
-    terms = leaf_contributions(E, p["W_x"])
-    assert [when for when, _, _ in terms] == ["t=3", "t=2", "t=1"]
+    terms = edge_contributions(E, p["W_x"])
+    assert [when for when, _ in terms] == ["t=3", "t=2", "t=1"]
     assert p["W_x"].grad is None
     E.backward()
-    np.testing.assert_allclose(sum(c for _, _, c in terms), p["W_x"].grad)
+    np.testing.assert_allclose(sum(c for _, c in terms), p["W_x"].grad)
+
+
+def test_stepper_over_a_recurrent_layer():
+    rnn = pytest.importorskip("tinygrad_rnn.rnn")
+    from tinygrad_rnn import nn, rng
+    rng.manual_seed(0)
+    layer = rnn.RNN(3, 4, dtype=np.float64)
+    x = np.random.default_rng(0).standard_normal((5, 2, 3))
+    out, h_n = layer(x)
+    loss = (out * out).sum()
+    st = Stepper(loss, names=dict(layer.named_parameters()), retain_graph=True)
+    steps = st.run()
+    w_hh = layer.weight_hh_l0
+    per_step = [a for s in steps for a in s.accumulations if a.name == "weight_hh_l0.T"]
+    assert [a.when for a in per_step] == [f"t={t}" for t in range(5, 0, -1)]
+    assert per_step[2].text == \
+        "weight_hh_l0.T += contribution from t=3 (3rd of 5 uses; dE/dweight_hh_l0.T = t=5 + t=4 + t=3)"
+    assert per_step[4].text.endswith("(5th of 5 uses; dE/dweight_hh_l0.T = t=5 + t=4 + ... + t=1)")
+    (into_leaf,) = [a for s in steps for a in s.accumulations if a.tensor is w_hh]
+    np.testing.assert_allclose(into_leaf.total, per_step[-1].total.T)
+    grads = {n: p.grad.copy() for n, p in layer.named_parameters()}
+    layer.zero_grad()
+    loss.backward()
+    for n, p in layer.named_parameters():
+        np.testing.assert_array_equal(p.grad, grads[n])
+    assert isinstance(layer, nn.Module)

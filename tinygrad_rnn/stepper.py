@@ -63,21 +63,27 @@ class Edge:
     """An input edge of the current node and the gradient sent along it."""
     position: int             # argument position (x_t @ W and s @ W are different edges)
     tensor: Tensor
-    name: str                 # display name: the tensor's name, a leaf name, or '#<node index>'
+    name: str                 # display name (Stepper.label)
     kind: str                 # "leaf" (requires grad, accumulates .grad), "node" (intermediate), "const"
     grad: np.ndarray | None   # the contribution sent along this edge (None for constants)
 
 
 @dataclass(frozen=True)
 class Accumulation:
-    """A contribution added into a leaf's .grad at this step."""
+    """A contribution added into the gradient of a tensor that several edges use.
+
+    For a leaf (a weight) the sum is its .grad; for a shared intermediate (a state s_t used by the output
+    at t and by s_{t+1}, or W^T computed once and used at every step) it is the gradient that will arrive
+    at that tensor's own step. Leaves are always reported; intermediates only when used more than once.
+    """
     name: str
-    leaf: Tensor
+    tensor: Tensor
+    kind: str                 # "leaf" or "node"
     contribution: np.ndarray
-    total: np.ndarray         # the leaf's gradient after this step (a copy)
-    when: str                 # 't=2' from the scope, else the scope, else the step's label
-    use: int                  # 1, 2, ...: how many contributions this leaf has received so far
-    uses: int                 # how many edges into this leaf the graph has
+    total: np.ndarray         # the sum so far, this contribution included
+    when: str                 # 't=2' from the sending node's scope, else that node's label
+    use: int                  # 1, 2, ...: how many contributions this tensor has received so far
+    uses: int                 # how many edges into this tensor the graph has
     history: tuple            # the `when` of every contribution so far, oldest first
 
     @property
@@ -90,7 +96,11 @@ class Accumulation:
         head = f"{self.name} += contribution from {self.when}"
         if not self.shared:
             return head
-        return f"{head} ({_ordinal(self.use)} of {self.uses} uses; {self.name}.grad = {' + '.join(self.history)})"
+        terms = list(self.history)
+        if len(terms) > 4:
+            terms = terms[:2] + ["..."] + terms[-1:]
+        target = f"{self.name}.grad" if self.kind == "leaf" else f"dE/d{self.name}"
+        return f"{head} ({_ordinal(self.use)} of {self.uses} uses; {target} = {' + '.join(terms)})"
 
 
 def _ordinal(n):
@@ -108,7 +118,7 @@ class StepView:
     grad: np.ndarray          # dE/d(output): the upstream gradient, summed over every consumer
     grad_parts: tuple         # GradPart per consumer that contributed to `grad`
     inputs: tuple             # Edge per input, in argument order
-    accumulations: tuple      # Accumulation per leaf edge that received a contribution
+    accumulations: tuple      # Accumulation per edge into a leaf or into a shared intermediate
     leaf_grads: dict = field(repr=False)   # name -> leaf gradient so far (None if none yet); a snapshot
 
     op = property(lambda self: self.node.op.name)
@@ -155,17 +165,17 @@ class Stepper:
         seed = root._seed(grad)
         pairs = tape.recorded(root)
         self.total = len(pairs)
-        self._names, self._uses = {}, {}             # id(leaf) -> display name / number of edges into it
+        self._names, self._uses = {}, {}             # id(tensor) -> display name / number of edges into it
         given = {id(t): n for n, t in (names or {}).items()}
         taken = set(given.values())
         leaves = {}
         for node, _ in reversed(pairs):              # creation order: names follow the forward pass
             for t in node.inputs:
-                if t._node is not None or not t.requires_grad:
+                if not t.requires_grad:
                     continue
                 key = id(t)
                 self._uses[key] = self._uses.get(key, 0) + 1
-                if key not in self._names:
+                if t._node is None and key not in self._names:
                     name = given.get(key) or t.name or f"leaf{len(leaves)}"
                     if name in taken and key not in given:
                         name = _unique(name, taken)
@@ -174,7 +184,8 @@ class Stepper:
                     leaves[name] = t
         self.leaves = leaves                          # name -> leaf tensor, in order of first use
         self._initial = {n: None if t.grad is None else np.array(t.grad) for n, t in leaves.items()}
-        self._history = {}                            # id(leaf) -> list of `when`
+        self._history = {}                            # id(tensor) -> `when` of each contribution so far
+        self._sums = {}                               # id(shared intermediate) -> its gradient so far
         self._parts = {root._node: [GradPart(None, "seed", seed)]}   # node -> pieces of its upstream grad
         self._walk = tape.walk(root, seed, retain_graph, keep_grads=True)
         self._steps = []
@@ -251,6 +262,21 @@ class Stepper:
         index = self.position if index is None else index
         return dict(self._initial if index < 0 else self._steps[index].leaf_grads)
 
+    def label(self, t):
+        """How a tensor is shown: its leaf name, its .name, 'name.T' for a transposed named tensor, or
+        '<op>#<node index>'."""
+        name = self._names.get(id(t)) or t.name
+        if name:
+            return name
+        node = t._node
+        if node is None:
+            return "const"
+        if node.op.name == "transpose" and node.inputs[0].ndim == 2:
+            inner = self._names.get(id(node.inputs[0])) or node.inputs[0].name
+            if inner:
+                return f"{inner}.T"
+        return f"{node.op.name}#{node.index}"
+
     # -- recording one step ----------------------------------------------------------------------
     def _advance(self):
         if self._walk is None:
@@ -261,33 +287,35 @@ class Stepper:
             self._walk = None
             return False
         node, index = raw.node, len(self._steps)
-        label = raw.output.name or f"{node.op.name}#{node.index}"
-        when = time_of(node) or node.scope_name or label
+        label = self.label(raw.output)
+        when = time_of(node) or label
         edges, accs, current = [], [], self._current
         for pos, (t, c) in enumerate(zip(node.inputs, raw.input_grads)):
-            if t._node is not None:
-                kind, name = "node", t.name or f"{t._node.op.name}#{t._node.index}"
-                if c is not None:
-                    self._parts.setdefault(t._node, []).append(GradPart(index, label, c))
-            elif t.requires_grad:
-                kind, name = "leaf", self._names[id(t)]
-                if c is not None:
-                    history = self._history.setdefault(id(t), [])
-                    history.append(when)
-                    if current is self._current:
-                        current = dict(current)
-                    # the walk has already added c; several edges of this node may reach the same leaf:
-                    # the running total shown per edge is reconstructed from the total before this step
-                    before = current[name]
-                    total = np.array(c, dtype=t.data.dtype) if before is None else before + c
-                    current[name] = total
-                    accs.append(Accumulation(name, t, c, total, when, len(history), self._uses[id(t)],
-                                             tuple(history)))
-            else:
-                kind, name = "const", t.name or "const"
+            kind = "const" if not t.requires_grad else "leaf" if t._node is None else "node"
+            name = self.label(t)
             edges.append(Edge(pos, t, name, kind, c if kind != "const" else None))
+            if c is None or kind == "const":
+                continue
+            key = id(t)
+            if kind == "node":
+                self._parts.setdefault(t._node, []).append(GradPart(index, label, c))
+                if self._uses[key] < 2:
+                    continue
+                before = self._sums.get(key)
+                total = self._sums[key] = c if before is None else before + c
+            else:
+                if current is self._current:
+                    current = dict(current)
+                # the walk has already added c to t.grad; a node may send several contributions to the
+                # same leaf (a * a), so the running total is rebuilt per edge from the snapshot
+                before = current[name]
+                total = current[name] = np.array(c, dtype=t.data.dtype) if before is None else before + c
+            history = self._history.setdefault(key, [])
+            history.append(when)
+            accs.append(Accumulation(name, t, kind, c, total, when, len(history), self._uses[key], tuple(history)))
         self._current = current
         parts = tuple(self._parts.pop(node, ()))
+        self._sums.pop(id(raw.output), None)
         self._steps.append(StepView(index, self.total, node, raw.output, label, raw.grad, parts,
                                     tuple(edges), tuple(accs), current))
         if len(self._steps) == self.total:          # the last node: let the walk finish (frees the graph)
@@ -304,19 +332,20 @@ def _unique(name, taken):
     return f"{name}#{k}"
 
 
-def leaf_contributions(root, leaf, grad=None, retain_graph=True):
-    """[(when, node, contribution)] for every use of `leaf` in the graph of `root`, in walk order.
+def edge_contributions(root, tensor, grad=None, retain_graph=True):
+    """[(when, contribution)] for every edge into `tensor` (a leaf or an intermediate), in walk order.
 
-    The contributions are the gradients on the edges into `leaf` (they sum to d root / d leaf); `when`
-    is the node's 't=<k>' scope when it has one. Leaves' .grad are left as they were.
+    These are the terms whose sum is d root / d tensor -- for a weight used at every time step, one
+    term per step ('when' is the sending node's 't=<k>' scope, or None). Leaves' .grad are left as
+    they were; with retain_graph=False the graph is freed afterwards.
     """
     saved = _save_grads(root)
     try:
         found = []
         for step in tape.walk(root, root._seed(grad), retain_graph, keep_grads=False):
             for t, c in zip(step.node.inputs, step.input_grads):
-                if t is leaf and c is not None:
-                    found.append((time_of(step.node), step.node, c))
+                if t is tensor and c is not None:
+                    found.append((time_of(step.node), c))
         return found
     finally:
         _restore_grads(saved)
