@@ -1,0 +1,281 @@
+"""Recurrent cells and layers with PyTorch's names, shapes, gate order, formulas and default init.
+
+Everything is composed of the core's primitive ops; backpropagation through time is nothing but the tape's
+ordinary walk over the unrolled graph, in which each weight is used once per time step.
+
+One matmul computes all gates, and each gate is sliced out inside its own scope, so a diagram shows
+`forget_gate`, `input_gate`, ... as separate nodes. A layer computes the input projection of all T steps in
+one matmul, x (T, B, I) @ W_ih^T, and slices out step t under the scope `<name>/layer<k>/t=<t>` (t = 1..T,
+as in the seed). Tensors are named h_1, c_1, f_1, ... so diagrams can label them.
+"""
+import math
+
+import numpy as np
+
+from .functional import stack
+from .nn import Module, as_tensor, check_size, uniform_parameter
+from .tape import scope
+from .tensor import Tensor
+
+__all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "detach_state"]
+
+_NONLINEARITIES = ("tanh", "relu")
+
+
+def _named(tensor, name):
+    tensor.name = name
+    return tensor
+
+
+def _affine(x, w_t, b):
+    """x W^T + b, with W^T given (so one transpose serves every time step)."""
+    y = x @ w_t
+    return y if b is None else y + b
+
+
+# ---- one time step: gx = x_t W_ih^T + b_ih is already computed -------------------------------------
+
+def _rnn_step(gx, h, w_hh_t, b_hh, nonlinearity, n):
+    pre = _named(gx + _affine(h, w_hh_t, b_hh), f"a{n}")
+    return _named(pre.tanh() if nonlinearity == "tanh" else pre.relu(), f"h{n}")
+
+
+def _lstm_step(gx, h, c, w_hh_t, b_hh, n):
+    H = h.shape[-1]
+    gates = _named(gx + _affine(h, w_hh_t, b_hh), f"gates{n}")     # (B, 4H) in PyTorch's order i, f, g, o
+    with scope("forget_gate"):
+        f = _named(gates[..., H:2 * H].sigmoid(), f"f{n}")
+    with scope("input_gate"):
+        i = _named(gates[..., 0:H].sigmoid(), f"i{n}")
+    with scope("cell"):
+        g = _named(gates[..., 2 * H:3 * H].tanh(), f"g{n}")              # the candidate cell values
+        c = _named(f * c + i * g, f"c{n}")
+    with scope("output_gate"):
+        o = _named(gates[..., 3 * H:].sigmoid(), f"o{n}")
+    return _named(o * c.tanh(), f"h{n}"), c
+
+
+def _gru_step(gx, h, w_hh_t, b_hh, n):
+    H = h.shape[-1]
+    gh = _named(_affine(h, w_hh_t, b_hh), f"gh{n}")               # h W_hh^T + b_hh for r, z, n at once
+    with scope("reset_gate"):
+        r = _named((gx[..., :H] + gh[..., :H]).sigmoid(), f"r{n}")
+    with scope("update_gate"):
+        z = _named((gx[..., H:2 * H] + gh[..., H:2 * H]).sigmoid(), f"z{n}")
+    with scope("candidate"):                                       # the reset gate scales only W_hn h + b_hn
+        cand = _named((gx[..., 2 * H:] + r * gh[..., 2 * H:]).tanh(), f"n{n}")
+    return _named((1 - z) * cand + z * h, f"h{n}")
+
+
+_GATES = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def _check_nonlinearity(nonlinearity, owner):
+    if nonlinearity not in _NONLINEARITIES:
+        raise ValueError(f"{owner}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    return nonlinearity
+
+
+def _zeros(shape, like, name):
+    return Tensor(np.zeros(shape, dtype=like.dtype), name=name)
+
+
+def _state(value, shape, owner, what, like, form=None):
+    """A given state checked against `shape`, or zeros of that shape when it is None."""
+    if value is None:
+        return _zeros(shape, like, f"{what}_0")
+    value = as_tensor(value, owner, what)
+    if value.shape != shape:
+        form = form or ("(B, H)" if len(shape) == 2 else "(H,) for an unbatched x")
+        raise ValueError(f"{owner}: {what} must have shape {form} = {shape}, got {value.shape}")
+    return value
+
+
+# ---- cells ---------------------------------------------------------------------------------------
+
+class _Cell(Module):
+    kind = "rnn"
+
+    def __init__(self, input_size, hidden_size, bias=True, dtype=None, name=None):
+        owner = type(self).__name__
+        self.input_size = check_size(input_size, "input_size", owner)
+        self.hidden_size = check_size(hidden_size, "hidden_size", owner)
+        self.name = name or f"{self.kind}_cell"
+        G, H, bound = _GATES[self.kind], self.hidden_size, 1 / math.sqrt(self.hidden_size)
+        self.weight_ih = uniform_parameter((G * H, self.input_size), bound, dtype)
+        self.weight_hh = uniform_parameter((G * H, H), bound, dtype)
+        self.bias_ih = uniform_parameter((G * H,), bound, dtype) if bias else None
+        self.bias_hh = uniform_parameter((G * H,), bound, dtype) if bias else None
+
+    def _input(self, x):
+        x = as_tensor(x, type(self).__name__, "x")
+        if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
+            raise ValueError(f"{type(self).__name__}: x must have shape (B, input_size) = (B, {self.input_size}) "
+                             f"or ({self.input_size},), got {x.shape}")
+        return x, x.shape[:-1] + (self.hidden_size,)
+
+    def _gx(self, x):
+        return _affine(x, self.weight_ih.T, self.bias_ih)
+
+    def extra_repr(self):
+        return f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}"
+
+
+class RNNCell(_Cell):
+    """h' = nonlinearity(x W_ih^T + b_ih + h W_hh^T + b_hh). Call: cell(x, h=None) -> h'."""
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=None, name=None):
+        self.nonlinearity = _check_nonlinearity(nonlinearity, "RNNCell")
+        super().__init__(input_size, hidden_size, bias, dtype, name)
+
+    def forward(self, x, h=None):
+        x, shape = self._input(x)
+        h = _state(h, shape, "RNNCell", "h", self.weight_hh)
+        with scope(self.name):
+            return _rnn_step(self._gx(x), h, self.weight_hh.T, self.bias_hh, self.nonlinearity, "")
+
+
+class LSTMCell(_Cell):
+    """PyTorch's LSTMCell: gates i, f, g, o; c' = f*c + i*g; h' = o*tanh(c'). Call: cell(x, (h, c)) -> (h', c')."""
+    kind = "lstm"
+
+    def forward(self, x, hx=None):
+        x, shape = self._input(x)
+        if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+            raise TypeError(f"LSTMCell: the state must be a pair (h, c), got {type(hx).__name__}")
+        h, c = hx if hx is not None else (None, None)
+        h = _state(h, shape, "LSTMCell", "h", self.weight_hh)
+        c = _state(c, shape, "LSTMCell", "c", self.weight_hh)
+        with scope(self.name):
+            return _lstm_step(self._gx(x), h, c, self.weight_hh.T, self.bias_hh, "")
+
+
+class GRUCell(_Cell):
+    """PyTorch's GRUCell: gates r, z, n; n = tanh(W_in x + b_in + r*(W_hn h + b_hn)); h' = (1-z)*n + z*h."""
+    kind = "gru"
+
+    def forward(self, x, h=None):
+        x, shape = self._input(x)
+        h = _state(h, shape, "GRUCell", "h", self.weight_hh)
+        with scope(self.name):
+            return _gru_step(self._gx(x), h, self.weight_hh.T, self.bias_hh, "")
+
+
+# ---- layers --------------------------------------------------------------------------------------
+
+class _Layer(Module):
+    kind = "rnn"
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dtype=None,
+                 name=None):
+        owner = type(self).__name__
+        self.input_size = check_size(input_size, "input_size", owner)
+        self.hidden_size = check_size(hidden_size, "hidden_size", owner)
+        self.num_layers = check_size(num_layers, "num_layers", owner)
+        self.bias, self.batch_first = bool(bias), bool(batch_first)
+        self.name = name or self.kind
+        G, H, bound = _GATES[self.kind], self.hidden_size, 1 / math.sqrt(self.hidden_size)
+        for k in range(self.num_layers):                # PyTorch's names: weight_ih_l0, weight_hh_l0, ...
+            setattr(self, f"weight_ih_l{k}", uniform_parameter((G * H, self.input_size if k == 0 else H), bound, dtype))
+            setattr(self, f"weight_hh_l{k}", uniform_parameter((G * H, H), bound, dtype))
+            if bias:
+                setattr(self, f"bias_ih_l{k}", uniform_parameter((G * H,), bound, dtype))
+                setattr(self, f"bias_hh_l{k}", uniform_parameter((G * H,), bound, dtype))
+
+    def _weights(self, k):
+        get = lambda n: getattr(self, f"{n}_l{k}", None)  # noqa: E731
+        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+
+    def _initial(self, value, lead, what):
+        """Per-layer initial states from a (num_layers, B, H) tensor, or zeros."""
+        shape = (self.num_layers, *lead, self.hidden_size)
+        if value is None:
+            return [_zeros(shape[1:], self.weight_hh_l0, f"{what}_0") for _ in range(self.num_layers)]
+        form = "(num_layers, B, H)" if lead else "(num_layers, H) for an unbatched input"
+        value = _state(value, shape, type(self).__name__, f"{what}_0", self.weight_hh_l0, form)
+        with scope(self.name):
+            return [_named(value[k], f"{what}_0") for k in range(self.num_layers)]
+
+    def forward(self, input, hx=None):
+        owner = type(self).__name__
+        x = as_tensor(input, owner, "input")
+        form = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
+        batched_first = self.batch_first and x.ndim == 3
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or x.shape[int(batched_first)] == 0:
+            raise ValueError(f"{owner}: input must have shape {form} with input_size={self.input_size} and at "
+                             f"least one time step (or (T, input_size) unbatched), got {x.shape}")
+        if batched_first:
+            x = x.transpose(1, 0, 2)                    # (B, T, I) -> (T, B, I)
+        T, lead = x.shape[0], x.shape[1:-1]
+        if self.kind == "lstm":
+            if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
+                raise TypeError(f"LSTM: the initial state must be a pair (h_0, c_0), got {type(hx).__name__}")
+            h0s = self._initial(None if hx is None else hx[0], lead, "h")
+            c0s = self._initial(None if hx is None else hx[1], lead, "c")
+        else:
+            h0s, c0s = self._initial(hx, lead, "h"), [None] * self.num_layers
+        h_n, c_n = [], []
+        for k in range(self.num_layers):
+            w_ih, w_hh, b_ih, b_hh = self._weights(k)
+            with scope(f"{self.name}/layer{k}"):
+                gx_all = _affine(x, w_ih.T, b_ih)           # input projection of all T steps: one matmul
+                w_hh_t = w_hh.T
+            h, c, hs = h0s[k], c0s[k], []
+            for t in range(1, T + 1):
+                with scope(f"{self.name}/layer{k}/t={t}"):
+                    gx = _named(gx_all[t - 1], f"xW_{t}")
+                    if self.kind == "lstm":
+                        h, c = _lstm_step(gx, h, c, w_hh_t, b_hh, f"_{t}")
+                    elif self.kind == "gru":
+                        h = _gru_step(gx, h, w_hh_t, b_hh, f"_{t}")
+                    else:
+                        h = _rnn_step(gx, h, w_hh_t, b_hh, self.nonlinearity, f"_{t}")
+                hs.append(h)
+            with scope(f"{self.name}/layer{k}"):
+                x = stack(hs, axis=0)                       # this layer's output is the next one's input
+            h_n.append(h)
+            c_n.append(c)
+        with scope(self.name):
+            output = _named(x.transpose(1, 0, 2) if batched_first else x, "output")
+            h_n = _named(stack(h_n, axis=0), "h_n")
+            if self.kind == "lstm":
+                return output, (h_n, _named(stack(c_n, axis=0), "c_n"))
+        return output, h_n
+
+    def extra_repr(self):
+        extra = f", num_layers={self.num_layers}" if self.num_layers != 1 else ""
+        extra += ", bias=False" if not self.bias else ""
+        extra += ", batch_first=True" if self.batch_first else ""
+        return f"{self.input_size}, {self.hidden_size}{extra}"
+
+
+class RNN(_Layer):
+    """Elman RNN as torch.nn.RNN: h_t = nonlinearity(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).
+
+    Call: rnn(input (T, B, I), h_0 (num_layers, B, H) = zeros) -> (output (T, B, H), h_n (num_layers, B, H)).
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+                 dtype=None, name=None):
+        self.nonlinearity = _check_nonlinearity(nonlinearity, "RNN")
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dtype, name)
+
+    def extra_repr(self):
+        return super().extra_repr() + (", nonlinearity='relu'" if self.nonlinearity == "relu" else "")
+
+
+class LSTM(_Layer):
+    """torch.nn.LSTM: call lstm(input, (h_0, c_0) = zeros) -> (output, (h_n, c_n))."""
+    kind = "lstm"
+
+
+class GRU(_Layer):
+    """torch.nn.GRU: call gru(input, h_0 = zeros) -> (output, h_n)."""
+    kind = "gru"
+
+
+def detach_state(state):
+    """Cut a hidden state (a Tensor or an LSTM pair) from the graph: the one line of truncated BPTT."""
+    if isinstance(state, (tuple, list)):
+        return type(state)(detach_state(s) for s in state)
+    return None if state is None else state.detach()
