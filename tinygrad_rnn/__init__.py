@@ -14,3 +14,15 @@ __all__ = [
     "detect_anomaly", "set_default_dtype", "get_default_dtype",
     "GraphError", "OpError", "GradcheckError", "AnomalyError", "__version__",
 ]
+
+# models, training pieces and the seed's networks (issue 3)
+from . import nn, optim, rnn, seed  # noqa: E402
+from .nn import Module, Parameter  # noqa: E402
+from .optim import clip_grad_norm  # noqa: E402
+from .rng import initial_seed, manual_seed  # noqa: E402
+from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, detach_state  # noqa: E402
+
+__all__ += [
+    "nn", "optim", "rnn", "seed", "Module", "Parameter", "clip_grad_norm", "manual_seed", "initial_seed",
+    "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "detach_state",
+]
