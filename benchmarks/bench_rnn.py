@@ -1,0 +1,533 @@
+"""One training step (forward + backward) of recurrent layers, five ways, in one run.
+
+    python3 benchmarks/bench_rnn.py            # everything (about 10 minutes on a 2-core machine)
+    python3 benchmarks/bench_rnn.py --quick    # first workload, fewer repeats, T up to 1,000 (about 1 minute)
+    python3 benchmarks/bench_rnn.py --help     # choose workloads, contenders, sections, repeats
+
+Workload: loss = sum(output * R) for a fixed random R, float32, gradients of every parameter and of the
+input and initial state. Contenders (issue 6):
+  numpy        the hand-written vectorized forward + BPTT of benchmarks/numpy_bptt.py (the baseline, 1.00)
+  tinygrad_rnn this project's nn.LSTM / GRU / RNN, loss.backward(keep_grads=False), as a training loop runs it
+  tg+keep      the same with backward() as it is by default: every node keeps the gradients it saw (what the
+               diagrams and the stepper read)
+  torch        torch.nn.LSTM / GRU / RNN (PyTorch's C++ kernels)
+  torch loop   PyTorch eager autograd over the same per-step primitive ops as this project's cells
+  autograd     HIPS autograd over the same per-step loop written with autograd.numpy
+Method: every contender runs in this process with one BLAS / OpenMP thread; contenders are interleaved
+(each repeat visits them all, in a rotating order) and timed with time.process_time() (CPU time, so other
+jobs on a shared machine count little); the table shows the median ms per step and the ratio to numpy.
+Peak memory runs each contender alone in a fresh subprocess: after the imports, a tiny warm-up step and
+building the inputs, the kernel's peak-RSS mark is reset (/proc/self/clear_refs = 5); peak = VmHWM after
+one step minus VmRSS before it -- everything the step made the process hold, numpy, torch's allocator and
+Python objects alike (tracemalloc would miss torch's memory). Without clear_refs it falls back to ru_maxrss.
+"""
+import os
+import sys
+
+if __name__ == "__main__":                      # one BLAS thread, before numpy is imported
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = "1"
+
+import argparse       # noqa: E402
+import gc             # noqa: E402
+import importlib.metadata  # noqa: E402
+import json           # noqa: E402
+import platform       # noqa: E402
+import re             # noqa: E402
+import resource       # noqa: E402
+import subprocess     # noqa: E402
+import time           # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np    # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from benchmarks import numpy_bptt as nb  # noqa: E402
+
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+# name: (kind, layers, B, I, H, T)
+WORKLOADS = {
+    "lstm": ("lstm", 1, 32, 128, 128, 50),
+    "lstm-512": ("lstm", 1, 32, 512, 512, 50),
+    "lstm-T200": ("lstm", 1, 8, 32, 32, 200),
+    "gru": ("gru", 1, 32, 128, 128, 50),
+    "rnn": ("rnn", 1, 32, 128, 128, 50),
+    "lstm-2layer": ("lstm", 2, 32, 128, 128, 50),
+}
+CONTENDERS = ["numpy", "tinygrad_rnn", "tg+keep", "torch", "torch loop", "autograd"]
+SCALING_T = [10, 100, 1000, 10000]
+SCALING_SHAPE = (8, 32, 32)          # (B, I, H) of the LSTM whose time and memory are scaled in T
+
+
+# ---- inputs ------------------------------------------------------------------------------------------
+
+def make_inputs(kind, layers, B, I, H, T, dtype=np.float32, seed=0):
+    """x (T,B,I), h0/c0 (L,B,H), per-layer (w_ih, w_hh, b_ih, b_hh) with torch's init, R (T,B,H)."""
+    rng = np.random.default_rng(seed)
+    G, bound = GATES[kind], 1 / np.sqrt(H)
+    u = lambda *shape: rng.uniform(-bound, bound, size=shape)  # noqa: E731
+    d = {"x": rng.standard_normal((T, B, I)), "h0": 0.5 * rng.standard_normal((layers, B, H))}
+    if kind == "lstm":
+        d["c0"] = 0.5 * rng.standard_normal((layers, B, H))
+    d["params"] = [(u(G * H, I if k == 0 else H), u(G * H, H), u(G * H), u(G * H)) for k in range(layers)]
+    d["R"] = rng.standard_normal((T, B, H))
+    cast = lambda a: np.ascontiguousarray(a, dtype=dtype)  # noqa: E731
+    return {k: [tuple(map(cast, p)) for p in v] if k == "params" else cast(v) for k, v in d.items()}
+
+
+PARAM_NAMES = ("w_ih", "w_hh", "b_ih", "b_hh")
+
+
+def _grads(x, h0, c0, layer_grads):
+    """The common result of every contender: {x, h0, c0?, w_ih_l0, ...} as numpy arrays."""
+    out = {"x": x, "h0": h0}
+    if c0 is not None:
+        out["c0"] = c0
+    for k, g in enumerate(layer_grads):
+        out.update({f"{n}_l{k}": a for n, a in zip(PARAM_NAMES, g)})
+    return out
+
+
+# ---- (a) the hand-written numpy BPTT ---------------------------------------------------------------------
+
+def setup_numpy(kind, d):
+    x, R, params = d["x"], d["R"], d["params"]
+    if kind == "lstm":
+        def step():
+            out, _, caches = nb.multilayer_lstm_forward(x, d["h0"], d["c0"], params)
+            g = nb.multilayer_lstm_backward(R, caches)
+            return _grads(g["x"], g["h0"], g["c0"], [[lg[n] for n in PARAM_NAMES] for lg in g["layers"]])
+        return step
+    if len(params) != 1:
+        raise ValueError("the numpy baseline stacks layers for the LSTM only")
+    fwd, bwd = getattr(nb, kind + "_forward"), getattr(nb, kind + "_backward")
+
+    def step():
+        _, _, cache = fwd(x, d["h0"][0], *params[0])
+        g = bwd(R, cache)
+        return _grads(g["x"], g["h0"][None], None, [[g[n] for n in PARAM_NAMES]])
+    return step
+
+
+# ---- (b) this project ------------------------------------------------------------------------------------
+
+def setup_project(kind, d, keep_grads=False):
+    import tinygrad_rnn as tg
+    from tinygrad_rnn import rnn
+
+    layers, H, I = len(d["params"]), d["h0"].shape[-1], d["x"].shape[-1]
+    model = {"lstm": rnn.LSTM, "gru": rnn.GRU, "rnn": rnn.RNN}[kind](I, H, num_layers=layers)
+    for k, p in enumerate(d["params"]):
+        for n, a in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), p):
+            getattr(model, f"{n}_l{k}").data = a.copy()
+    weights = [[getattr(model, f"{n}_l{k}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+               for k in range(layers)]
+    x, h0 = tg.Tensor(d["x"], requires_grad=True), tg.Tensor(d["h0"], requires_grad=True)
+    c0 = tg.Tensor(d["c0"], requires_grad=True) if kind == "lstm" else None
+    R = tg.Tensor(d["R"])
+    leaves = [x, h0] + ([c0] if c0 is not None else []) + model.parameters()
+
+    def step():
+        for t in leaves:
+            t.grad = None
+        out, _ = model(x, (h0, c0) if c0 is not None else h0)
+        (out * R).sum().backward(keep_grads=keep_grads)
+        return _grads(x.grad, h0.grad, None if c0 is None else c0.grad,
+                      [[w.grad for w in ws] for ws in weights])
+    return step
+
+
+# ---- (c) PyTorch: nn.LSTM, and an eager loop of primitive ops ---------------------------------------------
+
+def _torch():
+    import torch
+    torch.set_num_threads(1)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:                        # already set in this process
+        pass
+    return torch
+
+
+def setup_torch(kind, d):
+    torch = _torch()
+    layers, H, I = len(d["params"]), d["h0"].shape[-1], d["x"].shape[-1]
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[kind]
+    mod = cls(I, H, num_layers=layers)
+    with torch.no_grad():
+        for k, p in enumerate(d["params"]):
+            for n, a in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), p):
+                getattr(mod, f"{n}_l{k}").copy_(torch.from_numpy(a))
+    x, h0 = (torch.tensor(d[k], requires_grad=True) for k in ("x", "h0"))
+    c0 = torch.tensor(d["c0"], requires_grad=True) if kind == "lstm" else None
+    R = torch.from_numpy(d["R"])
+    leaves = [x, h0] + ([c0] if c0 is not None else []) + list(mod.parameters())
+    weights = [[getattr(mod, f"{n}_l{k}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+               for k in range(layers)]
+
+    def step():
+        for t in leaves:
+            t.grad = None
+        out, _ = mod(x, (h0, c0) if c0 is not None else h0)
+        (out * R).sum().backward()
+        return _grads(x.grad.numpy(), h0.grad.numpy(), None if c0 is None else c0.grad.numpy(),
+                      [[w.grad.numpy() for w in ws] for ws in weights])
+    return step
+
+
+def loop_forward(F, kind, x, h0s, c0s, params):
+    """The per-step loop of this project's cells (tinygrad_rnn/rnn.py), for torch and autograd.numpy.
+
+    F provides matmul-free helpers: F.sigmoid, F.tanh, F.stack. Same ops in the same order as the cells:
+    the input projection of all steps in one matmul, then per step h @ W_hh^T + b_hh, slices, gates.
+    """
+    T = x.shape[0]
+    for k, (w_ih, w_hh, b_ih, b_hh) in enumerate(params):
+        H = w_hh.shape[1]
+        gx_all = x @ w_ih.T + b_ih
+        w_hh_t = w_hh.T
+        h, c, hs = h0s[k], (c0s[k] if c0s is not None else None), []
+        for t in range(T):
+            gx = gx_all[t]
+            if kind == "lstm":
+                gates = gx + (h @ w_hh_t + b_hh)
+                f = F.sigmoid(gates[..., H:2 * H])
+                i = F.sigmoid(gates[..., 0:H])
+                g = F.tanh(gates[..., 2 * H:3 * H])
+                c = f * c + i * g
+                o = F.sigmoid(gates[..., 3 * H:])
+                h = o * F.tanh(c)
+            elif kind == "gru":
+                gh = h @ w_hh_t + b_hh
+                r = F.sigmoid(gx[..., :H] + gh[..., :H])
+                z = F.sigmoid(gx[..., H:2 * H] + gh[..., H:2 * H])
+                n = F.tanh(gx[..., 2 * H:] + r * gh[..., 2 * H:])
+                h = (1 - z) * n + z * h
+            else:
+                h = F.tanh(gx + (h @ w_hh_t + b_hh))
+            hs.append(h)
+        x = F.stack(hs)
+    return x
+
+
+def setup_torch_loop(kind, d):
+    torch = _torch()
+
+    class F:
+        sigmoid, tanh, stack = torch.sigmoid, torch.tanh, torch.stack
+
+    t = lambda a: torch.tensor(a, requires_grad=True)  # noqa: E731
+    x, h0 = t(d["x"]), t(d["h0"])
+    c0 = t(d["c0"]) if kind == "lstm" else None
+    params = [tuple(t(a) for a in p) for p in d["params"]]
+    R = torch.from_numpy(d["R"])
+    leaves = [x, h0] + ([c0] if c0 is not None else []) + [a for p in params for a in p]
+
+    def step():
+        for a in leaves:
+            a.grad = None
+        out = loop_forward(F, kind, x, h0, c0, params)
+        (out * R).sum().backward()
+        return _grads(x.grad.numpy(), h0.grad.numpy(), None if c0 is None else c0.grad.numpy(),
+                      [[a.grad.numpy() for a in p] for p in params])
+    return step
+
+
+# ---- (d) HIPS autograd over the same loop ----------------------------------------------------------------
+
+def setup_autograd(kind, d):
+    import autograd
+    import autograd.numpy as anp
+
+    class F:
+        tanh, stack = anp.tanh, anp.stack
+
+        @staticmethod
+        def sigmoid(a):                         # the baseline's stable form: sigma(a) = (tanh(a/2) + 1) / 2
+            return 0.5 * anp.tanh(0.5 * a) + 0.5
+
+    lstm, layers = kind == "lstm", len(d["params"])
+
+    def loss(x, h0, c0, *flat):
+        params = [flat[4 * k:4 * k + 4] for k in range(layers)]
+        return anp.sum(loop_forward(F, kind, x, h0, c0 if lstm else None, params) * d["R"])
+
+    flat = [a for p in d["params"] for a in p]
+    grad = autograd.grad(loss, argnum=tuple(range(3 + len(flat))))
+
+    def step():
+        g = grad(d["x"], d["h0"], d["c0"] if lstm else np.zeros(1, d["x"].dtype), *flat)
+        return _grads(g[0], g[1], g[2] if lstm else None, [g[3 + 4 * k:7 + 4 * k] for k in range(layers)])
+    return step
+
+
+SETUPS = {
+    "numpy": setup_numpy,
+    "tinygrad_rnn": setup_project,
+    "tg+keep": lambda kind, d: setup_project(kind, d, keep_grads=True),
+    "torch": setup_torch,
+    "torch loop": setup_torch_loop,
+    "autograd": setup_autograd,
+}
+
+
+def available(name):
+    module = {"torch": "torch", "torch loop": "torch", "autograd": "autograd"}.get(name)
+    if module is None:
+        return True
+    try:
+        __import__(module)
+        return True
+    except ImportError:
+        return False
+
+
+# ---- measuring -------------------------------------------------------------------------------------------
+
+def cpu_ms(step):
+    gc.collect()
+    start = time.process_time()
+    step()
+    return 1e3 * (time.process_time() - start)
+
+
+def compare(name, got, want, rtol=2e-3):
+    """float32 results of different summation orders: compare relative to each gradient's scale."""
+    for k, w in want.items():
+        g = np.asarray(got[k], dtype=np.float64)
+        if g.shape != w.shape:
+            raise AssertionError(f"{name}: grad {k} has shape {g.shape}, expected {w.shape}")
+        err = np.abs(g - w).max() / max(np.abs(w).max(), 1e-30)
+        if err > rtol:
+            raise AssertionError(f"{name}: grad {k} differs from the numpy baseline by {err:.2g} (relative)")
+
+
+def time_workload(kind, layers, B, I, H, T, contenders, repeats, check=True):
+    """Median CPU ms per step of each contender, interleaved (rotating order), after one warm-up each."""
+    d = make_inputs(kind, layers, B, I, H, T)
+    steps = {c: SETUPS[c](kind, d) for c in contenders}
+    want = None
+    for c, step in steps.items():               # warm-up, and every contender's gradients checked
+        got = step()
+        if check:
+            want = want or {k: np.asarray(v, np.float64) for k, v in got.items()}
+            compare(c, got, want)
+    times = {c: [] for c in contenders}
+    order = list(contenders)
+    for r in range(repeats):
+        for c in order[r % len(order):] + order[:r % len(order)]:
+            times[c].append(cpu_ms(steps[c]))
+    return {c: float(np.median(v)) for c, v in times.items()}
+
+
+def _status():
+    text = Path("/proc/self/status").read_text()
+    return {k: int(re.search(rf"^{k}:\s+(\d+)", text, re.M).group(1)) for k in ("VmRSS", "VmHWM")}
+
+
+def memory_child(contender, kind, layers, B, I, H, T):
+    """In a fresh process: peak memory (MB) one step adds, over the process after imports and inputs."""
+    d = make_inputs(kind, layers, B, I, H, 2)
+    SETUPS[contender](kind, d)()                # warm-up at T=2: imports, lazy BLAS/torch buffers
+    d = make_inputs(kind, layers, B, I, H, T)
+    step = SETUPS[contender](kind, d)
+    gc.collect()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")          # reset the peak-RSS mark to the current RSS
+        before = _status()["VmRSS"]
+        step()
+        peak, how = _status()["VmHWM"] - before, "VmHWM"
+    except OSError:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        step()
+        peak, how = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, "ru_maxrss"
+    print(json.dumps({"peak_mb": peak / 1024, "how": how}))
+
+
+def peak_mb(contender, kind, layers, B, I, H, T):
+    cmd = [sys.executable, __file__, "--memory-child", contender, kind] + [str(v) for v in (layers, B, I, H, T)]
+    env = dict(os.environ)
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if res.returncode != 0:
+        raise RuntimeError(f"memory run of {contender} failed:\n{res.stderr[-2000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])["peak_mb"]
+
+
+# ---- per-op overhead -------------------------------------------------------------------------------------
+
+def per_op_overhead(n_ops=3000, shape=(8, 32), repeats=7):
+    """Framework time per recorded op (forward + backward), outside the ops' own numpy work.
+
+    A chain of n_ops elementwise ops (mul by a leaf, tanh, add a leaf, sigmoid, ...) on small arrays is run
+    twice: through Tensors (record + backward(keep_grads=False)), and as the same ops' forward and vjp
+    functions called directly on numpy arrays in the same order. The difference, per op, is the cost of
+    Tensor, apply, Node, the walk and gradient accumulation.
+    """
+    import tinygrad_rnn as tg
+    from tinygrad_rnn import ops
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(shape).astype(np.float32)
+    w = 0.5 * rng.standard_normal(shape).astype(np.float32)
+    b = 0.1 * rng.standard_normal(shape).astype(np.float32)
+    plan = [(ops.Mul, 1), (ops.Tanh, 0), (ops.Add, 2), (ops.Sigmoid, 0)]
+    n_ops -= n_ops % len(plan)
+
+    def framework():
+        x, W, B = (tg.Tensor(v, requires_grad=True) for v in (a, w, b))
+        y = x
+        for k in range(n_ops // len(plan)):
+            y = (y * W).tanh() + B
+            y = y.sigmoid()
+        y.sum().backward(keep_grads=False)
+
+    def kernels():
+        y, saved = a, []
+        for k in range(n_ops):
+            op, other = plan[k % len(plan)]
+            args = (y,) if not other else (y, w if other == 1 else b)
+            y, s = op.forward(*args)
+            saved.append((op, s, len(args)))
+        g = np.ones_like(y)
+        gw = gb = None
+        for op, s, n in reversed(saved):
+            grads = op.vjp(g, s, (True,) * n)
+            g = grads[0]
+            if n == 2:
+                if op is ops.Mul:
+                    gw = grads[1] if gw is None else gw + grads[1]
+                else:
+                    gb = grads[1] if gb is None else gb + grads[1]
+
+    tf = np.median([cpu_ms(framework) for _ in range(repeats)])
+    tk = np.median([cpu_ms(kernels) for _ in range(repeats)])
+    return {"ops": n_ops, "framework_us": 1e3 * tf / n_ops, "kernels_us": 1e3 * tk / n_ops,
+            "overhead_us": 1e3 * (tf - tk) / n_ops}
+
+
+def recorded_ops(kind, layers, B, I, H, T):
+    """How many primitive ops this project records for one forward of the workload."""
+    import tinygrad_rnn as tg
+    from tinygrad_rnn import rnn
+    d = make_inputs(kind, layers, B, I, H, T)
+    model = {"lstm": rnn.LSTM, "gru": rnn.GRU, "rnn": rnn.RNN}[kind](I, H, num_layers=layers)
+    x = tg.Tensor(d["x"], requires_grad=True)
+    out, _ = model(x)
+    return len(tg.graph((out * tg.Tensor(d["R"])).sum()))
+
+
+# ---- report ----------------------------------------------------------------------------------------------
+
+def environment():
+    import threadpoolctl
+    lines = [f"python {platform.python_version()}, numpy {np.__version__}"]
+    for mod in ("torch", "autograd"):
+        try:
+            lines[-1] += f", {mod} {importlib.metadata.version(mod)}"
+        except importlib.metadata.PackageNotFoundError:
+            lines[-1] += f", {mod} not installed"
+    cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
+    lines.append(f"cpu: {cpu.group(1) if cpu else platform.processor()}, {os.cpu_count()} logical cores")
+    blas = [f"{i['internal_api']} {i.get('version')} ({i.get('architecture', '-')}) threads={i['num_threads']}"
+            for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    lines.append("numpy BLAS: " + "; ".join(blas))
+    env = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                          "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    lines.append("env: " + ", ".join(f"{k}={v}" for k, v in env.items() if v is not None))
+    return lines
+
+
+def load():
+    return "load average %.2f %.2f %.2f" % os.getloadavg()
+
+
+def table(rows, header):
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    fmt = lambda r: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)  # noqa: E731
+                              for i, (c, w) in enumerate(zip(r, widths)))
+    return "\n".join([fmt(header), fmt(["-" * w for w in widths])] + [fmt(r) for r in rows])
+
+
+def label(kind, layers, B, I, H, T):
+    return f"{kind}{'' if layers == 1 else f' x{layers}'} ({B},{I},{H},{T})"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="first workload, 3 repeats, scaling up to T=1000")
+    p.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), help="default: all")
+    p.add_argument("--contenders", nargs="+", choices=CONTENDERS, help="default: all installed")
+    p.add_argument("--repeats", type=int, help="timed repeats per contender (default 7, quick 3)")
+    p.add_argument("--sections", nargs="+", choices=["time", "memory", "scaling", "overhead"],
+                   default=["time", "memory", "scaling", "overhead"])
+    p.add_argument("--scaling-T", nargs="+", type=int, help=f"default {SCALING_T} (quick: up to 1000)")
+    p.add_argument("--memory-child", nargs=7, help=argparse.SUPPRESS)
+    a = p.parse_args(argv)
+    if a.memory_child:
+        c, kind, *sizes = a.memory_child
+        return memory_child(c, kind, *map(int, sizes))
+
+    workloads = a.workloads or (["lstm"] if a.quick else list(WORKLOADS))
+    contenders = [c for c in (a.contenders or CONTENDERS) if available(c)]
+    if "numpy" not in contenders:
+        contenders.insert(0, "numpy")
+    repeats = a.repeats or (3 if a.quick else 7)
+    scaling_T = a.scaling_T or [t for t in SCALING_T if not a.quick or t <= 1000]
+
+    print("tinygrad-rnn benchmark: one training step (forward + backward), loss = sum(output * R), float32")
+    print("\n".join(environment()))
+    print(f"start: {load()} (this benchmark itself adds about 1.0)\n", flush=True)
+
+    names = [c for c in contenders]
+    if "time" in a.sections:
+        rows = []
+        for w in workloads:
+            spec = WORKLOADS[w]
+            res = time_workload(*spec, contenders, repeats)
+            base = res["numpy"]
+            rows.append([label(*spec)] + [f"{res[c]:.1f} ms {res[c] / base:5.2f}x" for c in names])
+            print(f"  {label(*spec)}: " + ", ".join(f"{c} {res[c]:.1f} ms" for c in names) + f"  [{load()}]",
+                  flush=True)
+        print(f"\nCPU ms per step, median of {repeats} interleaved repeats, and ratio to numpy\n"
+              "workload (batch, input, hidden, T)")
+        print(table(rows, ["workload"] + names) + "\n", flush=True)
+
+    if "memory" in a.sections:
+        rows = []
+        for w in workloads:
+            kind, layers, B, I, H, _ = WORKLOADS[w]
+            spec = (kind, layers, B, I, H, 200)
+            mem = {c: peak_mb(c, *spec) for c in contenders}
+            rows.append([label(*spec)] + [f"{mem[c]:.1f} MB {mem[c] / mem['numpy']:5.2f}x" for c in names])
+            print(f"  {label(*spec)}: " + ", ".join(f"{c} {mem[c]:.1f} MB" for c in names), flush=True)
+        print("\nPeak memory of one step at T=200, each contender in its own subprocess (MB, ratio to numpy)")
+        print(table(rows, ["workload"] + names) + "\n", flush=True)
+
+    if "scaling" in a.sections:
+        B, I, H = SCALING_SHAPE
+        rows = []
+        for T in scaling_T:
+            res = time_workload("lstm", 1, B, I, H, T, contenders, 1 if T >= 10000 else 3)
+            mem = {c: peak_mb(c, "lstm", 1, B, I, H, T) for c in contenders}
+            rows.append([str(T)] + [f"{1e3 * res[c] / T:.0f} us {mem[c]:.1f} MB" for c in names])
+            print(f"  T={T}: " + ", ".join(f"{c} {res[c]:.1f} ms {mem[c]:.1f} MB" for c in names)
+                  + f"  [{load()}]", flush=True)
+        print(f"\nScaling in T, LSTM (B, I, H) = {SCALING_SHAPE}: CPU time per time step (us) and peak memory of one "
+              "step (MB); linear growth = constant us per step, MB proportional to T")
+        print(table(rows, ["T"] + names) + "\n", flush=True)
+
+    if "overhead" in a.sections:
+        o = per_op_overhead()
+        print(f"Per-op overhead of this project: a chain of {o['ops']} small elementwise ops (8x32), forward + "
+              f"backward: {o['framework_us']:.2f} us per op through Tensors, {o['kernels_us']:.2f} us in the "
+              f"ops' own numpy forward/vjp -> framework overhead {o['overhead_us']:.2f} us per recorded op")
+        for w in workloads:
+            spec = WORKLOADS[w]
+            print(f"  {label(*spec)}: {recorded_ops(*spec)} recorded ops per step")
+    print(f"\nend: {load()}")
+
+
+if __name__ == "__main__":
+    main()

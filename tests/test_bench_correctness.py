@@ -1,0 +1,33 @@
+"""The benchmark compares like with like: on its own workloads, at a tiny size in float64, this project's
+gradients (lean training mode and the default observed mode) equal the hand-written numpy BPTT's.
+No timing here: benchmarks/bench_rnn.py measures, tests only check."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import bench_rnn as bench  # noqa: E402
+
+CASES = [("lstm", 1), ("gru", 1), ("rnn", 1), ("lstm", 2)]
+
+
+@pytest.mark.parametrize("kind,layers", CASES, ids=[f"{k}x{n}" for k, n in CASES])
+@pytest.mark.parametrize("contender", ["tinygrad_rnn", "tg+keep"])
+def test_project_gradients_equal_numpy_bptt(kind, layers, contender):
+    d = bench.make_inputs(kind, layers, B=3, I=4, H=5, T=6, dtype=np.float64, seed=1)
+    want = bench.SETUPS["numpy"](kind, d)()
+    step = bench.SETUPS[contender](kind, d)
+    for _ in range(2):                      # a second step starts from zeroed gradients again
+        got = step()
+        assert set(got) == set(want)
+        for name in want:
+            assert got[name].dtype == np.float64, name
+            np.testing.assert_allclose(got[name], want[name], rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_workloads_are_the_issues():
+    sizes = {(k, n, B, I, H, T) for k, n, B, I, H, T in bench.WORKLOADS.values()}
+    assert {("lstm", 1, 32, 128, 128, 50), ("lstm", 1, 32, 512, 512, 50), ("lstm", 1, 8, 32, 32, 200),
+            ("gru", 1, 32, 128, 128, 50), ("rnn", 1, 32, 128, 128, 50), ("lstm", 2, 32, 128, 128, 50)} == sizes
