@@ -1,0 +1,232 @@
+"""The gradient-flow lab: the seed's vanishing / exploding-gradient argument, measured on the tape.
+
+For each model (tanh-RNN, relu-RNN, LSTM, GRU, with the same sizes) one forward over T steps, a loss that
+reads only the last state, E_T = 1/2 (h_T w + b - 1)^2, and one backward walk, from which we read:
+
+* ||dE_T/ds_t|| for every t: the gradient arriving at each state (LSTM: the pair (h_t, c_t));
+* ||ds_T/ds_k||: the largest singular value of the Jacobian of the last state with respect to s_k --
+  the product of T-k one-step Jacobians the seed's formulas multiply together (via `stepper.jacobian`);
+* the contribution of each time step t to dE_T/dW_hh (the gradient on the edge into W_hh at step t),
+  and the same after gradient clipping (`optim.clip_grad_norm`), which rescales the whole gradient.
+
+`gradient_flow()` returns the numbers, `format_table()` prints them, `plot()` draws them (matplotlib,
+imported only there).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import nn, rng, tape
+from . import rnn as rnn_layers
+from .functional import concat
+from .optim import clip_grad_norm
+from .stepper import jacobian, time_of
+
+KINDS = {"tanh": ("tanh-RNN", "rnn"), "relu": ("relu-RNN", "rnn"), "lstm": ("LSTM", "lstm"), "gru": ("GRU", "gru")}
+# the last two: a badly initialised relu-RNN (explodes), and an LSTM whose forget gate starts near 1
+DEFAULT_MODELS = ("tanh", "relu", "lstm", "gru", "relu:rho=3", "lstm:forget_bias=3")
+OPTIONS = {  # option -> (kinds it applies to, how the label shows it)
+    "rho": (("tanh", "relu", "lstm", "gru"), "rho(W_hh)={:g}"),
+    "forget_bias": (("lstm",), "forget bias +{:g}"),
+    "update_bias": (("gru",), "update bias +{:g}"),
+}
+
+
+@dataclass
+class Flow:
+    """What one model's backward walk showed; arrays are indexed by time step t = 1..T at [t-1]."""
+    label: str                 # e.g. 'relu-RNN (rho(W_hh)=3)'
+    spec: str                  # e.g. 'relu:rho=3'
+    steps: int
+    loss: float
+    state_grad: np.ndarray     # ||dE_T/ds_t||
+    jacobian: np.ndarray       # ||ds_T/ds_k|| (largest singular value), k = 1..T
+    w_hh_terms: np.ndarray     # ||contribution to dE_T/dW_hh from step t||
+    grad_norm: float           # norm of the whole parameter gradient, before clipping
+    max_norm: float
+    clip_scale: float          # what clip_grad_norm multiplied every gradient by (1.0: no clipping)
+
+    @property
+    def clipped_terms(self):
+        return self.w_hh_terms * self.clip_scale
+
+    @property
+    def clipped_norm(self):
+        return self.grad_norm * self.clip_scale
+
+
+def parse_spec(spec):
+    """'relu:rho=3' -> ('relu', {'rho': 3.0}).
+
+    A model is tanh, relu, lstm or gru, optionally followed by ':option=value' parts: rho (the spectral
+    radius given to each gate's block of W_hh), forget_bias (LSTM) or update_bias (GRU), added to the
+    gate's bias so that it starts near 1 and the state is carried over.
+    """
+    kind, *parts = str(spec).split(":")
+    if kind not in KINDS:
+        raise ValueError(f"gradient_flow: unknown model {spec!r}; use one of {', '.join(KINDS)}, optionally "
+                         "with options, e.g. relu:rho=3 or lstm:forget_bias=3")
+    options = {}
+    for part in parts:
+        key, _, value = part.partition("=")
+        if key not in OPTIONS or kind not in OPTIONS[key][0]:
+            allowed = [k for k, (kinds, _) in OPTIONS.items() if kind in kinds]
+            raise ValueError(f"gradient_flow: {kind} has no option {key!r} (in {spec!r}); it takes "
+                             f"{', '.join(allowed)}")
+        try:
+            options[key] = float(value)
+        except ValueError:
+            raise ValueError(f"gradient_flow: {key} in {spec!r} must be a number, got {value!r}") from None
+        if key == "rho" and not options[key] > 0:
+            raise ValueError(f"gradient_flow: rho in {spec!r} must be positive")
+    return kind, options
+
+
+def label_of(spec):
+    kind, options = parse_spec(spec)
+    extra = ", ".join(OPTIONS[k][1].format(v) for k, v in options.items())
+    return KINDS[kind][0] + (f" ({extra})" if extra else "")
+
+
+def _layer(kind, input_size, hidden_size):
+    if kind in ("tanh", "relu"):
+        return rnn_layers.RNN(input_size, hidden_size, nonlinearity=kind, dtype=np.float64)
+    return (rnn_layers.LSTM if kind == "lstm" else rnn_layers.GRU)(input_size, hidden_size, dtype=np.float64)
+
+
+def _set_radius(weight_hh, radius):
+    """Rescale each gate's H x H block of W_hh so that its spectral radius is `radius`."""
+    H = weight_hh.shape[1]
+    for g in range(weight_hh.shape[0] // H):
+        block = weight_hh.data[g * H:(g + 1) * H]
+        block *= radius / np.max(np.abs(np.linalg.eigvals(block)))
+
+
+def measure(spec, steps=50, input_size=4, hidden_size=16, max_norm=1.0, seed=0):
+    """One model's Flow. The same seed gives every model the same input sequence."""
+    kind, options = parse_spec(spec)
+    rng.manual_seed(seed)
+    x = rng.generator().standard_normal((steps, 1, input_size))
+    layer = _layer(kind, input_size, hidden_size)
+    head = nn.Linear(hidden_size, 1, dtype=np.float64)
+    if "rho" in options:
+        _set_radius(layer.weight_hh_l0, options["rho"])
+    gate_bias = options.get("forget_bias", options.get("update_bias"))
+    if gate_bias is not None:                 # LSTM gates i, f, g, o and GRU gates r, z, n: block 1
+        layer.bias_hh_l0.data[hidden_size:2 * hidden_size] += gate_bias
+    with np.errstate(all="ignore"):                         # an exploding relu-RNN may overflow: we report it
+        _, h_n = layer(x)
+        h_T = (h_n[0] if kind == "lstm" else h_n)[0]
+        loss = ((head(h_T) - 1.0) ** 2).sum() * 0.5
+
+        outputs = {out.name: out for _, out in tape.recorded(loss)}
+        hs = [outputs[f"h_{t}"] for t in range(1, steps + 1)]
+        cs = [outputs[f"c_{t}"] for t in range(1, steps + 1)] if kind == "lstm" else None
+        w_hh_t = next(out for node, out in tape.recorded(loss)
+                      if node.op.name == "transpose" and node.inputs[0] is layer.weight_hh_l0)
+
+        # one backward walk (it *is* loss.backward(retain_graph=True)), observed on the way
+        state_sq = np.zeros(steps)
+        terms = np.zeros(steps)
+        at = {id(h._node): t for t, h in enumerate(hs)}
+        at.update({id(c._node): t for t, c in enumerate(cs or [])})
+        for step in tape.walk(loss, np.ones_like(loss.data), retain_graph=True, keep_grads=False):
+            t = at.get(id(step.node))
+            if t is not None:
+                state_sq[t] += np.sum(np.square(step.grad))
+            for inp, c in zip(step.node.inputs, step.input_grads):
+                if inp is w_hh_t and c is not None:
+                    terms[int(time_of(step.node)[2:]) - 1] = np.linalg.norm(c)
+
+        s_T = concat([hs[-1], cs[-1]], axis=-1) if cs else hs[-1]
+        wrt = [s for k in range(steps) for s in ((hs[k], cs[k]) if cs else (hs[k],))]
+        blocks = jacobian(s_T, wrt)
+        per = 2 if cs else 1
+        jac = np.array([_spectral(np.concatenate([b.reshape(s_T.data.size, -1) for b in blocks[per * k:per * (k + 1)]],
+                                                 axis=1)) for k in range(steps)])
+        params = layer.parameters() + head.parameters()
+        grad_norm = clip_grad_norm(params, max_norm)
+    scale = min(1.0, max_norm / grad_norm) if np.isfinite(grad_norm) and grad_norm > 0 else 1.0
+    return Flow(label_of(spec), spec, steps, float(loss.item()), np.sqrt(state_sq), jac, terms, grad_norm, max_norm, scale)
+
+
+def _spectral(matrix):
+    if not np.all(np.isfinite(matrix)):
+        return np.inf
+    return float(np.linalg.norm(matrix, 2))
+
+
+def gradient_flow(steps=50, models=DEFAULT_MODELS, input_size=4, hidden_size=16, max_norm=1.0, seed=0):
+    """A Flow per model spec ('tanh', 'relu', 'lstm', 'gru', with options as in parse_spec)."""
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"gradient_flow: steps must be a positive integer, got {steps!r}")
+    for spec in models:
+        parse_spec(spec)
+    return [measure(spec, steps, input_size, hidden_size, max_norm, seed) for spec in models]
+
+
+def _columns(steps, count=5):
+    """Time steps to show: T, round multiples below it, and 1 (50, 40, 30, 20, 10, 1)."""
+    nice = next(n * 10 ** e for e in range(12) for n in (1, 2, 5) if n * 10 ** e * count >= steps)
+    return sorted({steps, 1, *range(nice, steps, nice)}, reverse=True)
+
+
+def format_table(flows):
+    """The measurements as terminal tables."""
+    T = flows[0].steps
+    cols = _columns(T)
+    width = max(len(f.label) for f in flows) + 2
+    e = lambda v: f"{v:9.1e}"                                                # noqa: E731
+    head = lambda what: f"{what:<{width}}" + "".join(f"{'t=' + str(t):>9}" for t in cols)   # noqa: E731
+    lines = [f"gradient flow over T={T} steps; E_T = 1/2 (h_T w + b - 1)^2 reads only the last state "
+             f"(LSTM state s_t = (h_t, c_t))", "",
+             "||dE_T/ds_t||: the gradient reaching the state at step t", head("")]
+    lines += [f"{f.label:<{width}}" + "".join(e(f.state_grad[t - 1]) for t in cols) for f in flows]
+    lines += ["", f"||ds_T/ds_k|| (largest singular value): the product of the T-k one-step Jacobians",
+              f"{'':<{width}}" + "".join(f"{'k=' + str(t):>9}" for t in cols)]
+    lines += [f"{f.label:<{width}}" + "".join(e(f.jacobian[t - 1]) for t in cols) for f in flows]
+    lines += ["", f"||dE_T/dW_hh term from step t||, without -> with clipping (clip_grad_norm, max_norm="
+              f"{flows[0].max_norm:g})", head("") + f"{'|grad|':>11}{'clipped':>10}"]
+    for f in flows:
+        lines.append(f"{f.label:<{width}}" + "".join(e(f.w_hh_terms[t - 1]) for t in cols)
+                     + f"{f.grad_norm:11.2e}{f.clipped_norm:10.2e}")
+        if f.clip_scale < 1:
+            lines.append(f"{'  clipped':<{width}}" + "".join(e(f.clipped_terms[t - 1]) for t in cols)
+                         + f"   (every gradient x {f.clip_scale:.2g})")
+    lines += ["(W_hh's term at step t is built from s_{t-1}, and s_0 = 0, so the t=1 term is zero. Clipping",
+              " scales every term alike: it tames an explosion but cannot bring back a vanished term.)"]
+    return "\n".join(lines)
+
+
+def plot(flows, path=None):
+    """Three panels (log scale): ||dE_T/ds_t|| over t, ||ds_T/ds_k|| over T-k, and the per-step terms of
+    dE_T/dW_hh with (dashed) and without clipping. Saves to `path` if given; returns the Figure."""
+    import matplotlib
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    T = flows[0].steps
+    t = np.arange(1, T + 1)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), constrained_layout=True)
+    for f in flows:
+        line, = axes[0].semilogy(t, f.state_grad, label=f.label)
+        axes[1].semilogy(T - t, f.jacobian, color=line.get_color())
+        terms = np.where(f.w_hh_terms > 0, f.w_hh_terms, np.nan)        # t=1 is exactly 0 (s_0 = 0)
+        axes[2].semilogy(t, terms, color=line.get_color())
+        if f.clip_scale < 1:
+            axes[2].semilogy(t, terms * f.clip_scale, color=line.get_color(), linestyle="--")
+    axes[0].set(title=r"$\|\partial E_T/\partial s_t\|$", xlabel="time step t")
+    axes[1].set(title=r"$\|\partial s_T/\partial s_k\|$ (largest singular value)", xlabel="steps back, T - k")
+    axes[2].set(title=r"term of $\partial E_T/\partial W_{hh}$ from step t", xlabel="time step t")
+    axes[2].plot([], [], color="gray", label="without clipping")
+    axes[2].plot([], [], color="gray", linestyle="--", label=f"clipped (max_norm={flows[0].max_norm:g})")
+    for ax in axes:
+        ax.grid(True, which="major", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    axes[2].legend(fontsize=8)
+    fig.suptitle(f"Gradient flow through {T} steps (E_T reads only the last state)")
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
