@@ -290,6 +290,7 @@ class Stepper:
         label = self.label(raw.output)
         when = time_of(node) or label
         edges, accs, current = [], [], self._current
+        last_edge = {id(t): pos for pos, t in enumerate(node.inputs)}
         for pos, (t, c) in enumerate(zip(node.inputs, raw.input_grads)):
             kind = "const" if not t.requires_grad else "leaf" if t._node is None else "node"
             name = self.label(t)
@@ -306,10 +307,14 @@ class Stepper:
             else:
                 if current is self._current:
                     current = dict(current)
-                # the walk has already added c to t.grad; a node may send several contributions to the
-                # same leaf (a * a), so the running total is rebuilt per edge from the snapshot
-                before = current[name]
-                total = current[name] = np.array(c, dtype=t.data.dtype) if before is None else before + c
+                # the walk has already added this node's contributions to t.grad: after its last edge into
+                # t the total is a copy of t.grad; before that (a * a) it is rebuilt from the snapshot
+                if pos == last_edge[key]:
+                    total = np.array(t.grad)
+                else:
+                    before, c_t = current[name], np.asarray(c, dtype=t.dtype)
+                    total = np.array(c_t) if before is None else before + c_t
+                current[name] = total
             history = self._history.setdefault(key, [])
             history.append(when)
             accs.append(Accumulation(name, t, kind, c, total, when, len(history), self._uses[key], tuple(history)))

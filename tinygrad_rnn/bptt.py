@@ -1,0 +1,144 @@
+"""The seed's BPTT formulas (1)-(3), read off the graph of its three-step network.
+
+    (1) dE_3/dW_y = dE_3/dy_3 dy_3/dW_y
+    (2) dE_3/dW_s = dE_3/dy_3 dy_3/ds_3 ds_3/dW_s
+                  + dE_3/dy_3 dy_3/ds_3 ds_3/ds_2 ds_2/dW_s
+                  + dE_3/dy_3 dy_3/ds_3 ds_3/ds_2 ds_2/ds_1 ds_1/dW_s
+    (3) the same for W_x.
+
+Nothing here differentiates anything. W_s is used at t = 1, 2, 3 (in s_{t-1} W_s), so the graph has three
+edges into W_s, and the backward walk sends one gradient along each: those three gradients *are* the three
+terms of formula (2) -- the term for step k is the chain from E_3 back to s_k times the "immediate" partial
+ds_k/dW_s (s_{k-1} held fixed). We run the walk with a Stepper (so it is `backward()` itself), pick up the
+contribution on each edge into W_x, W_s and W_y, label it with the step's t=, and print it beside its
+symbolic chain. Their sum is W.grad, which is checked.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .stepper import Stepper, time_of
+
+_WEIGHTS = (("W_y", 1), ("W_s", 2), ("W_x", 3))     # weight, the seed's formula number
+
+
+@dataclass(frozen=True)
+class Term:
+    """One term of a formula: the contribution on the edge into the weight at time step t."""
+    t: int
+    chain: str                # '∂E_3/∂y_3 · ∂y_3/∂s_3 · ∂s_3/∂s_2 · ∂s_2/∂W_s'
+    latex: str
+    value: np.ndarray         # the gradient the walk sent along that edge
+    step: int                 # index of the stepper step that sent it
+
+
+@dataclass(frozen=True)
+class Formula:
+    """∂E_T/∂W as the sum of its per-time-step terms, and the gradient backward() left in W.grad."""
+    number: int               # the seed's formula number: 1 for W_y, 2 for W_s, 3 for W_x
+    weight: str
+    terms: tuple              # Term per use of the weight, in walk order (t = T first)
+    grad: np.ndarray          # W.grad after the walk
+    lhs: str                  # '∂E_3/∂W_s'
+
+    @property
+    def total(self):
+        return sum(term.value for term in self.terms)
+
+    @property
+    def max_diff(self):
+        return float(np.max(np.abs(self.total - self.grad)))
+
+    @property
+    def ok(self):
+        return bool(np.allclose(self.total, self.grad, rtol=1e-12, atol=1e-12 * (1 + np.max(np.abs(self.grad)))))
+
+
+def chain(weight, t, T, latex=False):
+    """The symbolic chain of the term for `weight` used at step t, in the seed's notation.
+
+    W_y: ∂E_T/∂y_T · ∂y_T/∂W_y.  W_s, W_x at step t: ∂E_T/∂y_T · ∂y_T/∂s_T · ∂s_T/∂s_{T-1} ··· ∂s_t/∂W.
+    """
+    if latex:
+        frac = lambda a, b: rf"\frac{{\partial {a}}}{{\partial {b}}}"        # noqa: E731
+        E, y, s = f"E_{T}", rf"\bar{{y}}_{T}", lambda k: rf"\bar{{s}}_{k}"
+    else:
+        frac = lambda a, b: f"∂{a}/∂{b}"                                      # noqa: E731
+        E, y, s = f"E_{T}", f"y_{T}", lambda k: f"s_{k}"
+    if weight == "W_y":
+        parts = [frac(E, y), frac(y, weight)]
+    else:
+        parts = [frac(E, y), frac(y, s(T))] + [frac(s(k), s(k - 1)) for k in range(T, t, -1)] + [frac(s(t), weight)]
+    return ("" if latex else " · ").join(parts)
+
+
+def seed_formulas(E=None, named=None, phi="tanh", seed=0, s_0="random"):
+    """Formulas (1), (2), (3) for the seed's three-step network, as Formula objects.
+
+    Pass (E, named) from `seed.three_step_network()` (or a ThreeStepRNN: `named` maps 'W_x', 'W_s',
+    'W_y' and 's_1'.. to tensors); otherwise one is built from phi, seed and s_0. Runs the backward walk
+    (the weights' .grad are set, as by E.backward()).
+    """
+    if E is None:
+        from .seed import three_step_network
+        E, named = three_step_network(phi=phi, seed=seed, s_0=s_0)
+    T = sum(1 for k in named if k.startswith("s_") and k[2:].isdigit() and int(k[2:]) >= 1)
+    weights = {name: named[name] for name, _ in _WEIGHTS}
+    stepper = Stepper(E, names=weights)
+    uses = {name: [] for name in weights}
+    for step in stepper:
+        for acc in step.accumulations:
+            if acc.name in uses:
+                uses[acc.name].append((step, acc))
+    formulas = []
+    for name, number in _WEIGHTS:
+        terms = []
+        for step, acc in uses[name]:
+            when = time_of(step.node)
+            t = int(when[2:]) if when else T
+            terms.append(Term(t, chain(name, t, T), chain(name, t, T, latex=True), acc.contribution, step.index))
+        formulas.append(Formula(number, name, tuple(terms), np.array(weights[name].grad), f"∂E_{T}/∂{name}"))
+    return formulas
+
+
+def _matrix(a, digits=3):
+    """A small matrix on one line: [[0.0123, -0.45], [1.2, 0]]."""
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return f"{float(a):.{digits}g}"
+    return "[" + ", ".join(_matrix(row, digits) for row in a) + "]"
+
+
+def format_formulas(formulas, phi="tanh", loss=None):
+    """The formulas as text: each term's chain, its value from the graph, and the check against W.grad."""
+    T = max(term.t for f in formulas for term in f.terms)
+    lines = [f"The seed's three-step network: s_t = {phi}(x_t W_x + s_(t-1) W_s), t = 1..{T}; "
+             f"y_{T} = s_{T} W_y; E_{T} = 1/2 |y_{T} - d_{T}|^2"]
+    if loss is not None:
+        lines.append(f"E_{T} = {loss:.6g}")
+    lines.append("Each term is the gradient the backward walk sent along one edge into the weight; "
+                 f"∂s_k/∂W means s_(k-1) held fixed.")
+    for f in formulas:
+        steps = ", ".join(f"t={term.t}" for term in sorted(f.terms, key=lambda term: term.t))
+        n = len(f.terms)
+        count = {1: "once", 2: "twice"}.get(n, f"{n} times")
+        adds = "one contribution" if n == 1 else f"{n} contributions, one per use"
+        lines += ["", f"({f.number}) {f.lhs}: {f.weight} is used {count} ({steps}), so the walk adds {adds}"]
+        width = max(len(term.chain) for term in f.terms)
+        for term in f.terms:
+            lines.append(f"    t={term.t}  {term.chain:<{width}}   (edge into {f.weight}, walk step {term.step + 1})")
+            lines.append(f"          = {_matrix(term.value)}")
+        if len(f.terms) > 1:
+            lines.append(f"    sum   = {_matrix(f.total)}")
+        verdict = "equal" if f.ok else "DIFFERENT"
+        lines.append(f"    {f.weight}.grad = {_matrix(f.grad)}")
+        lines.append(f"    terms sum to {f.weight}.grad: {verdict} (max |difference| {f.max_diff:.1e})")
+    return "\n".join(lines)
+
+
+def report(phi="tanh", seed=0, s_0="random"):
+    """The text `tinygrad-rnn bptt` prints."""
+    from .seed import three_step_network
+    E, named = three_step_network(phi=phi, seed=seed, s_0=s_0)
+    loss = E.item()
+    return format_formulas(seed_formulas(E, named), phi=phi, loss=loss)
