@@ -1,0 +1,129 @@
+"""`tinygrad-rnn train charlm|adding|copy`: train a small recurrent model, with a progress bar and a summary.
+
+    tinygrad-rnn train charlm --model gru --steps 600          # prints samples as it learns
+    tinygrad-rnn train adding --model rnn-tanh --seq-len 50     # one run of the adding problem
+    tinygrad-rnn train copy --table 10,20,40                    # which models learn it, at three lengths
+"""
+import argparse
+import sys
+import time
+
+from tinygrad_rnn import tasks
+
+DEFAULTS = {    # per task: steps, seq_len, hidden, batch_size, lr, clip
+    "charlm": dict(steps=600, seq_len=32, hidden=64, batch_size=16, lr=3e-3, clip=5.0),
+    "adding": dict(steps=600, seq_len=20, hidden=32, batch_size=32, lr=1e-2, clip=1.0),
+    "copy": dict(steps=600, seq_len=12, hidden=32, batch_size=32, lr=1e-2, clip=1.0),
+}
+
+
+def _positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        return value
+    return parse
+
+
+def _lengths(text):
+    try:
+        lengths = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        lengths = []
+    if not lengths or min(lengths) <= 0:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive lengths such as 10,20,40, got {text!r}")
+    return lengths
+
+
+def register(subparsers):
+    p = subparsers.add_parser(
+        "train", help="train a small model: character LM, adding problem, copy task",
+        description="Train a small recurrent model with Adam and gradient clipping; gradients come from the tape. "
+                    "charlm uses truncated BPTT (the state is detached every --seq-len characters).")
+    p.add_argument("task", choices=sorted(DEFAULTS), help="what to learn")
+    p.add_argument("--model", choices=tasks.MODELS, default="lstm", help="the recurrent layer (default: lstm)")
+    p.add_argument("--steps", type=_positive(int), help="optimiser steps")
+    p.add_argument("--seq-len", type=_positive(int),
+                   help="adding/copy: the sequence length T; charlm: the truncation length k")
+    p.add_argument("--hidden", type=_positive(int), help="hidden size")
+    p.add_argument("--batch-size", type=_positive(int), help="sequences per step")
+    p.add_argument("--lr", type=_positive(float), help="Adam's learning rate")
+    p.add_argument("--clip", type=_positive(float), help="max global gradient norm (clip_grad_norm)")
+    p.add_argument("--seed", type=int, default=0, help="makes init and data repeatable (default: 0)")
+    p.add_argument("--text", metavar="FILE", help="charlm: a UTF-8 text file instead of the built-in text")
+    p.add_argument("--sample-every", type=_positive(int), default=100, metavar="N", help="charlm: sample every N steps")
+    p.add_argument("--table", type=_lengths, metavar="T1,T2,...",
+                   help="adding/copy: train every model at each length and print which learned")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+
+
+class ProgressBar:
+    """`label [#####.....] step/steps loss x` on one line of stderr (a line every 10% when not a terminal)."""
+
+    def __init__(self, label, stream=None, quiet=False, width=30):
+        self.label, self.stream, self.quiet, self.width = label, stream or sys.stderr, quiet, width
+        self.start, self.tty = time.perf_counter(), self.stream.isatty()
+
+    def __call__(self, step, steps, loss):
+        if self.quiet or not (self.tty or step == steps or step % max(1, steps // 10) == 0):
+            return
+        done = int(self.width * step / steps)
+        line = (f"{self.label} [{'#' * done}{'.' * (self.width - done)}] {step}/{steps} loss {loss:.4f} "
+                f"{time.perf_counter() - self.start:.1f}s")
+        self.stream.write(("\r" + line) if self.tty else line + "\n")
+        if self.tty and step == steps:
+            self.stream.write("\n")
+        self.stream.flush()
+
+    def clear(self):
+        if self.tty and not self.quiet:
+            self.stream.write("\r\033[K")
+
+
+def run(args):
+    if args.table and args.task == "charlm":
+        raise ValueError("--table is for the memory tasks (adding, copy), not charlm")
+    if args.text and args.task != "charlm":
+        raise ValueError("--text is for charlm only")
+    opts = {k: v for k, v in DEFAULTS[args.task].items()}
+    opts.update({k: getattr(args, k) for k in opts if getattr(args, k) is not None})
+    common = dict(steps=opts["steps"], hidden=opts["hidden"], batch=opts["batch_size"], lr=opts["lr"],
+                  clip=opts["clip"], seed=args.seed)
+    if args.task == "charlm":
+        return _charlm(args, common, opts["seq_len"])
+    train = tasks.train_adding if args.task == "adding" else tasks.train_copy
+    if not args.table:
+        result = train(args.model, seq_len=opts["seq_len"], **common,
+                       on_step=ProgressBar(f"{args.task} {args.model}", quiet=args.quiet))
+        print(result.summary())
+        return 0
+    results = {}
+    for seq_len in args.table:
+        for model in tasks.MODELS:
+            bar = ProgressBar(f"{args.task} T={seq_len} {model}", quiet=args.quiet)
+            results[model, seq_len] = result = train(model, seq_len=seq_len, **common, on_step=bar)
+            print(result.summary(), flush=True)
+    print()
+    print(tasks.format_table(results))
+    return 0
+
+
+def _charlm(args, common, seq_len):
+    text = None
+    if args.text:
+        with open(args.text, encoding="utf-8") as f:
+            text = f.read()
+    bar = ProgressBar(f"charlm {args.model}", quiet=args.quiet)
+
+    def show(step, sample):
+        bar.clear()
+        print(f"--- sample after {step} steps ---\n{sample}\n", flush=True)
+    result = tasks.train_charlm(text, args.model, seq_len=seq_len, sample_every=args.sample_every, on_step=bar,
+                                on_sample=show, **common)
+    print(result.summary())
+    return 0
