@@ -68,7 +68,8 @@ def test_step_contents(rng):
     assert step.inputs[0].grad is step.node.input_grads[0]
     np.testing.assert_allclose(step.inputs[0].grad, step.grad * (1 - states[1].data ** 2))
     text = step.describe()
-    assert "tanh -> s_2 (1, 3)" in text and "1 - tanh(x)^2" in text
+    assert "tanh -> s_2  shape (1, 3)" in text and "1 - tanh(x)^2" in text
+    assert step.inputs[0].name == "x_2 @ W_x + s_1 @ W_s"                 # unnamed: an expression of names
 
 
 def test_shared_weight_accumulation_is_called_out(rng):
@@ -135,9 +136,9 @@ def test_upstream_gradient_summed_from_two_uses(rng):
     assert all(steps[i].index < s2.index for i in senders)
     assert "summed from 2 uses" in s2.describe()
     accs = [a for s in steps for a in s.accumulations if a.tensor is states[1]]
-    assert [a.kind for a in accs] == ["node", "node"] and [a.when for a in accs] == ["t=3", "t=2"]
+    assert [a.kind for a in accs] == ["node", "node"] and [a.when for a in accs] == ["t=3", "(s_2 @ W_y)"]
     np.testing.assert_array_equal(accs[-1].total, s2.grad)
-    assert accs[1].text == "s_2 += contribution from t=2 (2nd of 2 uses; dE/ds_2 = t=3 + t=2)"
+    assert accs[1].text == "s_2 += contribution from (s_2 @ W_y) (2nd of 2 uses; dE/ds_2 = t=3 + (s_2 @ W_y))"
     assert steps[0].grad_parts[0].from_label == "seed"
 
 
@@ -170,6 +171,20 @@ def test_freed_graph_is_an_error(rng):
 def test_compact():
     assert compact(np.float64(0.000123456)) == "0.000123"
     assert compact(np.arange(10.0)) == "[0, 1, 2, 3, 4, 5, ...] (10,)"
+    assert compact(np.array([[1.0, 2.5], [-3.0, 0.0]])) == "[[1, 2.5], [-3, 0]]"
+
+
+def test_labels(rng):
+    E, p, _ = seed_net(rng)
+    st = Stepper(E)
+    labels = [s.label for s in st.run()]
+    assert labels[:4] == ["E_3", "sum((y_3 - const) ** 2)", "(y_3 - const) ** 2", "y_3 - const"]
+    a = Tensor(rng.standard_normal((2, 6)), requires_grad=True, name="gates")
+    y = (a[..., 3:].sigmoid() * a[:, :3]).sum()
+    labels = [s.label for s in Stepper(y).run()]
+    assert labels[0].startswith("sum#")                                    # too long to spell out
+    assert labels[1:] == ["sigmoid(gates[..., 3:]) * gates[:, :3]", "gates[:, :3]", "sigmoid(gates[..., 3:])",
+                          "gates[..., 3:]"]
 
 
 def test_jacobian_of_a_function_and_of_intermediates(rng):

@@ -22,13 +22,16 @@ from .tensor import Tensor
 # ---- compact numbers -------------------------------------------------------------------------------
 
 def compact(value, items=6, digits=3):
-    """A short, readable rendering of a number or array: '[0.12, -3.4e-05, ... ] (3, 4)'."""
+    """A short, readable rendering of a number or array: '0.0123', '[[0.1, -2], [3, 0.5]]' (small matrices
+    in full) or '[0.12, -3.4e-05, ...] (3, 4)' (the first few values and the shape)."""
     if value is None:
         return "None"
     a = np.asarray(value)
     num = lambda v: f"{float(v):.{digits}g}"                                      # noqa: E731
     if a.ndim == 0:
         return num(a)
+    if a.ndim == 2 and a.size <= 2 * items and a.shape[0] > 1:
+        return "[" + ", ".join("[" + ", ".join(num(v) for v in row) + "]" for row in a) + "]"
     flat = a.reshape(-1)
     shown = [num(v) for v in flat[:items]]
     more = ", ..." if flat.size > items else ""
@@ -81,7 +84,7 @@ class Accumulation:
     kind: str                 # "leaf" or "node"
     contribution: np.ndarray
     total: np.ndarray         # the sum so far, this contribution included
-    when: str                 # 't=2' from the sending node's scope, else that node's label
+    when: str                 # where it came from: 't=2', a gate ('forget_gate') or the sender's label
     use: int                  # 1, 2, ...: how many contributions this tensor has received so far
     uses: int                 # how many edges into this tensor the graph has
     history: tuple            # the `when` of every contribution so far, oldest first
@@ -99,7 +102,8 @@ class Accumulation:
         terms = list(self.history)
         if len(terms) > 4:
             terms = terms[:2] + ["..."] + terms[-1:]
-        target = f"{self.name}.grad" if self.kind == "leaf" else f"dE/d{self.name}"
+        target = f"{self.name}.grad" if self.kind == "leaf" else f"dE/d({self.name})" if " " in self.name \
+            else f"dE/d{self.name}"
         return f"{head} ({_ordinal(self.use)} of {self.uses} uses; {target} = {' + '.join(terms)})"
 
 
@@ -132,9 +136,10 @@ class StepView:
     def describe(self, fmt=compact):
         """The step as a few lines of text (what `tinygrad-rnn step` prints)."""
         where = f"  [{self.scope}]" if self.scope else ""
-        lines = [f"step {self.index + 1}/{self.total}: {self.op} -> {self.label} {self.shape}{where}",
+        of = f"({self.label})" if " " in self.label else self.label
+        lines = [f"step {self.index + 1}/{self.total}: {self.op} -> {self.label}  shape {self.shape}{where}",
                  f"  rule      {self.rule}",
-                 f"  upstream  dE/d{self.label} = {fmt(self.grad)}  |g|={norm(self.grad):.3g}"]
+                 f"  upstream  dE/d{of} = {fmt(self.grad)}  |g|={norm(self.grad):.3g}"]
         if len(self.grad_parts) > 1:
             parts = " + ".join(f"from {p.from_label} ({norm(p.grad):.3g})" for p in self.grad_parts)
             lines.append(f"            summed from {len(self.grad_parts)} uses: {parts}")
@@ -262,20 +267,54 @@ class Stepper:
         index = self.position if index is None else index
         return dict(self._initial if index < 0 else self._steps[index].leaf_grads)
 
-    def label(self, t):
-        """How a tensor is shown: its leaf name, its .name, 'name.T' for a transposed named tensor, or
-        '<op>#<node index>'."""
+    def label(self, t, depth=3):
+        """How a tensor is shown: its leaf name or .name; else a short expression of its named inputs
+        ('s_2 @ W_s', 'W_s.T', 'gates_1[..., 3:6]', '(y_3 - d_3) ** 2'); else '<op>#<node index>'."""
         name = self._names.get(id(t)) or t.name
         if name:
             return name
         node = t._node
         if node is None:
-            return "const"
-        if node.op.name == "transpose" and node.inputs[0].ndim == 2:
-            inner = self._names.get(id(node.inputs[0])) or node.inputs[0].name
-            if inner:
-                return f"{inner}.T"
+            return compact(t.data.reshape(())) if t.data.size == 1 else "const"
+        if depth > 0:
+            expr = self._expression(node, depth)
+            if expr is not None and len(expr) <= 40:
+                return expr
         return f"{node.op.name}#{node.index}"
+
+    def _expression(self, node, depth):
+        parts = [self.label(t, depth - 1) for t in node.inputs]
+        if any("#" in p for p in parts):
+            return None
+        op = node.op.name
+
+        def wrap(p, t):              # parenthesise an infix operand unless it binds tighter: a @ b + c @ d
+            inner = t._node.op.name if t._node is not None and not (self._names.get(id(t)) or t.name) else None
+            tighter = op in ("add", "sub") and inner in ("matmul", "mul", "div", "pow")
+            return f"({p})" if inner in _INFIX and not tighter else p
+
+        if op in _INFIX and len(parts) == 2:
+            return f"{wrap(parts[0], node.inputs[0])} {_INFIX[op]} {wrap(parts[1], node.inputs[1])}"
+        plain, parts = parts, [wrap(p, t) for p, t in zip(parts, node.inputs)]
+        if op == "transpose" and node.inputs[0].ndim == 2:
+            return f"{parts[0]}.T"
+        if op == "neg":
+            return f"-{parts[0]}"
+        if op == "getitem":
+            return f"{parts[0]}[{_index_text(node.params.get('index'))}]"
+        return f"{op}({', '.join(plain)})"
+
+    @staticmethod
+    def _when(sender, label, receiver):
+        """Where a contribution comes from, as told in 'W_s += contribution from t=2': the sender's time
+        step when it differs from the receiver's; else the gate it was computed in; else its label."""
+        t_send = time_of(sender)
+        t_recv = time_of(receiver._node) if receiver._node is not None else None
+        if t_send and t_send != t_recv:
+            return t_send
+        if t_send and sender.scope[-1] != t_send:
+            return sender.scope[-1]                                 # e.g. forget_gate within the same step
+        return f"({label})" if " " in label else label
 
     # -- recording one step ----------------------------------------------------------------------
     def _advance(self):
@@ -288,7 +327,6 @@ class Stepper:
             return False
         node, index = raw.node, len(self._steps)
         label = self.label(raw.output)
-        when = time_of(node) or label
         edges, accs, current = [], [], self._current
         last_edge = {id(t): pos for pos, t in enumerate(node.inputs)}
         for pos, (t, c) in enumerate(zip(node.inputs, raw.input_grads)):
@@ -298,6 +336,7 @@ class Stepper:
             if c is None or kind == "const":
                 continue
             key = id(t)
+            when = self._when(node, label, t)
             if kind == "node":
                 self._parts.setdefault(t._node, []).append(GradPart(index, label, c))
                 if self._uses[key] < 2:
@@ -328,6 +367,27 @@ class Stepper:
                 raise AssertionError("the walk visited more nodes than the graph holds")
             self._walk = None
         return True
+
+
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "pow": "**"}
+
+
+def _index_text(index):
+    """x[index] as written: (Ellipsis, slice(3, 6)) -> '..., 3:6'."""
+    parts = index if isinstance(index, tuple) else (index,)
+
+    def one(p):
+        if p is Ellipsis:
+            return "..."
+        if isinstance(p, slice):
+            text = f"{'' if p.start is None else p.start}:{'' if p.stop is None else p.stop}"
+            return text + (f":{p.step}" if p.step is not None else "")
+        if p is None:
+            return "None"
+        if isinstance(p, (int, np.integer)):
+            return str(int(p))
+        return "[...]"
+    return ", ".join(one(p) for p in parts)
 
 
 def _unique(name, taken):

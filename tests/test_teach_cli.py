@@ -1,0 +1,108 @@
+"""`tinygrad-rnn step`, `bptt` and `gradient-flow`."""
+import builtins
+
+import numpy as np
+import pytest
+
+from viz import teach_cli
+from viz.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_help_lists_the_commands(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["--help"])
+    assert exit.value.code == 0
+    text = capsys.readouterr().out
+    assert "step" in text and "bptt" in text and "gradient-flow" in text
+
+
+def test_step_all_on_the_seed(capsys):
+    code, out, _ = run(capsys, "step", "--all")
+    assert code == 0
+    assert "step 1/17: mul -> E_3" in out and "step 17/17" in out
+    assert "** W_s += contribution from t=2 (2nd of 3 uses; W_s.grad = t=3 + t=2)" in out
+    assert "rule      d tanh(x)/dx = 1 - tanh(x)^2" in out
+    assert "shared: W_s summed 3 contributions: t=3 + t=2 + t=1" in out
+
+
+@pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
+def test_step_all_on_layers(capsys, model):
+    code, out, _ = run(capsys, "step", "--model", model, "--steps", "2", "--all")
+    assert code == 0
+    assert "weight_hh_l0.T += contribution from t=1 (2nd of 2 uses" in out
+    assert "done: every leaf's gradient is final" in out
+
+
+def test_step_grads_are_backward():
+    E, names = teach_cli.build("gru", steps=3)
+    from tinygrad_rnn.stepper import Stepper
+    Stepper(E, names=names).run()
+    E2, names2 = teach_cli.build("gru", steps=3)
+    E2.backward()
+    for n in names:
+        np.testing.assert_array_equal(names[n].grad, names2[n].grad)
+
+
+def test_seed_with_more_steps(capsys):
+    code, out, _ = run(capsys, "step", "--steps", "5", "--all")
+    assert code == 0 and "W_s += contribution from t=5" in out and "t=5 + t=4 + ... + t=1" in out
+
+
+def test_step_interactive(capsys, monkeypatch):
+    answers = iter(["", "b", "b", "", "q"])
+    monkeypatch.setattr(builtins, "input", lambda prompt="": next(answers))
+    code, out, _ = run(capsys, "step")
+    assert code == 0
+    shown = [line.split(":")[0] for line in out.splitlines() if line.startswith("step ")]
+    assert shown == ["step 1/17", "step 2/17", "step 1/17", "step 2/17"]
+    assert "(this is the first step)" in out and "stopped at step 2 of 17" in out
+
+
+def test_step_interactive_rest_and_eof(capsys, monkeypatch):
+    answers = iter(["a"])
+    monkeypatch.setattr(builtins, "input", lambda prompt="": next(answers))
+    code, out, _ = run(capsys, "step")
+    assert code == 0 and "step 17/17" in out and "done:" in out
+
+    def eof(prompt=""):
+        raise EOFError
+    monkeypatch.setattr(builtins, "input", eof)
+    code, out, _ = run(capsys, "step")
+    assert code == 0 and "stopped at step 1 of 17" in out
+
+
+def test_bptt(capsys):
+    code, out, _ = run(capsys, "bptt")
+    assert code == 0
+    assert "(1) ∂E_3/∂W_y" in out and "(2) ∂E_3/∂W_s" in out and "(3) ∂E_3/∂W_x" in out
+    assert "t=1  ∂E_3/∂y_3 · ∂y_3/∂s_3 · ∂s_3/∂s_2 · ∂s_2/∂s_1 · ∂s_1/∂W_s" in out
+    assert out.count(": equal") == 3
+    code, out, _ = run(capsys, "bptt", "--phi", "relu", "--s0", "zeros")
+    assert code == 0 and "relu(x_t W_x" in out and out.count(": equal") == 3
+
+
+def test_gradient_flow(capsys, tmp_path):
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "flow.png"
+    code, out, _ = run(capsys, "gradient-flow", "--steps", "6", "--hidden-size", "4", "--input-size", "2",
+                       "--models", "tanh,lstm:forget_bias=2", "--out", str(target))
+    assert code == 0
+    assert "||dE_T/ds_t||" in out and "LSTM (forget bias +2)" in out and f"plot written to {target}" in out
+    assert target.stat().st_size > 1000
+
+
+def test_misuse_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["step", "--model", "cnn"])
+    assert exit.value.code == 2
+    with pytest.raises(SystemExit) as exit:
+        main(["gradient-flow", "--steps", "0"])
+    assert exit.value.code == 2
+    code, _, err = run(capsys, "gradient-flow", "--steps", "3", "--models", "tanh,foo")
+    assert code == 2 and "unknown model 'foo'" in err and "Traceback" not in err
