@@ -256,3 +256,30 @@ def test_stepper_over_a_recurrent_layer():
     for n, p in layer.named_parameters():
         np.testing.assert_array_equal(p.grad, grads[n])
     assert isinstance(layer, nn.Module)
+
+
+def test_finite_differences_check_every_step(rng):
+    from tinygrad_rnn.stepper import finite_difference, replay
+    E, p, states = seed_net(rng)
+    assert replay(E, {}) == pytest.approx(E.item())
+    st = Stepper(E, retain_graph=True)
+    for step in st.run():                                   # the gradient arriving at every node
+        np.testing.assert_allclose(finite_difference(E, step.output), step.grad, atol=1e-8, rtol=1e-6)
+    for name, w in p.items():                               # and every leaf's .grad
+        np.testing.assert_allclose(finite_difference(E, w), w.grad, atol=1e-8, rtol=1e-6)
+    assert finite_difference(E, states[0], index=(0, 1)) == pytest.approx(states[0].node.grad[0, 1], rel=1e-6)
+    with pytest.raises(ValueError, match="one element"):
+        finite_difference(states[2], states[0])
+
+
+def test_finite_differences_through_an_lstm_in_float32():
+    rnn = pytest.importorskip("tinygrad_rnn.rnn")
+    from tinygrad_rnn import rng as trng
+    from tinygrad_rnn.stepper import finite_difference
+    trng.manual_seed(1)
+    lstm = rnn.LSTM(2, 3)                                   # float32 parameters: the replay runs in float64
+    out, _ = lstm(np.random.default_rng(1).standard_normal((3, 1, 2)).astype(np.float32))
+    loss = (out * out).sum()
+    st = Stepper(loss, retain_graph=True)
+    c2 = next(s for s in st.run() if s.label == "c_2")
+    np.testing.assert_allclose(finite_difference(loss, c2.output, eps=1e-4), c2.grad, rtol=1e-3, atol=1e-5)

@@ -476,3 +476,49 @@ def jacobian(f_or_output, wrt):
         finally:
             _restore_grads(saved)
     return jac[0] if single else tuple(jac)
+
+
+# ---- finite differences (the player's "check" button) ---------------------------------------------
+
+def replay(root, replace):
+    """root's value recomputed from the tape in float64, with the tensors in `replace` ({tensor: array})
+    given other values. Only nodes downstream of a replaced tensor are recomputed; nothing is recorded
+    and the graph is not consumed (the ops' forwards need no saved values)."""
+    values = {id(t): np.asarray(v, dtype=np.float64) for t, v in replace.items()}
+    dirty = set(values)
+    for node, out in reversed(tape.recorded(root)):           # creation order
+        if id(out) in values or not any(id(t) in dirty for t in node.inputs):
+            continue
+        args = [values[id(t)] if id(t) in values else _f64(t.data) for t in node.inputs]
+        values[id(out)] = node.op.forward(*args, **node.params)[0]
+        dirty.add(id(out))
+    return values.get(id(root), _f64(root.data))
+
+
+def _f64(a):
+    return a.astype(np.float64) if a.dtype.kind == "f" else a
+
+
+def finite_difference(root, tensor, eps=1e-6, index=None):
+    """d root / d tensor by central differences, replaying the recorded forward (see `replay`).
+
+    `tensor` may be a leaf or any intermediate of root's graph: perturbing an intermediate means replacing
+    its value and recomputing what depends on it, so the result is the gradient that arrives at that
+    tensor in the backward walk. `root` must have one element. With `index`, only that element (a float).
+    """
+    if root.data.size != 1:
+        raise ValueError(f"finite_difference: root must have one element, it has shape {root.shape}")
+    base = _f64(tensor.data)
+
+    def partial(i):
+        up, down = base.copy(), base.copy()
+        up[i] += eps
+        down[i] -= eps
+        return (float(replay(root, {tensor: up}).sum()) - float(replay(root, {tensor: down}).sum())) / (2 * eps)
+
+    if index is not None:
+        return partial(index)
+    out = np.zeros(base.shape)
+    for i in np.ndindex(base.shape):
+        out[i] = partial(i)
+    return out
