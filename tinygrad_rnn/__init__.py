@@ -26,3 +26,8 @@ __all__ += [
     "nn", "optim", "rnn", "seed", "Module", "Parameter", "clip_grad_norm", "manual_seed", "initial_seed",
     "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "detach_state",
 ]
+
+# stepping through backprop, Jacobians (issue 5); tinygrad_rnn.bptt and tinygrad_rnn.flow are imported on demand
+from .stepper import Stepper, jacobian  # noqa: E402
+
+__all__ += ["Stepper", "jacobian"]
