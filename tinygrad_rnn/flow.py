@@ -120,6 +120,10 @@ def measure(spec, steps=50, input_size=4, hidden_size=16, max_norm=1.0, seed=0):
         loss = ((head(h_T) - 1.0) ** 2).sum() * 0.5
 
         outputs = {out.name: out for _, out in tape.recorded(loss)}
+        wanted = [f"h_{t}" for t in range(1, steps + 1)] + ([f"c_{t}" for t in range(1, steps + 1)] if kind == "lstm" else [])
+        missing = [n for n in wanted if n not in outputs]
+        if missing:                           # the states are found by the names tinygrad_rnn.rnn gives them
+            raise RuntimeError(f"gradient_flow: the {kind} layer's graph has no tensors named {missing[:3]}...")
         hs = [outputs[f"h_{t}"] for t in range(1, steps + 1)]
         cs = [outputs[f"c_{t}"] for t in range(1, steps + 1)] if kind == "lstm" else None
         w_hh_t = next(out for node, out in tape.recorded(loss)

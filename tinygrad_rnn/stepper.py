@@ -118,7 +118,7 @@ class StepView:
     total: int                # number of steps of the whole walk
     node: tape.Node
     output: Tensor
-    label: str                # name of the output tensor, else '<op>#<node index>'
+    label: str                # how the output is shown (Stepper.label): its name, an expression, or op#index
     grad: np.ndarray          # dE/d(output): the upstream gradient, summed over every consumer
     grad_parts: tuple         # GradPart per consumer that contributed to `grad`
     inputs: tuple             # Edge per input, in argument order
