@@ -88,7 +88,8 @@ def test_torch_parity(torch):
 def test_chains_and_latex():
     assert bptt.chain("W_y", 3, 3) == "∂E_3/∂y_3 · ∂y_3/∂W_y"
     assert bptt.chain("W_s", 3, 3) == "∂E_3/∂y_3 · ∂y_3/∂s_3 · ∂s_3/∂W_s"
-    assert bptt.chain("W_s", 1, 3) == "∂E_3/∂y_3 · ∂y_3/∂s_3 · ∂s_3/∂s_2 · ∂s_2/∂s_1 · ∂s_1/∂W_s"
+    assert bptt.chain("W_s", 1, 3) == \
+        "∂E_3/∂y_3 · ∂y_3/∂s_3 · ∂s_3/∂s_2 · ∂s_2/∂s_1 · ∂s_1/∂W_s"
     assert bptt.chain("W_x", 2, 3, latex=True) == (
         r"\frac{\partial E_3}{\partial \bar{y}_3}\frac{\partial \bar{y}_3}{\partial \bar{s}_3}"
         r"\frac{\partial \bar{s}_3}{\partial \bar{s}_2}\frac{\partial \bar{s}_2}{\partial W_x}")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn import GraphError, Tensor, scope
-from tinygrad_rnn.stepper import Stepper, compact, jacobian, edge_contributions
+from tinygrad_rnn.stepper import Stepper, compact, edge_contributions, jacobian
 
 
 def seed_net(rng, T=3, n_in=2, n_h=3, n_out=2, phi="tanh"):
@@ -57,7 +57,7 @@ def test_running_the_stepper_is_backward(rng):
 
 
 def test_step_contents(rng):
-    E, p, states = seed_net(rng)
+    E, _p, states = seed_net(rng)
     st = Stepper(E)
     step = next(s for s in st if s.label == "s_2")
     assert step.op == "tanh" and step.name == "s_2" and step.shape == (1, 3)
@@ -117,7 +117,7 @@ def test_rewind_does_not_recompute(rng):
     grads = {n: t.grad.copy() for n, t in p.items()}
     assert st.seek(1) is b and st[2] is c and st.position == 1
     st.rewind()
-    assert st.position == -1 and list(st)[0] is a                   # iterating replays the kept steps
+    assert st.position == -1 and list(st)[0] is a  # noqa: RUF015   iterating replays the kept steps, to the end
     for n, t in p.items():                                          # nothing ran twice
         np.testing.assert_array_equal(t.grad, grads[n])
     assert st.next() is None                                        # at the end
@@ -126,7 +126,7 @@ def test_rewind_does_not_recompute(rng):
 
 
 def test_upstream_gradient_summed_from_two_uses(rng):
-    loss, p, states = output_each_step_net(rng)
+    loss, _p, states = output_each_step_net(rng)
     st = Stepper(loss)
     steps = st.run()
     s2 = next(s for s in steps if s.label == "s_2")
@@ -175,7 +175,7 @@ def test_compact():
 
 
 def test_labels(rng):
-    E, p, _ = seed_net(rng)
+    E, _p, _ = seed_net(rng)
     st = Stepper(E)
     labels = [s.label for s in st.run()]
     assert labels[:4] == ["E_3", "sum((y_3 - const) ** 2)", "(y_3 - const) ** 2", "y_3 - const"]
@@ -238,7 +238,7 @@ def test_stepper_over_a_recurrent_layer():
     rng.manual_seed(0)
     layer = rnn.RNN(3, 4, dtype=np.float64)
     x = np.random.default_rng(0).standard_normal((5, 2, 3))
-    out, h_n = layer(x)
+    out, _h_n = layer(x)
     loss = (out * out).sum()
     st = Stepper(loss, names=dict(layer.named_parameters()), retain_graph=True)
     steps = st.run()
@@ -265,7 +265,7 @@ def test_finite_differences_check_every_step(rng):
     st = Stepper(E, retain_graph=True)
     for step in st.run():                                   # the gradient arriving at every node
         np.testing.assert_allclose(finite_difference(E, step.output), step.grad, atol=1e-8, rtol=1e-6)
-    for name, w in p.items():                               # and every leaf's .grad
+    for w in p.values():                                    # and every leaf's .grad
         np.testing.assert_allclose(finite_difference(E, w), w.grad, atol=1e-8, rtol=1e-6)
     assert finite_difference(E, states[0], index=(0, 1)) == pytest.approx(states[0].node.grad[0, 1], rel=1e-6)
     with pytest.raises(ValueError, match="one element"):

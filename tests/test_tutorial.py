@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 TUTORIAL = Path(__file__).resolve().parents[1] / "docs" / "tutorial.md"
-BLOCKS = re.findall(r"^```python\n(.*?)^```", TUTORIAL.read_text(encoding="utf-8"), flags=re.S | re.M)
+BLOCKS = re.findall(r"^```python\n(.*?)^```", TUTORIAL.read_text(encoding="utf-8"), flags=re.DOTALL | re.MULTILINE)
 
 
 def test_there_is_something_to_run():
@@ -18,7 +18,7 @@ def test_blocks_run_in_order(tmp_path, monkeypatch, capsys):
     namespace = {"__name__": "tutorial"}
     for number, block in enumerate(BLOCKS, 1):
         try:
-            exec(compile(block, f"{TUTORIAL.name} block {number}", "exec"), namespace)
+            exec(compile(block, f"{TUTORIAL.name} block {number}", "exec"), namespace)  # noqa: S102
         except Exception as err:                         # say which block, then show the real error
             raise AssertionError(f"tutorial block {number} failed:\n{block}") from err
     assert "W_s += contribution from t=3" in capsys.readouterr().out

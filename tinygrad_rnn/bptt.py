@@ -57,13 +57,14 @@ class Formula:
 def chain(weight, t, T, latex=False):
     """The symbolic chain of the term for `weight` used at step t, in the seed's notation.
 
-    W_y: ∂E_T/∂y_T · ∂y_T/∂W_y.  W_s, W_x at step t: ∂E_T/∂y_T · ∂y_T/∂s_T · ∂s_T/∂s_{T-1} ··· ∂s_t/∂W.
+    W_y: ∂E_T/∂y_T · ∂y_T/∂W_y.
+    W_s, W_x used at step t: ∂E_T/∂y_T · ∂y_T/∂s_T · ∂s_T/∂s_{T-1} ··· ∂s_t/∂W.
     """
     if latex:
-        frac = lambda a, b: rf"\frac{{\partial {a}}}{{\partial {b}}}"        # noqa: E731
+        frac = lambda a, b: rf"\frac{{\partial {a}}}{{\partial {b}}}"
         E, y, s = f"E_{T}", rf"\bar{{y}}_{T}", lambda k: rf"\bar{{s}}_{k}"
     else:
-        frac = lambda a, b: f"∂{a}/∂{b}"                                      # noqa: E731
+        frac = lambda a, b: f"∂{a}/∂{b}"
         E, y, s = f"E_{T}", f"y_{T}", lambda k: f"s_{k}"
     if weight == "W_y":
         parts = [frac(E, y), frac(y, weight)]
@@ -112,12 +113,12 @@ def _matrix(a, digits=3):
 def format_formulas(formulas, phi="tanh", loss=None):
     """The formulas as text: each term's chain, its value from the graph, and the check against W.grad."""
     T = max(term.t for f in formulas for term in f.terms)
-    lines = [f"The seed's three-step network: s_t = {phi}(x_t W_x + s_(t-1) W_s), t = 1..{T}; "
-             f"y_{T} = s_{T} W_y; E_{T} = 1/2 |y_{T} - d_{T}|^2"]
+    lines = [(f"The seed's three-step network: s_t = {phi}(x_t W_x + s_(t-1) W_s), t = 1..{T}; "
+             f"y_{T} = s_{T} W_y; E_{T} = 1/2 |y_{T} - d_{T}|^2")]
     if loss is not None:
         lines.append(f"E_{T} = {loss:.6g}")
     lines.append("Each term is the gradient the backward walk sent along one edge into the weight; "
-                 f"∂s_k/∂W means s_(k-1) held fixed.")
+                 "∂s_k/∂W means s_(k-1) held fixed.")
     for f in formulas:
         steps = ", ".join(f"t={term.t}" for term in sorted(f.terms, key=lambda term: term.t))
         n = len(f.terms)

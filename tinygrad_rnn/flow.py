@@ -120,7 +120,7 @@ def measure(spec, steps=50, input_size=4, hidden_size=16, max_norm=1.0, seed=0):
         loss = ((head(h_T) - 1.0) ** 2).sum() * 0.5
 
         outputs = {out.name: out for _, out in tape.recorded(loss)}
-        wanted = [f"h_{t}" for t in range(1, steps + 1)] + ([f"c_{t}" for t in range(1, steps + 1)] if kind == "lstm" else [])
+        wanted = [f"{v}_{t}" for v in ("h", "c")[:2 if kind == "lstm" else 1] for t in range(1, steps + 1)]
         missing = [n for n in wanted if n not in outputs]
         if missing:                           # the states are found by the names tinygrad_rnn.rnn gives them
             raise RuntimeError(f"gradient_flow: the {kind} layer's graph has no tensors named {missing[:3]}...")
@@ -151,7 +151,8 @@ def measure(spec, steps=50, input_size=4, hidden_size=16, max_norm=1.0, seed=0):
         params = layer.parameters() + head.parameters()
         grad_norm = clip_grad_norm(params, max_norm)
     scale = min(1.0, max_norm / grad_norm) if np.isfinite(grad_norm) and grad_norm > 0 else 1.0
-    return Flow(label_of(spec), spec, steps, float(loss.item()), np.sqrt(state_sq), jac, terms, grad_norm, max_norm, scale)
+    return Flow(label_of(spec), spec, steps, float(loss.item()), np.sqrt(state_sq), jac, terms, grad_norm,
+                max_norm, scale)
 
 
 def _spectral(matrix):
@@ -180,17 +181,17 @@ def format_table(flows):
     T = flows[0].steps
     cols = _columns(T)
     width = max(len(f.label) for f in flows) + 2
-    e = lambda v: f"{v:9.1e}"                                                # noqa: E731
-    head = lambda what: f"{what:<{width}}" + "".join(f"{'t=' + str(t):>9}" for t in cols)   # noqa: E731
-    lines = [f"gradient flow over T={T} steps; E_T = 1/2 (h_T w + b - 1)^2 reads only the last state "
-             f"(LSTM state s_t = (h_t, c_t))", "",
+    e = lambda v: f"{v:9.1e}"
+    head = lambda what: f"{what:<{width}}" + "".join(f"{'t=' + str(t):>9}" for t in cols)
+    lines = [(f"gradient flow over T={T} steps; E_T = 1/2 (h_T w + b - 1)^2 reads only the last state "
+             f"(LSTM state s_t = (h_t, c_t))"), "",
              "||dE_T/ds_t||: the gradient reaching the state at step t", head("")]
     lines += [f"{f.label:<{width}}" + "".join(e(f.state_grad[t - 1]) for t in cols) for f in flows]
-    lines += ["", f"||ds_T/ds_k|| (largest singular value): the product of the T-k one-step Jacobians",
+    lines += ["", "||ds_T/ds_k|| (largest singular value): the product of the T-k one-step Jacobians",
               f"{'':<{width}}" + "".join(f"{'k=' + str(t):>9}" for t in cols)]
     lines += [f"{f.label:<{width}}" + "".join(e(f.jacobian[t - 1]) for t in cols) for f in flows]
-    lines += ["", f"||dE_T/dW_hh term from step t||, without -> with clipping (clip_grad_norm, max_norm="
-              f"{flows[0].max_norm:g})", head("") + f"{'|grad|':>11}{'clipped':>10}"]
+    lines += ["", (f"||dE_T/dW_hh term from step t||, without -> with clipping (clip_grad_norm, max_norm="
+              f"{flows[0].max_norm:g})"), head("") + f"{'|grad|':>11}{'clipped':>10}"]
     for f in flows:
         lines.append(f"{f.label:<{width}}" + "".join(e(f.w_hh_terms[t - 1]) for t in cols)
                      + f"{f.grad_norm:11.2e}{f.clipped_norm:10.2e}")

@@ -18,7 +18,6 @@ import numpy as np
 from . import tape
 from .tensor import Tensor
 
-
 # ---- compact numbers -------------------------------------------------------------------------------
 
 def compact(value, items=6, digits=3):
@@ -27,7 +26,7 @@ def compact(value, items=6, digits=3):
     if value is None:
         return "None"
     a = np.asarray(value)
-    num = lambda v: f"{float(v):.{digits}g}"                                      # noqa: E731
+    num = lambda v: f"{float(v):.{digits}g}"
     if a.ndim == 0:
         return num(a)
     if a.ndim == 2 and a.size <= 2 * items and a.shape[0] > 1:

@@ -19,7 +19,8 @@ def build(model, steps=3, seed=0, phi="tanh"):
     rnn / lstm / gru: a one-layer tinygrad_rnn.rnn layer (input 2, hidden 3, batch 1, torch names) and a
     linear read-out of the last state, E_T = 1/2 |h_T W^T + b - d|^2 -- the same shape of problem.
     """
-    from tinygrad_rnn import Tensor, nn, rng, rnn, seed as seed_nets
+    from tinygrad_rnn import Tensor, nn, rng, rnn
+    from tinygrad_rnn import seed as seed_nets
 
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; use one of {', '.join(MODELS)}")
