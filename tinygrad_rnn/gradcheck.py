@@ -35,6 +35,9 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
     for i in checked:
         x = xs[i]
         analytic = np.zeros_like(x.data) if x.grad is None else x.grad
+        if analytic.shape != x.shape:                    # would broadcast in the comparison below
+            raise GradcheckError(f"gradcheck failed for input {i}: its gradient has shape {analytic.shape}, "
+                                 f"the input has shape {x.shape}")
         numeric = np.zeros_like(x.data)
         for idx in np.ndindex(x.shape):
             keep = x.data[idx]

@@ -7,7 +7,11 @@ plus its derivative rule as text and LaTeX, which the stepper and the diagrams p
 undone in one place, `unbroadcast`. Everything here is plain numpy: the backward never records nodes.
 """
 import numpy as np
-from numpy.lib.array_utils import normalize_axis_tuple
+
+try:
+    from numpy.lib.array_utils import normalize_axis_tuple
+except ImportError:                                      # numpy < 2.0 (pyproject allows numpy >= 1.26)
+    from numpy.core.numeric import normalize_axis_tuple
 
 OPS = {}  # name -> op class, filled in as the classes below are defined
 
@@ -108,9 +112,9 @@ class Pow(Op):
         return out, (a, b, out)
 
     def vjp(g, saved, needs):
-        a, b, out = saved
-        return (unbroadcast(g * b * a ** (b - 1), a) if needs[0] else None,
-                unbroadcast(g * out * np.log(a), b) if needs[1] else None)
+        a, b, out = saved        # as torch at the edges: d/da = 0 where b = 0, d/db = 0 where a = 0 (no 0 * inf)
+        return (unbroadcast(g * b * a ** np.where(b == 0, 1, b - 1), a) if needs[0] else None,
+                unbroadcast(g * out * np.log(np.where(a == 0, 1, a)), b) if needs[1] else None)
 
 
 class MatMul(Op):
@@ -324,7 +328,7 @@ class Concat(Op):
 
     def vjp(g, saved, needs):
         axis, cuts = saved
-        return tuple(np.split(g, cuts, axis=axis))
+        return tuple(p if n else None for p, n in zip(np.split(g, cuts, axis=axis), needs))
 
 
 class Stack(Op):
@@ -336,7 +340,7 @@ class Stack(Op):
         return out, normalize_axis_tuple(axis, out.ndim)[0]
 
     def vjp(g, axis, needs):
-        return tuple(np.moveaxis(g, axis, 0))
+        return tuple(p if n else None for p, n in zip(np.moveaxis(g, axis, 0), needs))
 
 
 # ---- softmax family (stable: everything relative to the max) -------------------------------------

@@ -136,38 +136,48 @@ def walk(root, grad, retain_graph=False, keep_grads=True):
     """
     if root._node is None:
         raise GraphError("this tensor was not produced by a recorded op: nothing to backpropagate")
-    pending = {root._node: grad}           # gradient arriving at each node not yet visited
-    for number, (node, out) in enumerate(recorded(root)):
-        g = pending.pop(node, None)
-        if g is None:
-            continue
+    order = recorded(root)
+    for node, _ in order:                  # check first: a failed backward must not half-update .grad
         if node.saved is FREED:
             raise GraphError(
                 f"backward through {node.op.name} (node #{node.index}"
                 f"{' in ' + node.scope_name if node.scope else ''}) a second time: its saved values "
                 "were freed by the first backward. Use backward(retain_graph=True) the first time.")
+    pending = {root._node: grad}           # gradient arriving at each node not yet visited
+    number = 0
+    for node, out in order:
+        g = pending.pop(node, None)
+        if g is None:
+            continue
         needs = tuple(t.requires_grad for t in node.inputs)
         grads = node.op.vjp(g, node.saved, needs)
+        if any(c is not None and c.dtype != t.dtype for t, c in zip(node.inputs, grads)):
+            # each edge's gradient in its input's dtype (float32 W @ float64 x: W's gradient is float32)
+            grads = tuple(c if c is None else c.astype(t.dtype) for t, c in zip(node.inputs, grads))
         if state.anomaly:
             _check_grads(node, grads)
         if not retain_graph:
             node.saved = FREED
         for t, c in zip(node.inputs, grads):
-            if c is None:
+            if c is None or not t.requires_grad:         # constants never receive a gradient
                 continue
+            if c.shape != t.shape:
+                raise GraphError(f"the vjp of {node.op.name} (node #{node.index}) sent a gradient of shape "
+                                 f"{c.shape} to an input of shape {t.shape}: the op must undo its broadcasting")
             source = t._node
             if source is not None:                       # an intermediate: sum over all its uses
                 before = pending.get(source)
                 pending[source] = c if before is None else before + c
             elif t.grad is None:                         # a leaf: accumulate into .grad (own copy)
-                t.grad = np.array(c, dtype=t.data.dtype)
+                t.grad = np.array(c)
             else:
                 t.grad = t.grad + c
         if keep_grads:
             node.grad, node.input_grads = g, grads
-        if out._retain:
-            out.grad = np.array(g)
+        if out._retain:                                  # accumulates across backward calls, as leaves do
+            out.grad = np.array(g) if out.grad is None else out.grad + g
         yield Step(number, node, out, g, grads)
+        number += 1
 
 
 def _check_grads(node, grads):

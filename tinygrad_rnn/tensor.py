@@ -7,6 +7,7 @@ from . import ops, tape
 from .tape import Node, state
 
 _default_dtype = np.dtype(np.float32)
+_NUMPY1 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
 
 
 def set_default_dtype(dtype):
@@ -47,6 +48,9 @@ def apply(op, *inputs, **params):
         out, saved = op.forward(*[t.data for t in inputs], **params)
     except (ValueError, IndexError, TypeError) as err:
         raise _op_error(op, inputs, params, err) from None
+    out = np.asarray(out)                                # numpy reductions return scalars; .data is an array
+    if _NUMPY1:                                          # numpy 1 makes 0-d float32 (op) 1 float64: undo it
+        out = out.astype(np.result_type(*[t.dtype for t in inputs]), copy=False)
     if state.anomaly:
         from .anomaly import check_forward
         check_forward(op, inputs, out)
@@ -107,6 +111,9 @@ class Tensor:
     def __len__(self):
         return len(self.data)
 
+    def __iter__(self):                                  # rows, as getitem nodes (stops at len, as numpy does)
+        return (self[i] for i in range(len(self)))
+
     def __repr__(self):
         body = np.array2string(self.data, precision=4, separator=", ", threshold=20, edgeitems=2,
                                prefix="Tensor(")
@@ -140,7 +147,11 @@ class Tensor:
 
     def backward(self, grad=None, retain_graph=False, keep_grads=True):
         """Backpropagate from this tensor: every leaf that requires grad accumulates its .grad."""
-        for _ in tape.walk(self, self._seed(grad), retain_graph, keep_grads):
+        seed = self._seed(grad)
+        if self._node is None:                           # a leaf: d self / d self, as in PyTorch
+            self.grad = np.array(seed) if self.grad is None else self.grad + seed
+            return
+        for _ in tape.walk(self, seed, retain_graph, keep_grads):
             pass
 
     def _seed(self, grad):
@@ -224,11 +235,12 @@ class Tensor:
 
 
 def _plain_index(index):
-    """Tensors used as indices become integer arrays (they carry no gradient)."""
+    """Tensors used as indices become integer arrays (they carry no gradient); arrays are copied, so that
+    changing the caller's index array after the forward cannot change where the backward scatters."""
     if isinstance(index, Tensor):
-        return index.data.astype(np.intp) if index.dtype.kind == "f" else index.data
+        return index.data.astype(np.intp) if index.dtype.kind == "f" else index.data.copy()
     if isinstance(index, tuple):
         return tuple(_plain_index(i) for i in index)
-    if isinstance(index, list):
-        return np.asarray(index)
+    if isinstance(index, (list, np.ndarray)):
+        return np.array(index)
     return index
