@@ -155,7 +155,7 @@ def walk(root, grad, retain_graph=False, keep_grads=True):
             # each edge's gradient in its input's dtype (float32 W @ float64 x: W's gradient is float32)
             grads = tuple(c if c is None else c.astype(t.dtype) for t, c in zip(node.inputs, grads))
         if state.anomaly:
-            _check_grads(node, grads)
+            _check_grads(node, out, g, grads, number == 0)
         if not retain_graph:
             node.saved = FREED
         for t, c in zip(node.inputs, grads):
@@ -178,8 +178,11 @@ def walk(root, grad, retain_graph=False, keep_grads=True):
             out.grad = np.array(g) if out.grad is None else out.grad + g
         yield Step(number, node, out, g, grads)
         number += 1
+    if state.anomaly:                                    # a leaf's sum over its uses can overflow too
+        from .anomaly import check_leaves
+        check_leaves(order)
 
 
-def _check_grads(node, grads):
+def _check_grads(node, out, g, grads, is_root):
     from .anomaly import check_backward
-    check_backward(node, grads)
+    check_backward(node, grads, g, out, is_root)
