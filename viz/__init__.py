@@ -1,1 +1,68 @@
-"""viz: draw and play what the tinygrad_rnn tape recorded (graphviz). Reads the tape; the core never imports it."""
+"""viz: draw and play what the tinygrad_rnn tape recorded (graphviz). Reads the tape; the core never imports it.
+
+    viz.draw(loss)               -> graphviz.Digraph (shows inline in Jupyter; .render() / .pipe() as usual)
+    viz.save(loss, "lstm.svg")   -> the path written; the format comes from the suffix (.svg .png .pdf .dot)
+"""
+import os
+import re
+
+FORMATS = ("svg", "png", "pdf", "dot")
+INSTALL = ("install graphviz's `dot` program (Debian/Ubuntu: apt-get install graphviz; macOS: brew install "
+           "graphviz; conda: conda install -c conda-forge graphviz)")
+
+
+class DotNotFound(OSError):
+    """The `dot` program is missing: the DOT source was written instead of the picture."""
+
+
+def draw(tensor, detail="auto", grads=True, values=False, shared="auto", max_steps=None, title=None):
+    """The unrolled graph that produced `tensor` (typically the loss) as a graphviz.Digraph.
+
+    detail: "ops" (one vertex per op, sub-clusters per layer and gate), "cells" (one box per cell and step),
+            "auto" (ops while the picture stays small).
+    grads:  after backward(), colour, width and label every edge by the norm of the gradient sent along it.
+    values: print (abbreviated) values on named tensors and leaves.
+    shared: how a weight used at several steps is drawn — "edges" (one vertex, an edge per use),
+            "copies" (a dashed copy in each step plus a table of per-step terms), "auto" (edges up to 4 steps).
+    max_steps: draw at most this many steps; the middle ones collapse into one `t=a … t=b` box
+            (default 6 at ops detail, 8 at cells detail).
+    """
+    from .dot import to_dot
+    from .view import build
+    return to_dot(build(tensor, detail, grads, values, shared, max_steps), title)
+
+
+def save(tensor, path, **options):
+    """Draw `tensor` (options as for draw) into `path`, in the format its suffix names."""
+    path = os.fspath(path)
+    fmt = os.path.splitext(path)[1].lower().lstrip(".")
+    if fmt not in FORMATS:
+        raise ValueError(f"save: cannot tell the format of {path!r}; use one of "
+                         + ", ".join("." + f for f in FORMATS))
+    graph = draw(tensor, **options)
+    if fmt == "dot":
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(graph.source)
+        return path
+    return render(graph, path, fmt)
+
+
+def render(graph, path, fmt):
+    """Run `dot` on the Digraph; without it, write the DOT source next to `path` and raise DotNotFound."""
+    import graphviz
+    try:
+        try:
+            data = graph.pipe(format=fmt)
+        except graphviz.CalledProcessError as err:   # dot's rare "trouble in init_rank": retry without groups
+            if b"init_rank" not in (err.stderr or b""):
+                raise
+            data = graphviz.Source(re.sub(r"\bgroup=\w+", "", graph.source)).pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        source = os.path.splitext(path)[0] + ".dot"
+        with open(source, "w", encoding="utf-8") as f:
+            f.write(graph.source)
+        raise DotNotFound(f"cannot render {path}: graphviz's `dot` program was not found, so the DOT source "
+                          f"was written to {source}; {INSTALL}, then run: dot -T{fmt} {source} -o {path}") from None
+    with open(path, "wb") as f:
+        f.write(data)
+    return path

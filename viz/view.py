@@ -1,0 +1,536 @@
+"""From the tape to a view: the vertices, edges and clusters of a picture, with gradient norms. No graphviz here.
+
+One pass over `tinygrad_rnn.graph(root)` decides where each tape node goes:
+- its step is the `t=k` of its scope; a node without one that only combines results of one step (or of
+  two neighbouring ones, like a running sum of losses) belongs to that step too, unless it comes after the
+  last step (the loss, the outputs). Other nodes are drawn before the steps (weights transposed once, the
+  input projection of all steps) or after them (the stacked outputs), in clusters named by their scope;
+- ops detail: one vertex per op, named results (s_1, h_2) labelled with their name; cells detail: the ops
+  of one cell application (scope `<module>/layer<k>/t=<step>`) collapse into one box with ports;
+  long sequences: the middle steps collapse into one `t=4 … t=97` vertex.
+Parallel edges that a collapse creates are merged by summing their gradient arrays, so every drawn edge
+carries the exact gradient that flowed along it.
+
+A tensor made outside the steps and used at several steps — a weight, W_hh^T, x W_ih^T for all steps —
+is shared: drawn once with an edge to each use (a few steps), or as a dashed copy inside each step (many
+steps, or when steps depend on results gathered from earlier steps). Symmetrically, a node after the steps
+that gathers results of several steps (the stacked outputs) gets a dashed stub inside each step when
+copies are drawn: long edges across the row of steps make dot slow and the row a staircase. `View.weights` lists, per shared tensor that requires grad, the norm of its contribution at each
+step and the norm of their sum (its .grad). Vertex and edge ids are stable, so the HTML player can find
+them in the SVG; `tape` on each vertex and edge says which tape nodes (and input positions) it shows.
+"""
+import re
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import tinygrad_rnn as tg
+from tinygrad_rnn.tape import FREED
+
+STEP = re.compile(r"^t=(\d+)$")
+STATE = re.compile(r"^(.+?)_(\d+)$")          # s_1, h_12, c_3: a tensor and its step
+SYMBOL = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "matmul": "@", "pow": "^", "neg": "−",
+          "sigmoid": "σ", "transpose": "ᵀ"}
+ROWWISE = {"matmul", "add", "sub", "mul", "tanh", "sigmoid", "relu"}    # row t of the result needs row t only
+OPS_LIMIT = 150          # detail="auto" draws ops up to this many op vertices
+EDGES_LIMIT = 40         # shared="auto" draws a shared tensor with an edge per use up to 4 steps and this many ops
+
+
+@dataclass
+class Vertex:
+    id: str
+    kind: str                   # op | param | input | const | copy | stub | cell | elided
+    label: str                  # op symbol or cell title; tensor name for leaves and copies
+    cluster: tuple = ()         # cluster ids, outermost first
+    name: str = ""              # the name of an op's result (s_1, h_2), "" if unnamed
+    shape: tuple = None
+    grad: float = None          # norm of the gradient accumulated here; None: nothing to show
+    value: str = None           # values=True: the tensor's numbers, abbreviated
+    note: str = ""              # a second line: "t=2 use", "94 steps hidden"
+    group: str = None           # a state's path within one step shares a group (dot draws it in line)
+    inputs: list = field(default_factory=list)    # cells: (port, key, tensor name) per input tensor
+    outputs: list = field(default_factory=list)   # cells: (port, key, tensor name) per output tensor
+    tape: list = field(default_factory=list)      # indices of the tape nodes this vertex shows
+    step: int = None
+    layer: str = ""             # the scope above `t=k` ("lstm/layer0"): which spine a state belongs to
+    after: bool = False         # an op after the steps that depends on them (outputs, the loss)
+
+
+@dataclass
+class Edge:
+    id: str
+    src: str
+    dst: str
+    kind: str = "data"          # data | weight (from a leaf that requires grad) | through (see _pass_through)
+    src_port: str = None
+    dst_port: str = None
+    grad: float = None          # norm of the gradient sent along the edge (of the sum, if merged)
+    label: bool = False         # print the norm (False where the source vertex already shows it)
+    tape: list = field(default_factory=list)      # (node index, input position) pairs drawn by this edge
+    array: object = field(default=None, repr=False)
+
+
+@dataclass
+class Cluster:
+    id: str
+    label: str
+    kind: str                   # step | scope | gate | before | after | elided
+    step: int = None
+
+
+@dataclass
+class WeightRow:
+    """A shared tensor: ‖contribution‖ per step (keys are View.columns) and ‖their sum‖, which is ‖.grad‖."""
+    name: str
+    vertex: str                 # its vertex, or the prefix of its copies' ids
+    terms: dict
+    total: float
+    grad: float                 # ‖.grad‖ as the tensor holds it (a leaf may hold earlier passes too)
+
+
+@dataclass
+class View:
+    vertices: dict              # id -> Vertex, in drawing order
+    edges: list
+    clusters: dict              # id -> Cluster
+    steps: list                 # the steps drawn
+    elided: tuple               # (first, last) hidden step, or None
+    detail: str                 # ops | cells
+    shared: str                 # edges | copies
+    status: str                 # grads | no_backward | not_kept | off
+    weights: list               # WeightRow per shared tensor that requires grad
+    columns: list               # column labels of the weights table
+    norm_range: tuple           # (smallest, largest) non-zero edge norm, or None
+    root: str
+    notes: list = field(default_factory=list)
+
+
+def slug(text):
+    return re.sub(r"[^A-Za-z0-9]+", "_", str(text)).strip("_") or "x"
+
+
+def norm(a):
+    return None if a is None else float(np.sqrt(np.sum(np.square(a, dtype=np.float64))))
+
+
+def _where(scope, cache={}):
+    """(step, scope parts before `t=k`, parts after); step is None when the scope has no `t=k`."""
+    got = cache.get(scope)
+    if got is None:
+        got = (None, scope, ())
+        for i, part in enumerate(scope):
+            m = STEP.match(part)
+            if m:
+                got = (int(m[1]), scope[:i], scope[i + 1:])
+                break
+        cache[scope] = got
+    return got
+
+
+def _constant(t):
+    """A number met in an expression (1 - z): folded into its op's label instead of drawn."""
+    return t._node is None and not t.requires_grad and t.name is None and t.data.size <= 1
+
+
+def _status(root, grads):
+    node = root._node
+    if not grads:
+        return "off"
+    if node.grad is not None:
+        return "grads"
+    return "not_kept" if node.saved is FREED else "no_backward"
+
+
+def build(root, detail="auto", grads=True, values=False, shared="auto", max_steps=None):
+    """The view of the graph that produced `root` (see the module docstring)."""
+    if detail not in ("auto", "ops", "cells") or shared not in ("auto", "edges", "copies"):
+        raise ValueError(f"draw: detail must be auto|ops|cells and shared auto|edges|copies, "
+                         f"got detail={detail!r}, shared={shared!r}")
+    if getattr(root, "_node", None) is None:
+        raise ValueError("draw: this tensor was not produced by recorded ops (is it a leaf? did some input "
+                         "have requires_grad=True, outside no_grad()?)")
+    tape = tg.graph(root)
+    status = _status(root, grads)
+    show = status == "grads"
+    where = {n.index: _where(n.scope) for n in tape}
+    users = defaultdict(list)               # node index -> [(consumer, input position)]
+    leaves = {}                             # id(leaf) -> (leaf, [(consumer, input position)])
+    for n in tape:
+        for pos, t in enumerate(n.inputs):
+            if t._node is not None:
+                users[t._node.index].append((n, pos))
+            elif not _constant(t):
+                leaves.setdefault(id(t), (t, []))[1].append((n, pos))
+    step, after = _layout_steps(tape, where, users)
+    through, gathers = _pass_through(tape, step, users)
+    steps = sorted(set(step.values()) - {None})
+
+    # ---- which steps are drawn, at which detail, with shared tensors as edges or copies ---------------
+    def elision(limit):
+        if len(steps) < limit + 2:          # hiding a single step would not save anything
+            return set()
+        head = (limit + 1) // 2
+        return set(steps[head:len(steps) - (limit - head)])
+
+    if detail == "auto":
+        hidden = elision(max_steps or 6)
+        detail = "ops" if not steps or sum(step[n.index] not in hidden for n in tape) <= OPS_LIMIT else "cells"
+    hidden = elision(max_steps or (6 if detail == "ops" else 8))
+    drawn = [s for s in steps if s not in hidden]
+    elided = (min(hidden), max(hidden)) if hidden else None
+    if shared == "auto":
+        crossing = _crossing(tape, step, gathers, users)
+        small = len(drawn) <= 4 and len(tape) <= EDGES_LIMIT
+        shared = "edges" if small and not hidden and not crossing else "copies"
+
+    vertices, clusters, notes, at = {}, {}, [], {}     # at: tape node index -> vertex id
+    layered = len({where[n.index][1] for n in tape if step[n.index] is not None}) > 1
+
+    def cluster_path(s, outer, inner, phase):
+        if s is None:
+            if not outer:
+                return ()
+            cid = f"cluster_{phase}_" + slug("/".join(outer))
+            clusters.setdefault(cid, Cluster(cid, "/".join(outer), phase))
+            return (cid,)
+        path = [f"cluster_t{s}"]
+        clusters.setdefault(path[0], Cluster(path[0], f"t={s}", "step", s))
+        for part, kind in ([("/".join(outer), "scope")] if outer and layered else []) + [(p, "gate") for p in inner]:
+            path.append(f"{path[-1]}_{slug(part)}")
+            clusters.setdefault(path[-1], Cluster(path[-1], part.replace("_", " "), kind, s))
+        return tuple(path)
+
+    # ---- pass 1: a vertex for every op (or its cell, or the elided block) ----------------------------
+    if hidden:
+        clusters["cluster_elided"] = Cluster("cluster_elided", "", "elided")
+        vertices["elided"] = Vertex("elided", "elided", f"t={elided[0]} … t={elided[1]}", ("cluster_elided",),
+                                    note=f"{len(hidden)} steps hidden")
+    for n in tape:
+        s, (explicit, outer, inner) = step[n.index], where[n.index]
+        if s in hidden:
+            vid = "elided"
+        elif detail == "cells" and explicit is not None:
+            vid = "cell_" + slug("/".join(outer + (f"t{s}",)))
+            if vid not in vertices:
+                vertices[vid] = Vertex(vid, "cell", "/".join(outer) or "cell", cluster_path(s, (), (), ""),
+                                       step=s, layer="/".join(outer))
+        else:
+            vid, out = f"op{n.index}", n.output
+            vertices[vid] = Vertex(
+                vid, "op", _op_label(n), cluster_path(s, outer, inner, "after" if after[n.index] else "before"),
+                out.name or "", out.shape, norm(n.grad) if show else None,
+                _value(out) if values and out.name else None, step=s, layer="/".join(outer),
+                after=s is None and after[n.index])
+        at[n.index] = vid
+        vertices[vid].tape.append(n.index)
+
+    # ---- pass 2: shared tensors and leaves — one vertex, or a dashed copy per step ------------------
+    uses = {id(t): u for t, u in leaves.values()}     # candidates: leaves and results made outside steps
+    made_outside = [n.output for n in tape if step[n.index] is None and users[n.index]]
+    for out in made_outside:
+        uses[id(out)] = [(c, pos) for c, pos in users[out._node.index] if (id(out), c.index) not in through]
+    use_vertex = {}                         # (id(tensor), consumer index) -> the vertex drawn for that use
+    weights, columns = [], [f"t={s}" for s in drawn]
+    if hidden:
+        columns.insert(sum(1 for s in drawn if s < elided[0]), f"t={elided[0]}…{elided[1]}")
+    taken, shared_ids = defaultdict(int), set()
+    for t in [t for t, _ in leaves.values()] + made_outside:
+        by_step = defaultdict(list)
+        for n, pos in uses[id(t)]:
+            by_step[step[n.index]].append((n, pos))
+        is_shared = sum(1 for s in by_step if s is not None) > 1
+        if t._node is not None and not is_shared:
+            continue                        # an op result used at one step: an ordinary edge
+        shared_ids.add(id(t))
+        kind = "param" if t.requires_grad else ("input" if t.name else "const")
+        base = slug(t.name or kind) if t._node is None else f"op{t._node.index}"
+        taken[base] += 1
+        lid = (f"leaf_{base}" if t._node is None else base) + (f"_{taken[base]}" if taken[base] > 1 else "")
+        label = describe(t)
+        contribution = {s: _sum(u) for s, u in by_step.items()} if show else {}
+        total = _sum(uses[id(t)]) if show else None
+        if is_shared and t.requires_grad:
+            weights.append(_weight_row(label, lid, t, by_step, contribution, total, hidden, elided, show))
+        if t._node is None and total is not None and t.grad is not None and not np.allclose(
+                total, t.grad, rtol=1e-4, atol=1e-7):
+            notes.append(f"{label}.grad holds more than this graph's total: earlier backward() calls "
+                         "accumulated into it (zero_grad() before backward)")
+        for s, group in by_step.items():
+            copy = is_shared and shared == "copies" and s is not None
+            if s in hidden or not copy and t._node is not None:
+                continue
+            vid = f"{lid}_t{s}" if copy else lid
+            if vid not in vertices:
+                where = _common([vertices[at[n.index]].cluster for n, _ in group]) if copy or not is_shared else ()
+                grad = norm(contribution.get(s) if copy else total) if t.requires_grad and show else None
+                vertices[vid] = Vertex(vid, "copy" if copy else kind, label, where, shape=t.shape, grad=grad,
+                                       value=_value(t) if values else None, note=f"t={s} use" if copy else "",
+                                       step=s if copy else None)
+            for n, _ in group:
+                use_vertex[id(t), n.index] = vid
+
+    # ---- pass 3: edges, merged when a collapse makes them parallel -----------------------------------
+    edges = {}
+    collects = {n.index for n in tape if step[n.index] is None and n.index not in gathers
+                and len({step[t._node.index] for t in n.inputs if t._node is not None} - {None}) > 1}
+    for n in tape:
+        dst = at[n.index]
+        if n.index in gathers:
+            continue                        # drawn as a dashed edge into each step (below)
+        for pos, t in enumerate(n.inputs):
+            if dst == "elided" and (t._node is None or at[t._node.index] == "elided"):
+                continue                    # the quick way through the hidden steps
+            kind, ref, g = "data", (n.index, pos), n.input_grads[pos] if show and n.input_grads else None
+            if (id(t), n.index) in through:   # h_t -> (stack @ W + b)[t-1] drawn as h_t -> [t-1]
+                gather, k = through[id(t), n.index]
+                t, kind, ref = gather.inputs[k], "through", (gather.index, k)
+                g = gather.input_grads[k] if show and gather.input_grads else None
+            src = use_vertex.get((id(t), n.index))
+            if src is None and t._node is None:
+                continue                    # a folded constant, or a use inside the hidden steps
+            src = src or at[t._node.index]
+            if src == dst or dst == "elided" and id(t) in shared_ids:
+                continue                    # inside one cell or the elided block; the table has hidden uses
+            dst = at[n.index]
+            if n.index in collects and shared == "copies" and vertices[src].cluster[:1] != vertices[dst].cluster[:1]:
+                dst = f"{at[n.index]}_from_{src}"   # a stub in the source's step instead of a long edge
+                if dst not in vertices:
+                    vertices[dst] = Vertex(dst, "stub", describe(n.output), vertices[src].cluster,
+                                           tape=[n.index], step=vertices[src].step)
+            cell = vertices[dst].kind == "cell"
+            if t._node is None and t.requires_grad:
+                kind = "weight"
+            src_port = dst_port = None
+            if vertices[src].kind == "cell":
+                src_port = _port(vertices[src].outputs, id(t), describe(t), "out")
+            if cell and vertices[src].kind not in ("copy", "param"):
+                dst_port = _port(vertices[dst].inputs, id(t), describe(t), "in")
+            key = (id(t) if src != "elided" else 0, src, dst, pos if vertices[dst].kind == "op" else None)
+            e = edges.get(key)
+            if e is None:
+                eid = f"e_{src}" + (f".{src_port}" if src_port else "") + f"_{dst}" + (
+                    f"_{pos}" if key[3] is not None else "")
+                e = edges[key] = Edge(eid, src, dst, kind, src_port, dst_port)
+            if g is not None:
+                e.array = g if e.array is None else e.array + g
+            e.tape.append(ref)
+
+    edges = list(edges.values())
+    out_degree = defaultdict(int)
+    for e in edges:
+        e.grad = norm(e.array)
+        if e.grad is not None:
+            out_degree[e.src] += 1
+    for e in edges:        # a label only where the source vertex does not already show the same number
+        e.label = e.grad is not None and (out_degree[e.src] > 1 or vertices[e.src].grad is None)
+    norms = [e.grad for e in edges if e.grad]
+    view = View(vertices, edges, clusters, drawn, elided, detail, shared, status, weights, columns,
+                (min(norms), max(norms)) if norms else None, at[root._node.index], notes)
+    _spines(view, tape, step, at)
+    return view
+
+
+def _layout_steps(tape, where, users):
+    """Per node index: its step (explicit or inferred) and whether it comes after some step."""
+    last = max((w[0] for w in where.values() if w[0] is not None), default=None)
+    step, after = {}, {}
+    for n in tape:
+        s, ins, late = where[n.index][0], set(), False
+        for t in n.inputs:
+            if t._node is not None:
+                p = t._node.index
+                ins.add(step[p])
+                late = late or after[p]
+        ins.discard(None)
+        if s is None and ins and max(ins) - min(ins) <= 1 and max(ins) != last:
+            s = max(ins)                    # e.g. the loss term of step t, or a running sum over steps
+        step[n.index] = s
+        after[n.index] = bool(ins) or late
+    for n in reversed(tape):                # made before the steps but used only after them: after
+        used = users[n.index]
+        if step[n.index] is None and used and all(step[u.index] is None and after[u.index] for u, _ in used):
+            after[n.index] = True
+    return step, after
+
+
+def _pass_through(tape, step, users):
+    """Find stacks of per-step results (h_1..h_T) that reach the steps again only through row-wise ops and
+    a slice per step — a multi-layer RNN's next layer: stack(h) @ W_ih^T + b, then [t-1] at step t.
+    Returns {(id(sliced tensor), slicing node index): (stack node, k)} and the stacks' node indices;
+    the edge h_k -> slice then carries the stack's gradient for input k, exactly what flowed that way."""
+    through, gathers = {}, set()
+    for g in tape:
+        if g.op.name != "stack" or step[g.index] is not None or g.params.get("axis", 0) != 0 or any(
+                t._node is None or step[t._node.index] is None for t in g.inputs):
+            continue
+        found, frontier, ok = {}, [g], True
+        while frontier and ok:
+            m = frontier.pop()
+            for c, pos in users[m.index]:
+                index = c.params.get("index")
+                if step[c.index] is None and c.op.name in ROWWISE and not (c.op.name == "matmul" and pos):
+                    frontier.append(c)
+                elif (step[c.index] is not None and c.op.name == "getitem" and isinstance(index, (int, np.integer))
+                      and 0 <= index < len(g.inputs)):
+                    found[id(m.output), c.index] = (g, int(index))
+                else:
+                    ok = False
+        if ok and found:
+            through.update(found)
+            gathers.add(g.index)
+    return through, gathers
+
+
+def _crossing(tape, step, gathers, users):
+    """Does some step depend on a node that gathers several steps (other than the pass-through stacks)?"""
+    late = []
+    for n in tape:
+        if step[n.index] is None and n.index not in gathers and len(
+                {step[t._node.index] for t in n.inputs if t._node is not None} - {None}) > 1:
+            late.append(n.index)
+    seen = set(late)
+    while late:                             # everything downstream of a gather
+        for c, _ in users[late.pop()]:
+            if step[c.index] is not None:
+                return True
+            if c.index not in seen:
+                seen.add(c.index)
+                late.append(c.index)
+    return False
+
+
+def describe(t, depth=2):
+    """A short name for a tensor: its name, or an expression of its inputs' names (W_hhᵀ, x @ W + b)."""
+    n = t._node
+    if t.name:
+        return t.name
+    if n is None:
+        return "const" if not t.requires_grad else "leaf"
+    if n.op.name == "transpose":
+        return describe(n.inputs[0], depth) + "ᵀ"
+    if depth and n.op.name in SYMBOL and len(n.inputs) == 2:
+        text = f" {SYMBOL[n.op.name]} ".join(describe(x, depth - 1) for x in n.inputs)
+        if len(text) <= 40:
+            return text
+    return f"{n.op.name} #{n.index}"
+
+
+def _value(t):
+    text = np.array2string(np.asarray(t.data), precision=2, threshold=6, edgeitems=1, separator=" ")
+    return text if len(text) <= 40 else text[:37] + "…"
+
+
+def _index_text(index):
+    parts = index if isinstance(index, tuple) else (index,)
+
+    def one(p):
+        if p is Ellipsis:
+            return "…"
+        if isinstance(p, slice):
+            text = f"{'' if p.start is None else p.start}:{'' if p.stop is None else p.stop}"
+            return text + (f":{p.step}" if p.step not in (None, 1) else "")
+        return str(p) if isinstance(p, (int, np.integer)) else "idx"
+    return "[" + ", ".join(map(one, parts)) + "]"
+
+
+def _op_label(n):
+    if n.op.name == "getitem":
+        return _index_text(n.params.get("index"))
+    sym = SYMBOL.get(n.op.name, n.op.name)
+    consts = [f"{t.data.item():g}" if _constant(t) else None for t in n.inputs]
+    if len(consts) == 2 and any(consts):
+        return f"{consts[0]} {sym}" if consts[0] else f"{sym} {consts[1]}"
+    return sym
+
+
+def _sum(uses):
+    total = None
+    for n, pos in uses:
+        g = n.input_grads[pos] if n.input_grads is not None else None
+        if g is not None:
+            total = g if total is None else total + g
+    return total
+
+
+def _weight_row(label, lid, t, by_step, contribution, total, hidden, elided, show):
+    terms, middle = {}, None
+    for s in sorted(x for x in by_step if x is not None):
+        c = contribution.get(s)
+        if s not in hidden:
+            terms[f"t={s}"] = norm(c)
+        elif c is not None:
+            middle = c if middle is None else middle + c
+    if hidden:
+        terms[f"t={elided[0]}…{elided[1]}"] = norm(middle)
+    grad = (t.grad if t._node is None else t._node.grad) if show else None
+    return WeightRow(label, lid, terms, norm(total), norm(grad))
+
+
+def _common(paths):
+    """The deepest cluster that holds every path."""
+    first, k = paths[0], 0
+    while k < len(first) and all(len(p) > k and p[k] == first[k] for p in paths):
+        k += 1
+    return first[:k]
+
+
+def _port(ports, key, name, prefix):
+    """The port of a cell for one tensor (made on first use): (port id, key, tensor name)."""
+    for port in ports:
+        if port[1] == key:
+            return port[0]
+    ports.append((f"{prefix}{len(ports)}", key, name))
+    return ports[-1][0]
+
+
+def _spines(view, tape, step, at):
+    """One dot `group` along each recurrent state's path within a step (h_1 -> ... -> h_2): its vertices are
+    drawn in a line. A state is a named result used at the next step. Groups stay inside one step: groups
+    spanning clusters, together with the invisible edges between steps, make dot fail ("trouble in init_rank")."""
+    vs = view.vertices
+    if view.detail == "cells":
+        return
+    chains = defaultdict(list)
+    for n in tape:
+        s, name = step[n.index], n.output.name
+        if s is None or not name or not STATE.match(name) or at[n.index] not in vs:
+            continue
+        chains[STATE.match(name)[1], vs[at[n.index]].layer].append((s, at[n.index]))
+    nexts = defaultdict(set)
+    adj = defaultdict(list)
+    for e in view.edges:
+        adj[e.src].append(e.dst)
+        nexts[e.src].add(vs[e.dst].step)
+    starts = [v.id for v in vs.values() if v.kind == "input" and STATE.match(v.label)]
+    for (state, layer), members in sorted(chains.items(), key=lambda kv: kv[0][0] not in ("c", "s")):
+        members.sort()
+        chain = [v for s, v in members if s + 1 in nexts[v] or s == members[-1][0]]
+        if len(chain) < 2:
+            continue
+        paths = [p for p in (_path(adj, s, chain[0]) for s in starts if STATE.match(vs[s].label)[1] == state) if p]
+        if paths:
+            chain.insert(0, min(paths, key=len)[0])
+        for a, b in zip(chain, chain[1:]):
+            for vid in _path(adj, a, b):
+                v = vs[vid]
+                if v.group is None and v.step is not None:
+                    v.group = slug(f"{state}_{layer}_t{v.step}")
+
+
+def _path(adj, a, b, limit=500):
+    """The shortest path a -> b along edges (vertex ids, both ends included), or [] if none is near."""
+    came, queue = {a: None}, deque([a])
+    while queue and len(came) < limit:
+        v = queue.popleft()
+        if v == b:
+            path = []
+            while v is not None:
+                path.append(v)
+                v = came[v]
+            return path[::-1]
+        for w in adj[v]:
+            if w not in came:
+                came[w] = v
+                queue.append(w)
+    return []
