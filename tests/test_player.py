@@ -1,0 +1,190 @@
+"""The HTML player: one self-contained file whose embedded steps are the stepper's, number for number."""
+import json
+import re
+
+import numpy as np
+import pytest
+
+pytest.importorskip("graphviz")
+
+from tinygrad_rnn import Tensor, scope
+from tinygrad_rnn.stepper import Stepper, norm
+from viz import player as player_module
+from viz.cli import main
+from viz.player import HEAT, VALUES, player
+from viz.teach_cli import build
+
+
+def page_data(html):
+    m = re.search(r'<script type="application/json" id="player-data">(.*?)</script>', html, re.DOTALL)
+    assert m, "the step data is not embedded"
+    return json.loads(m.group(1))
+
+
+def first_values(a):
+    return np.asarray(a, dtype=np.float64).reshape(-1)[:VALUES]
+
+
+@pytest.fixture(scope="module")
+def seed_page(tmp_path_factory):
+    path = tmp_path_factory.mktemp("player") / "seed.html"
+    E, names = build("seed", 3)
+    p = player(E, path, names=names)
+    return p, path.read_text(encoding="utf-8"), names
+
+
+def test_the_file_is_self_contained(seed_page):
+    p, html, _ = seed_page
+    assert html == p.html and html.startswith("<!DOCTYPE html>")
+    # nothing is fetched: no remote src/href, no <link>, no @import or url(...) in styles
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html, re.IGNORECASE)
+    assert not re.search(r"<link\b", html, re.IGNORECASE)
+    assert "@import" not in html and not re.search(r"url\(", html)
+    assert not re.search(r"<script[^>]*\bsrc=", html, re.IGNORECASE)
+    assert "<svg" in html and 'id="tape"' in html          # the graph is inline
+    assert "{{" not in html.replace("{{}", "")               # every placeholder was filled
+
+
+def test_embedded_steps_are_the_steppers(seed_page):
+    p, html, _names = seed_page
+    data = page_data(html)
+    E, names2 = build("seed", 3)
+    reference = Stepper(E, names=names2)
+    steps = reference.run()
+    assert data["total"] == len(data["steps"]) == reference.total == len(p) == 17
+    for got, step in zip(data["steps"], steps):
+        assert (got["i"], got["op"], got["label"], got["rule"]) == (step.index, step.op, step.label, step.rule)
+        assert got["shape"] == list(step.shape) and got["time"] == (step.time or "")
+        assert got["grad"]["norm"] == pytest.approx(norm(step.grad), rel=1e-12)
+        np.testing.assert_allclose(got["grad"]["values"], first_values(step.grad), rtol=1e-5)
+        assert len(got["inputs"]) == len(step.inputs)
+        for e_got, e in zip(got["inputs"], step.inputs):
+            assert (e_got["pos"], e_got["name"], e_got["kind"]) == (e.position, e.name, e.kind)
+            if e.grad is None:
+                assert e_got["grad"] is None
+            else:
+                assert e_got["grad"]["norm"] == pytest.approx(norm(e.grad), rel=1e-12)
+                np.testing.assert_allclose(e_got["grad"]["values"], first_values(e.grad), rtol=1e-5)
+        assert [a["text"] for a in got["accs"]] == [a.text for a in step.accumulations]
+    texts = [a["text"] for s in data["steps"] for a in s["accs"]]
+    assert "W_s += contribution from t=2 (2nd of 3 uses; W_s.grad = t=3 + t=2)" in texts
+
+
+def test_running_the_player_is_backward(seed_page):
+    _p, html, names = seed_page
+    E, fresh = build("seed", 3)
+    E.backward()
+    data = page_data(html)
+    for leaf in data["leaves"]:
+        assert np.array_equal(names[leaf["name"]].grad, fresh[leaf["name"]].grad)
+        assert leaf["grad"]["norm"] == pytest.approx(norm(fresh[leaf["name"]].grad), rel=1e-12)
+        assert leaf["uses"] == (1 if leaf["name"] == "W_y" else 3)
+
+
+def test_every_step_and_edge_has_its_place_in_the_svg(seed_page):
+    _, html, _ = seed_page
+    data = page_data(html)
+    ids = set(re.findall(r'<g id="([^"]+)"', html))
+    assert all(v in ids for v in data["step_vertex"])          # every step highlights a drawn vertex
+    assert data["step_vertex"][0] == next(v for v, info in data["vertices"].items() if info["label"] == "E_3")
+    assert set(data["edges"]) <= ids and set(data["vertices"]) <= ids
+    for e in data["edges"].values():                            # events in walk order, norms as drawn
+        assert [ev[0] for ev in e["events"]] == sorted(ev[0] for ev in e["events"])
+    w_s = [e for e in data["edges"].values() if e["src"] == "leaf_W_s"]
+    assert len(w_s) == 3                                         # one edge per use of the shared weight
+
+
+def test_strip_holds_dE_ds_t(seed_page):
+    p, html, _ = seed_page
+    data = page_data(html)
+    (row,) = data["strip"]
+    assert row["name"] == "s" and [c["t"] for c in row["cells"]] == [1, 2, 3]
+    by_label = {s.label: s for s in p.stepper.steps}
+    for cell in row["cells"]:
+        step = by_label[cell["label"]]
+        final = [ev for ev in cell["events"] if ev[2]]
+        assert final == [[step.index, pytest.approx(norm(step.grad), rel=1e-12), 1]]
+        assert all(ev[0] <= step.index for ev in cell["events"])
+
+
+def test_finite_differences_agree(seed_page):
+    _, html, _ = seed_page
+    data = page_data(html)
+    assert data["check"] == "all"
+    for item in data["steps"] + data["leaves"]:
+        fd = item["fd"]
+        assert fd and fd["ok"] and fd["rows"], item.get("label", item.get("name"))
+        for row in fd["rows"]:
+            assert row["fd"] == pytest.approx(row["bp"], rel=1e-5, abs=1e-9)
+
+
+def test_big_arrays_are_summarised(tmp_path):
+    rng = np.random.default_rng(0)
+    W = Tensor(rng.standard_normal((40, 50)), requires_grad=True, name="W")
+    x = Tensor(rng.standard_normal((3, 40)), name="x")
+    with scope("t=1"):
+        h = (x @ W).tanh()
+    loss = (h * h).sum()
+    p = player(loss, tmp_path / "big.html", check="leaves", check_elements=2)
+    leaf = p.data["leaves"][0]
+    assert leaf["grad"]["shape"] == [40, 50] and len(leaf["grad"]["values"]) == VALUES
+    assert leaf["grad"]["heat"]["rows"] == HEAT[0] and leaf["grad"]["heat"]["cols"] == HEAT[1]
+    assert len(leaf["grad"]["heat"]["data"]) == HEAT[0] * HEAT[1] and leaf["grad"]["heat"]["of"] == [40, 50]
+    assert leaf["grad"]["norm"] == pytest.approx(norm(W.grad))
+    assert len(leaf["fd"]["rows"]) == 2 and leaf["fd"]["ok"]
+    assert all(s["fd"] is None for s in p.data["steps"])
+
+
+def test_models_and_check_plans(tmp_path):
+    E, names = build("lstm", 2)
+    p = player(E, None, names=names, check="none")
+    assert p.path is None and len(p) == Stepper(build("lstm", 2)[0]).total
+    assert all(s["fd"] is None for s in p.data["steps"]) and all(leaf["fd"] is None for leaf in p.data["leaves"])
+    assert {row["name"] for row in p.data["strip"]} == {"h", "c"}
+    E, names = build("gru", 3)
+    p = player(E, None, names=names, check="states")
+    checked = {s["label"] for s in p.data["steps"] if s["fd"]}
+    assert checked == {"E_3", "h_1", "h_2", "h_3"}
+    assert all(s["fd"]["ok"] for s in p.data["steps"] if s["fd"])
+    with pytest.raises(ValueError, match="check must be"):
+        player(build("seed", 3)[0], check="some")
+
+
+def test_jupyter_shows_it_inline(seed_page):
+    p, _html, _ = seed_page
+    shown = p._repr_html_()
+    assert shown.startswith("<iframe srcdoc=") and "&lt;svg" in shown and "<script" not in shown
+    assert repr(p).startswith("<viz.Player: 17 steps")
+
+
+def test_without_dot_the_page_still_plays(tmp_path, monkeypatch):
+    import graphviz
+
+    def missing(*args, **kwargs):
+        raise graphviz.ExecutableNotFound(["dot"])
+    monkeypatch.setattr(graphviz.Digraph, "pipe", missing)
+    E, names = build("seed", 3)
+    p = player(E, tmp_path / "nodot.html", names=names, check="none")
+    assert "graphviz&#x27;s `dot` program was not found" in p.html or "program was not found" in p.html
+    assert "<svg" not in p.html.split('id="graph">')[1].split("</section>")[0]
+    assert len(page_data(p.html)["steps"]) == 17
+
+
+def test_cli_writes_the_player(tmp_path, capsys):
+    out = tmp_path / "lstm.html"
+    assert main(["player", "--model", "lstm", "--steps", "2", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"wrote {out}" in text and "backward steps" in text
+    data = page_data(out.read_text(encoding="utf-8"))
+    assert data["total"] == len(data["steps"]) > 0
+    assert main(["player", "--model", "seed", "--out", str(tmp_path / "no" / "such" / "dir.html")]) == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_json_survives_odd_names(tmp_path):
+    W = Tensor(np.ones((2, 2)), requires_grad=True, name="</script><b>W")
+    loss = (W * W).sum()
+    p = player(loss, None)
+    assert "</script><b>" not in p.html.split('id="player-data">')[1].split("</script>")[0]
+    assert page_data(p.html)["leaves"][0]["name"] == "</script><b>W"
+    assert player_module.summary(np.array([np.inf, np.nan, 1.0]))["values"] == ["Infinity", "NaN", 1.0]

@@ -1,0 +1,501 @@
+/* The backprop player: restyles the graphviz SVG for step k and fills the side panel from the embedded data.
+   Everything shown was computed in Python (viz/player.py) from the stepper's record; nothing is recomputed here. */
+(function () {
+  "use strict";
+  var D = JSON.parse(document.getElementById("player-data").textContent);
+  var N = D.total, steps = D.steps;
+  var svg = document.querySelector("#graph svg");
+  var pane = document.getElementById("graph-pane");
+  var panel = document.getElementById("panel");
+  var slider = document.getElementById("slider");
+  var state = { k: -1, quiz: false, revealed: {}, guesses: {}, checked: {}, timer: null, zoom: 1 };
+  var SVGNS = "http://www.w3.org/2000/svg";
+  var PENDING = "#cfcfcf";
+
+  // ---- numbers ---------------------------------------------------------------------------------
+  function num(x) { return typeof x === "string" ? Number(x) : x; }
+  function fmt(x) {
+    x = num(x);
+    if (x === null || x === undefined) return "–";
+    if (!isFinite(x)) return String(x);
+    if (x === 0) return "0";
+    var a = Math.abs(x);
+    if (a >= 1e4 || a < 1e-3) return x.toExponential(2).replace("e+", "e");
+    return String(parseFloat(x.toPrecision(4)));
+  }
+  function esc(s) {
+    return String(s).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+  function shapeText(shape) { return shape.length ? shape.join("×") : "scalar"; }
+  function sub(name) {            // s_1 -> s<sub>1</sub> (short suffixes only, as the graph does)
+    var m = /^([^_\s]+)_([^_\s]{1,4})$/.exec(name);
+    return m ? esc(m[1]) + "<sub>" + esc(m[2]) + "</sub>" : esc(name);
+  }
+  function dname(label) { return "∂" + sub(D.loss) + "/∂" + (/\s/.test(label) ? "(" + esc(label) + ")" : sub(label)); }
+
+  // ---- arrays: values, norm, heatmap -------------------------------------------------------------
+  function values(a) {
+    if (!a) return "<span class='sub'>none</span>";
+    if (a.size === 1) return "<span class='arr'>" + fmt(a.values[0]) + "</span>";
+    var shown = a.values.map(fmt);
+    var text;
+    if (a.shape.length === 2 && a.size <= a.values.length && a.shape[0] > 1) {
+      var rows = [];
+      for (var r = 0; r < a.shape[0]; r++) rows.push("[" + shown.slice(r * a.shape[1], (r + 1) * a.shape[1]).join(", ") + "]");
+      text = "[" + rows.join(", ") + "]";
+    } else {
+      text = "[" + shown.join(", ") + (a.size > shown.length ? ", <span class='more'>… " + (a.size - shown.length) +
+        " more</span>" : "") + "]";
+    }
+    return "<span class='arr'>" + text + "</span>";
+  }
+  function heatColour(v, m) {
+    v = num(v);
+    if (!isFinite(v)) return "#000";
+    var t = m > 0 ? Math.max(-1, Math.min(1, v / m)) : 0;
+    var c = t >= 0 ? [178, 24, 43] : [33, 102, 172];
+    var f = Math.pow(Math.abs(t), 0.8);
+    return "rgb(" + c.map(function (x) { return Math.round(255 + (x - 255) * f); }).join(",") + ")";
+  }
+  function heatmap(a) {
+    if (!a || !a.heat) return "";
+    var h = a.heat, cell = Math.max(8, Math.min(16, Math.floor(300 / h.cols))), m = num(a.absmax) || 0;
+    var out = "<svg class='heat' width='" + (h.cols * cell + 1) + "' height='" + (h.rows * cell + 1) + "'>";
+    for (var r = 0; r < h.rows; r++)
+      for (var c = 0; c < h.cols; c++) {
+        var v = h.data[r * h.cols + c];
+        out += "<rect x='" + (c * cell + 0.5) + "' y='" + (r * cell + 0.5) + "' width='" + (cell - 1) + "' height='" +
+          (cell - 1) + "' fill='" + heatColour(v, m) + "'><title>[" + r + "," + c + "] " + fmt(v) + "</title></rect>";
+      }
+    out += "</svg>";
+    var cut = h.of[0] > h.rows || h.of[1] > h.cols;
+    return out + "<div class='heatnote'>blue &lt; 0 &lt; red, ±" + fmt(m) + (cut ? "; showing " + h.rows + "×" + h.cols +
+      " of " + h.of.join("×") : "") + "</div>";
+  }
+  function arrayBlock(a, what) {
+    if (!a) return "<span class='sub'>no gradient (a constant)</span>";
+    return "<div class='eq'><span class='k'>shape</span><span>" + shapeText(a.shape) + "</span>" +
+      "<span class='k'>‖" + what + "‖</span><span class='nrm' data-v='" + a.norm + "'>" + fmt(a.norm) + "</span>" +
+      "<span class='k'>values</span><span>" + values(a) + "</span></div>" + heatmap(a);
+  }
+
+  // ---- which events are visible at step k ----------------------------------------------------------
+  function seen(step) {            // quiz mode keeps the current step's results hidden until revealed
+    return step < state.k || (step === state.k && (!state.quiz || state.revealed[state.k]));
+  }
+  function lastSeen(events) {
+    var got = null;
+    for (var i = 0; i < events.length; i++) { if (seen(events[i][0])) got = events[i]; else if (events[i][0] > state.k) break; }
+    return got;
+  }
+
+  // ---- the graph -----------------------------------------------------------------------------------
+  var G = {}, root = null, halos = null, gradTexts = {};
+  function setupGraph() {
+    if (!svg) return;
+    root = svg.querySelector("g.graph") || svg.querySelector("g");
+    Object.keys(D.vertices).concat(Object.keys(D.edges)).concat(["weights"]).forEach(function (id) {
+      var g = svg.getElementById ? svg.getElementById(id) : document.getElementById(id);
+      if (g) G[id] = g;
+    });
+    Object.keys(D.vertices).forEach(function (id) {
+      if (!G[id]) return;
+      gradTexts[id] = Array.prototype.filter.call(G[id].querySelectorAll("text"), function (t) {
+        return t.textContent.trim().charAt(0) === "∇";
+      });
+    });
+    Object.keys(D.edges).forEach(function (id) {
+      var g = G[id];
+      if (!g) return;
+      g._path = g.querySelector("path");
+      g._heads = g.querySelectorAll("polygon");
+      g._text = g.querySelector("text");
+    });
+    halos = document.createElementNS(SVGNS, "g");
+    halos.setAttribute("id", "halos");
+    var bg = root.querySelector("polygon");
+    root.insertBefore(halos, bg && bg.parentNode === root ? bg.nextSibling : root.firstChild);
+    buildStrip();
+  }
+  function setClass(g, cls) {
+    ["pl-pending", "pl-recv", "pl-current", "pl-done", "pl-now"].forEach(function (c) { g.classList.remove(c); });
+    if (cls) g.classList.add(cls);
+  }
+  function vertexState(id, v, cur) {
+    if (id === cur) return "pl-current";
+    if (!seen(v.arrive) && v.first !== state.k) return "pl-pending";
+    if (state.k >= v.last && seen(v.last)) return "pl-done";
+    return "pl-recv";
+  }
+  function halo(g, cls, pad) {
+    var b = g.getBBox(), r = document.createElementNS(SVGNS, "rect");
+    r.setAttribute("x", b.x - pad); r.setAttribute("y", b.y - pad);
+    r.setAttribute("width", b.width + 2 * pad); r.setAttribute("height", b.height + 2 * pad);
+    r.setAttribute("rx", 6); r.setAttribute("class", cls);
+    halos.appendChild(r);
+  }
+  function styleEdge(g, ev) {
+    var path = g._path, colour = ev ? ev[1] : PENDING, width = ev ? ev[2] : 0.8;
+    if (path) {
+      path.setAttribute("stroke", colour);
+      path.setAttribute("stroke-width", width);
+      path.setAttribute("stroke-dasharray", ev && ev[4] ? "2,2" : "");
+    }
+    Array.prototype.forEach.call(g._heads, function (p) { p.setAttribute("fill", colour); p.setAttribute("stroke", colour); });
+    if (g._text) {
+      if (ev && ev[3]) { g._text.textContent = ev[3]; g._text.classList.remove("pl-hidden"); }
+      else g._text.classList.add("pl-hidden");
+    }
+  }
+  function restyleGraph() {
+    if (!svg) return;
+    var k = state.k, cur = k >= 0 ? D.step_vertex[k] : null;
+    while (halos.firstChild) halos.removeChild(halos.firstChild);
+    var receivers = {};
+    Object.keys(D.edges).forEach(function (id) {
+      var g = G[id], e = D.edges[id];
+      if (!g) return;
+      var ev = lastSeen(e.events);
+      var now = e.events.some(function (x) { return x[0] === k && x[5] !== null; });   // gradient flows now
+      styleEdge(g, ev);
+      setClass(g, ev ? (now && seen(k) ? "pl-now" : null) : "pl-pending");
+      if (now && e.src !== cur) receivers[e.src] = true;
+    });
+    Object.keys(D.vertices).forEach(function (id) {
+      var g = G[id], v = D.vertices[id];
+      if (!g) return;
+      var st = vertexState(id, v, cur);
+      setClass(g, st);
+      var texts = gradTexts[id] || [];
+      if (v.grad_text) {
+        var ev = lastSeen(v.grad_text);
+        texts.forEach(function (t) {
+          if (ev) { t.textContent = ev[1]; t.classList.remove("pl-hidden"); } else t.classList.add("pl-hidden");
+        });
+      } else {
+        var show = st === "pl-done" || (st === "pl-current" && seen(k)) || (v.first === null && st !== "pl-pending");
+        texts.forEach(function (t) { t.classList.toggle("pl-hidden", !show); });
+      }
+    });
+    if (G.weights) G.weights.classList.toggle("pl-hidden", k < N - 1);
+    Object.keys(receivers).forEach(function (id) { if (G[id]) halo(G[id], "halo-recv", 3); });
+    if (cur && G[cur]) { halo(G[cur], "halo", 5); scrollTo(G[cur]); }
+    updateStrip();
+  }
+  function scrollTo(g) {
+    var b = g.getBoundingClientRect(), p = pane.getBoundingClientRect();
+    var margin = 60;
+    var dx = 0, dy = 0;
+    if (b.left < p.left + margin || b.right > p.right - margin) dx = (b.left + b.right) / 2 - (p.left + p.right) / 2;
+    if (b.top < p.top + margin || b.bottom > p.bottom - margin) dy = (b.top + b.bottom) / 2 - (p.top + p.bottom) / 2;
+    if (dx || dy) pane.scrollBy({ left: dx, top: dy, behavior: state.timer ? "auto" : "smooth" });
+  }
+
+  // ---- the strip of ||dE/ds_t|| under the time steps -------------------------------------------------
+  var strip = null;
+  function columns() {          // t -> [x0, x1] in the graph's coordinates, from the step clusters
+    var cols = {};
+    Object.keys(D.cols).forEach(function (t) {
+      var g = svg.getElementById(D.cols[t]);
+      if (g) { var b = g.getBBox(); cols[t] = [b.x, b.x + b.width]; }
+    });
+    if (D.elided) {          // the hidden steps share the room between their drawn neighbours' strip cells
+      var a = D.elided[0], z = D.elided[1], n = z - a + 1, box = svg.getElementById("elided");
+      var before = cols[a - 1], after = cols[z + 1];
+      var x0 = before ? (before[0] + before[1]) / 2 + 40 : null, x1 = after ? (after[0] + after[1]) / 2 - 40 : null;
+      if (box) {
+        var b = box.getBBox();
+        x0 = x0 === null ? b.x : Math.min(x0, b.x);
+        x1 = x1 === null ? b.x + b.width : Math.max(x1, b.x + b.width);
+      }
+      if (x0 !== null && x1 !== null)
+        for (var t = a; t <= z; t++) cols[t] = [x0 + (t - a) * (x1 - x0) / n, x0 + (t - a + 1) * (x1 - x0) / n];
+    }
+    return cols;
+  }
+  function bottomOver(x0, x1) {   // the lowest point of what the graph draws between x0 and x1
+    var low = -Infinity;
+    Array.prototype.forEach.call(root.querySelectorAll("g.node, g.cluster"), function (g) {
+      var b = g.getBBox();
+      if (b.width && b.x < x1 && b.x + b.width > x0) low = Math.max(low, b.y + b.height);
+    });
+    return isFinite(low) ? low : root.getBBox().y + root.getBBox().height;
+  }
+  function buildStrip() {
+    if (!D.strip.length) return;
+    var cols = columns(), rowH = 68, spans = Object.keys(cols).map(function (t) { return cols[t]; });
+    if (!spans.length) return;
+    var x0 = Math.min.apply(null, spans.map(function (x) { return x[0]; }));
+    var x1 = Math.max.apply(null, spans.map(function (x) { return x[1]; }));
+    var top = bottomOver(x0, x1) + 8, bb = root.getBBox();
+    strip = document.createElementNS(SVGNS, "g");
+    strip.setAttribute("id", "strip");
+    root.appendChild(strip);
+    D.strip.forEach(function (row, r) {
+      var y = top + r * rowH, max = 0;
+      row.cells.forEach(function (c) { c.events.forEach(function (e) { max = Math.max(max, num(e[1]) || 0); }); });
+      text(strip, x0, y + 9, "strip-title",
+        "‖∂" + D.loss + "/∂" + row.name + "_t‖ at each time step" + (row.layer ? " (" + row.layer + ")" : "") +
+        ": fills in as the walk reaches each state (light = partial sum, still waiting for a use)");
+      row.cells.forEach(function (c) {
+        var x = cols[c.t];
+        if (!x) return;
+        var w = Math.max(2, Math.min(70, x[1] - x[0] - 4)), cx = (x[0] + x[1]) / 2, narrow = w < 40;
+        var val = text(strip, cx, y + 22, "strip-num", "");
+        var slot = rect(strip, cx - w / 2, y + 25, w, 28, "strip-slot");
+        var bar = rect(strip, cx - w / 2, y + 53, w, 0, "strip-bar");
+        var name = text(strip, cx, y + 63, "strip-name", narrow ? (c.t % 5 ? "" : String(c.t)) : c.label);
+        slot.appendChild(document.createElementNS(SVGNS, "title")).textContent = c.label;
+        val.setAttribute("text-anchor", "middle");
+        name.setAttribute("text-anchor", "middle");
+        c._el = { slot: slot, bar: bar, val: val, y: y, max: max, narrow: narrow };
+      });
+    });
+    var extra = Math.max(0, top + D.strip.length * rowH + 4 - (bb.y + bb.height));
+    var vb = svg.getAttribute("viewBox").split(/[\s,]+/).map(Number);
+    vb[3] += extra;
+    svg.setAttribute("viewBox", vb.join(" "));
+    svg.setAttribute("height", (parseFloat(svg.getAttribute("height")) + extra) + "pt");
+    var bg = root.querySelector("polygon");
+    if (bg && bg.parentNode === root) {         // stretch the white background too
+      var b = bg.getBBox(), pts = [[b.x, b.y], [b.x, b.y + b.height + extra], [b.x + b.width, b.y + b.height + extra],
+        [b.x + b.width, b.y], [b.x, b.y]];
+      bg.setAttribute("points", pts.map(function (p) { return p.join(","); }).join(" "));
+    }
+  }
+  function rect(parent, x, y, w, h, cls) {
+    var r = document.createElementNS(SVGNS, "rect");
+    r.setAttribute("x", x); r.setAttribute("y", y); r.setAttribute("width", Math.max(0, w)); r.setAttribute("height", h);
+    r.setAttribute("class", cls);
+    parent.appendChild(r);
+    return r;
+  }
+  function text(parent, x, y, cls, s) {
+    var t = document.createElementNS(SVGNS, "text");
+    t.setAttribute("x", x); t.setAttribute("y", y); t.setAttribute("class", cls);
+    t.textContent = s;
+    parent.appendChild(t);
+    return t;
+  }
+  function updateStrip() {
+    if (!strip) return;
+    var cur = state.k >= 0 ? steps[state.k] : null;
+    D.strip.forEach(function (row) {
+      row.cells.forEach(function (c) {
+        if (!c._el) return;
+        var ev = lastSeen(c.events), el = c._el, h = 0;
+        if (ev) h = el.max > 0 ? Math.max(num(ev[1]) > 0 ? 1 : 0, 28 * num(ev[1]) / el.max) : 0;
+        el.bar.setAttribute("y", el.y + 53 - h);
+        el.bar.setAttribute("height", h);
+        el.bar.setAttribute("class", "strip-bar" + (ev && !ev[2] ? " partial" : ""));
+        el.val.textContent = ev && !el.narrow ? fmt(ev[1]) + (ev[2] ? "" : " so far") : "";
+        el.slot.firstChild.textContent = c.label + (ev ? ": " + fmt(ev[1]) + (ev[2] ? "" : " so far") : ": not reached yet");
+        el.slot.setAttribute("class", "strip-slot" + (cur && cur.name === c.label && cur.time === "t=" + c.t ? " strip-cur" : ""));
+      });
+    });
+  }
+
+  // ---- the side panel ------------------------------------------------------------------------------
+  function intro() {
+    return "<div class='intro'><h2>Backprop, one node at a time</h2>" +
+      "<p>The graph is the forward computation of <b>" + sub(D.loss) + " = " + fmt(D.loss_value) + "</b>, unrolled over " +
+      "time (left to right). Backprop visits its <b>" + N + "</b> nodes in reverse, starting at " + sub(D.loss) + ".</p>" +
+      "<p>At each node the gradient that arrived at its output (the <i>upstream</i> gradient <b>g</b>) is multiplied " +
+      "by the op's local derivative; the result is the <i>contribution</i> sent back along each input edge. A weight " +
+      "used at every time step receives one contribution per use; its .grad is their running sum.</p>" +
+      "<p>Press <kbd>→</kbd> or <b>next</b> to start; <kbd>←</kbd> goes back, <kbd>space</kbd> plays. Turn on " +
+      "<b>quiz</b> to guess each contribution before it is shown.</p>" + leavesTable() + "</div>";
+  }
+  function fdBlock(fd, what) {
+    if (!fd) return "";
+    var rows = fd.rows.map(function (r) {
+      return "<tr><td>[" + r.index.join(",") + "]</td><td>" + fmt(r.bp) + "</td><td>" + fmt(r.fd) + "</td><td>" +
+        num(r.err).toExponential(1) + "</td></tr>";
+    }).join("");
+    return "<div class='fd'><table><tr><th>entry</th><th>backprop</th><th>finite diff.</th><th>rel. error</th></tr>" + rows +
+      "</table><span class='" + (fd.ok ? "ok'>✓ agree" : "bad'>✗ disagree") + "</span> (central differences, ε = " +
+      fmt(fd.eps) + ", " + what + ")</div>";
+  }
+  function leavesTable() {
+    if (!D.leaves.length) return "";
+    var k = state.k, sums = {};
+    for (var i = 0; i <= k && i < N; i++)
+      steps[i].accs.forEach(function (a) {
+        if (a.kind !== "leaf" || !seen(i)) return;
+        var s = sums[a.name] || (sums[a.name] = { terms: [], total: null });
+        s.terms.push(a.when + ": " + fmt(a.norm));
+        s.total = a.total;
+      });
+    var rows = D.leaves.map(function (l, j) {
+      var s = sums[l.name];
+      var terms = s ? s.terms : [];
+      var shown = terms.length > 5 ? terms.slice(0, 2).concat(["…"], terms.slice(-2)) : terms;
+      var key = "leaf:" + j;
+      var btn = l.fd ? " <button class='small check-leaf' data-leaf='" + j + "'>check</button>" : "";
+      return "<tr data-leaf='" + esc(l.name) + "'><td>" + sub(l.name) + "<div class='sub'>" + shapeText(l.shape) + "</div></td>" +
+        "<td>" + terms.length + " / " + l.uses + "</td><td class='nrm' data-v='" + (s ? s.total.norm : "") + "'>" +
+        (s ? fmt(s.total.norm) : "–") + "</td><td class='terms'>" + (shown.length ? "‖terms‖ " + shown.join(" + ") : "") +
+        btn + (state.checked[key] ? fdBlock(l.fd, "final .grad, after all " + l.uses + " uses") : "") + "</td></tr>";
+    }).join("");
+    return "<section id='leaves'><h3>Leaves (weights): gradient accumulated so far</h3><table class='leaves'><tr><th>leaf</th>" +
+      "<th>uses</th><th>‖sum‖</th><th>contributions so far</th></tr>" + rows + "</table></section>";
+  }
+  function renderPanel() {
+    var k = state.k;
+    if (k < 0) { panel.innerHTML = intro(); bindPanel(); return; }
+    var s = steps[k], hide = state.quiz && !state.revealed[k];
+    var h = "<h2 id='panel-head'>step " + (k + 1) + " / " + N + ": <span id='panel-op'>" + esc(s.op) + "</span> → " +
+      "<span id='panel-label' data-label='" + esc(s.label) + "'>" + sub(s.label) + "</span></h2>" +
+      "<div class='sub'>output shape " + shapeText(s.shape) + (s.scope ? " · scope " + esc(s.scope) : "") + "</div>" +
+      "<div style='margin-top:4px'>rule: <span class='rule' id='panel-rule' title='" + esc(s.latex) + "'>" + esc(s.rule) + "</span></div>";
+    h += "<section id='upstream'><h3>upstream gradient arriving at the output: g = " + dname(s.label) + "</h3>";
+    if (k === 0) h += "<div class='sub'>the walk starts here with " + dname(s.label) + " = 1</div>";
+    if (s.parts.length > 1) {
+      h += "<div class='parts' id='panel-parts'>" + sub(s.label) + " was used " + s.parts.length + " times, so its gradient is " +
+        "the sum of what each use sent back: " + s.parts.map(function (p) {
+          return "from " + esc(p.from) + " <span class='nrm'>(‖·‖ " + fmt(p.norm) + ")</span>";
+        }).join(" + ") + "</div>";
+    }
+    h += arrayBlock(s.grad, "g");
+    if (s.fd) {
+      h += "<button class='small' id='check'>check g with finite differences</button>";
+      if (state.checked[k]) h += fdBlock(s.fd, "of " + D.loss + " with respect to " + s.label);
+    } else {
+      h += "<div class='sub'>(no finite-difference check embedded for this node; check=" + esc(D.check) + ")</div>";
+    }
+    h += "<details><summary class='sub'>forward value of " + esc(s.label) + "</summary>" + arrayBlock(s.out, "value") + "</details>";
+    h += "</section><section id='inputs'><h3>g × local derivative = contribution to each input</h3>";
+    s.inputs.forEach(function (e, j) {
+      h += "<div class='input " + e.kind + "' data-pos='" + e.pos + "'><div><span class='to'>→ input " + e.pos + ": " +
+        sub(e.name) + "</span><span class='tag " + e.kind + "'>" + { leaf: "leaf", node: "intermediate", "const": "constant" }[e.kind] +
+        "</span> <span class='sub'>" + shapeText(e.shape) + "</span></div>";
+      if (e.kind === "const") {
+        h += "<div class='sub'>a constant: no gradient is sent (value " + values(e.value) + ")</div></div>";
+        return;
+      }
+      h += "<div class='formula'>" + dname(e.name) + " += " + esc(e.formula) + "</div>";
+      h += "<details" + (hide ? " open" : "") + "><summary class='sub'>value of " + esc(e.name) + "</summary>" + values(e.value) + "</details>";
+      if (hide) {
+        var g = state.guesses[k + ":" + j] || "";
+        h += "<div class='quiz'>Your guess for this contribution (its first values, comma-separated; shape " +
+          shapeText(e.shape) + "):<input class='guess' data-j='" + j + "' value='" + esc(g) + "' placeholder='e.g. 0.12, -0.3'></div>";
+      } else {
+        h += "<div class='contrib'>" + arrayBlock(e.grad, "contribution") + "</div>";
+        var guess = state.guesses[k + ":" + j];
+        if (state.quiz && guess) h += compare(guess, e.grad);
+      }
+      h += "</div>";
+    });
+    if (hide) h += "<button id='reveal'>reveal the contributions</button>";
+    h += "</section>";
+    var accs = s.accs.filter(function (a) { return a.uses > 1 || a.kind === "leaf"; });
+    if (accs.length) {
+      h += "<section id='accs'><h3>running sums (weights and tensors used more than once)</h3>";
+      accs.forEach(function (a) {
+        h += "<div class='acc " + a.kind + "'>" + (hide ? "<span class='hidden-val'>" + esc(a.name) +
+          " += ? (reveal to see)</span>" : esc(a.text) + "<br><span class='sub'>‖contribution‖ " + fmt(a.norm) +
+          ", ‖" + (a.kind === "leaf" ? esc(a.name) + ".grad so far" : "sum so far") + "‖ " + fmt(a.total.norm) + "</span>") + "</div>";
+      });
+      h += "</section>";
+    }
+    h += leavesTable();
+    if (k === N - 1) h += "<section><div class='done-note' id='done'>Done: every leaf's gradient is final — the same .grad " +
+      "that " + esc(D.loss) + ".backward() gives. The table in the graph lists each weight's per-step terms.</div></section>";
+    panel.innerHTML = h;
+    bindPanel();
+  }
+  function compare(text, a) {
+    var guess = text.split(/[\s,;\[\]]+/).filter(Boolean).map(Number);
+    if (!guess.length || !a) return "";
+    var rows = guess.slice(0, a.values.length).map(function (g, i) {
+      var v = num(a.values[i]);
+      var ok = isFinite(g) && Math.abs(g - v) <= Math.max(1e-3, 0.02 * Math.abs(v));
+      return "<tr><td>" + i + "</td><td>" + (isFinite(g) ? fmt(g) : "?") + "</td><td>" + fmt(v) + "</td><td class='" +
+        (ok ? "ok'>✓" : "bad'>✗") + "</td></tr>";
+    });
+    var good = rows.filter(function (r) { return r.indexOf("ok'>") >= 0; }).length;
+    return "<div class='quiz result'><b>your guess:</b> " + good + " of " + rows.length + " values within 2%" +
+      "<table><tr><th>#</th><th>you</th><th>actual</th><th></th></tr>" + rows.join("") + "</table></div>";
+  }
+  function bindPanel() {
+    var b = document.getElementById("check");
+    if (b) b.onclick = function () { state.checked[state.k] = !state.checked[state.k]; renderPanel(); };
+    Array.prototype.forEach.call(panel.querySelectorAll(".check-leaf"), function (btn) {
+      btn.onclick = function () { var key = "leaf:" + btn.getAttribute("data-leaf"); state.checked[key] = !state.checked[key]; renderPanel(); };
+    });
+    Array.prototype.forEach.call(panel.querySelectorAll("input.guess"), function (inp) {
+      inp.oninput = function () { state.guesses[state.k + ":" + inp.getAttribute("data-j")] = inp.value; };
+      inp.onkeydown = function (ev) { if (ev.key === "Enter") reveal(); ev.stopPropagation(); };
+    });
+    var r = document.getElementById("reveal");
+    if (r) r.onclick = reveal;
+  }
+  function reveal() { state.revealed[state.k] = true; render(); }
+
+  // ---- moving ----------------------------------------------------------------------------------------
+  function render() {
+    var k = state.k;
+    slider.value = k;
+    document.getElementById("pos").textContent = k < 0 ? "start (0 / " + N + ")" : "step " + (k + 1) + " / " + N;
+    document.getElementById("prev").disabled = k < 0;
+    document.getElementById("first").disabled = k < 0;
+    document.getElementById("next").disabled = k >= N - 1;
+    document.getElementById("last").disabled = k >= N - 1;
+    document.body.setAttribute("data-step", k);
+    document.body.setAttribute("data-current", k >= 0 && D.step_vertex[k] ? D.step_vertex[k] : "");
+    restyleGraph();
+    renderPanel();
+  }
+  function go(k) {
+    k = Math.max(-1, Math.min(N - 1, k));
+    if (k === state.k) return;
+    state.k = k;
+    render();
+  }
+  function play() {
+    var btn = document.getElementById("play");
+    if (state.timer) { clearInterval(state.timer); state.timer = null; btn.textContent = "▶ play"; btn.classList.remove("playing"); return; }
+    if (state.k >= N - 1) go(-1);
+    btn.textContent = "❚❚ pause"; btn.classList.add("playing");
+    state.timer = setInterval(function () { if (state.k >= N - 1) play(); else go(state.k + 1); }, 900);
+  }
+  function zoom(z) {
+    if (!svg) return;
+    var vb = svg.getAttribute("viewBox").split(/[\s,]+/).map(Number);
+    state.zoom = Math.max(0.15, Math.min(3, z));
+    svg.style.width = (vb[2] * 4 / 3 * state.zoom) + "px";
+    svg.style.height = (vb[3] * 4 / 3 * state.zoom) + "px";
+  }
+  function fitZoom() {
+    var vb = svg.getAttribute("viewBox").split(/[\s,]+/).map(Number);
+    return Math.min((pane.clientWidth - 16) / (vb[2] * 4 / 3), (pane.clientHeight - 16) / (vb[3] * 4 / 3));
+  }
+
+  slider.max = N - 1;
+  slider.oninput = function () { go(Number(slider.value)); };
+  document.getElementById("next").onclick = function () { go(state.k + 1); };
+  document.getElementById("prev").onclick = function () { go(state.k - 1); };
+  document.getElementById("first").onclick = function () { go(-1); };
+  document.getElementById("last").onclick = function () { go(N - 1); };
+  document.getElementById("play").onclick = play;
+  document.getElementById("quiz").onchange = function (ev) { state.quiz = ev.target.checked; render(); };
+  document.getElementById("zoom-in").onclick = function () { zoom(state.zoom * 1.25); };
+  document.getElementById("zoom-out").onclick = function () { zoom(state.zoom / 1.25); };
+  document.getElementById("zoom-fit").onclick = function () { zoom(fitZoom()); };
+  document.addEventListener("keydown", function (ev) {
+    var tag = (ev.target && ev.target.tagName) || "";
+    if (tag === "INPUT" && ev.target.type !== "range" && ev.target.type !== "checkbox") return;
+    if (ev.key === "ArrowRight") { go(state.k + 1); ev.preventDefault(); }
+    else if (ev.key === "ArrowLeft") { go(state.k - 1); ev.preventDefault(); }
+    else if (ev.key === "Home") { go(-1); ev.preventDefault(); }
+    else if (ev.key === "End") { go(N - 1); ev.preventDefault(); }
+    else if (ev.key === " ") { play(); ev.preventDefault(); }
+    else if (ev.key === "q") { var q = document.getElementById("quiz"); q.checked = !q.checked; q.onchange({ target: q }); }
+  });
+  setupGraph();
+  if (svg) zoom(Math.max(0.8, Math.min(1.25, fitZoom())));
+  render();
+  window.player = { go: go, state: state, data: D };
+})();

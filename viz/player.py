@@ -1,0 +1,380 @@
+"""The HTML player: backprop through an unrolled network, one node per click, in one self-contained file.
+
+    p = viz.player(loss, "backprop.html", names=dict(model.named_parameters()))
+    p                      # in Jupyter: the player inline (an iframe holding the same page)
+
+`player` runs the backward walk with a `Stepper` (so it *is* `loss.backward()`: the leaves get the same .grad),
+lays the unrolled graph out once with graphviz (view.py + dot.py, whose vertex and edge ids survive in the SVG)
+and writes one HTML file: the SVG, the step data as JSON, and the script and style of player.js / player.css,
+all inline -- no network, no external scripts or fonts. The page only restyles the SVG per step, so nothing
+moves: vertices not yet reached are faded, the current one is ringed, edges already traversed take the colour
+and width of the gradient sent along them. A side panel shows upstream gradient x local derivative = the
+contribution to each input (numbers, shapes, norms, a heatmap), the rule, and the running sums on shared weights
+and on states that receive gradient from two places; a strip under the time steps fills with ||dE/ds_t||.
+A quiz mode hides each step's contributions until the learner has guessed; a check button compares a gradient
+with central finite differences computed here (stepper.finite_difference) and embedded in the page.
+
+Everything on the page is computed here, in Python, from the stepper's record; the script only picks what
+to show for the current step. Arrays are summarised (first values, a heatmap of at most HEAT cells, the norm).
+"""
+import html
+import json
+import math
+import os
+import re
+
+import numpy as np
+
+from tinygrad_rnn.stepper import Stepper, finite_difference, norm, time_of
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VALUES = 8                  # element values kept per array (row-major)
+HEAT = (12, 16)             # at most this many rows x columns of a matrix go into its heatmap
+STATE = re.compile(r"^(.+?)_(\d+)$")
+CHECK_BUDGET = 150_000      # check="auto": node visits that finite differences may cost (about 2 s)
+
+# how the contribution to input k is computed from g = dE/d(output), with {a}, {b} the inputs, {y} the output
+FORMULA = {
+    "add": ("g", "g"), "sub": ("g", "−g"), "mul": ("g ⊙ {b}", "g ⊙ {a}"),
+    "div": ("g / {b}", "−g ⊙ {a} / {b}²"), "matmul": ("g @ {b}ᵀ", "{a}ᵀ @ g"),
+    "pow": ("g ⊙ {b}·{a}^({b}−1)", "g ⊙ {y} ⊙ ln {a}"), "neg": ("−g",), "exp": ("g ⊙ {y}",),
+    "log": ("g / {a}",), "tanh": ("g ⊙ (1 − {y}²)",), "sigmoid": ("g ⊙ {y} ⊙ (1 − {y})",),
+    "relu": ("g ⊙ [{a} > 0]",), "softplus": ("g ⊙ σ({a})",), "sum": ("g copied to every element of {a}",),
+    "mean": ("g / n copied to every element of {a}",), "max": ("g where {a} is largest, 0 elsewhere",),
+    "reshape": ("g reshaped back to {shape}",), "transpose": ("gᵀ",),
+    "getitem": ("g put back at [{index}] of a zero array of shape {shape}",),
+    "softmax": ("{y} ⊙ (g − Σ g ⊙ {y})",), "log_softmax": ("g − softmax({a}) · Σ g",),
+}
+BROADCASTING = {"add", "sub", "mul", "div", "pow"}
+
+
+class Player:
+    """The page, its data, and where it was written. Shows itself inline in Jupyter (`_repr_html_`)."""
+
+    def __init__(self, page, data, path=None, stepper=None):
+        self.html = page
+        self.data = data              # what the page embeds as JSON (steps, vertices, edges, strip, leaves)
+        self.path = path
+        self.stepper = stepper        # the Stepper that ran the walk (its steps are what the page shows)
+
+    def __len__(self):
+        return len(self.data["steps"])
+
+    def save(self, path):
+        """Write the page to `path` (one self-contained .html file); returns the path."""
+        path = os.fspath(path)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(self.html)
+        self.path = path
+        return path
+
+    def _repr_html_(self):
+        """Jupyter: the page in an iframe (srcdoc), so its script and ids do not mix with the notebook's."""
+        doc = html.escape(self.html, quote=True)
+        return (f'<iframe srcdoc="{doc}" style="width:100%;height:760px;border:1px solid #ccc;border-radius:4px" '
+                'sandbox="allow-scripts" title="backprop player"></iframe>')
+
+    def display(self):
+        """Show inline with IPython.display (for consoles where _repr_html_ is not picked up)."""
+        from IPython.display import HTML, display
+        display(HTML(self._repr_html_()))
+
+    def __repr__(self):
+        where = f" written to {self.path}" if self.path else ""
+        return f"<viz.Player: {len(self)} steps{where}>"
+
+
+def player(loss, path=None, names=None, *, title=None, detail="auto", shared="auto", max_steps=None,
+           check="auto", check_elements=4, eps=1e-6, retain_graph=False):
+    """Step through backprop from `loss` in the browser: write one self-contained HTML file (if `path`),
+    return a Player (shows inline in Jupyter).
+
+    This runs the backward walk (it is `loss.backward(retain_graph=retain_graph)`): call it on a loss whose
+    backward has not run. `names` maps display names to leaves (e.g. dict(model.named_parameters())).
+    detail, shared, max_steps: how the graph is drawn, as for viz.draw.
+    check: which gradients the "check" button can compare with finite differences: "all" nodes, "states"
+    (the loss and the recurrent states s_t, h_t, c_t), "leaves", "none", or "auto" (the richest of these that
+    costs a few seconds at most). Leaves are checked unless "none". Each check uses up to `check_elements`
+    entries of the tensor (the largest first).
+    """
+    if check not in ("auto", "all", "states", "leaves", "none"):
+        raise ValueError(f"player: check must be auto|all|states|leaves|none, got {check!r}")
+    if detail not in ("auto", "ops", "cells") or shared not in ("auto", "edges", "copies"):
+        raise ValueError(f"player: detail must be auto|ops|cells and shared auto|edges|copies, "
+                         f"got detail={detail!r}, shared={shared!r}")
+    stepper = Stepper(loss, names=names, retain_graph=retain_graph)
+    stepper.run()
+    data = player_data(loss, stepper, check=check, check_elements=check_elements, eps=eps)
+    svg, note = _layout(loss, stepper, detail, shared, max_steps, data)
+    page = page_html(data, svg, title or f"Backprop through {stepper.steps[0].label}", note)
+    p = Player(page, data, None, stepper)
+    if path is not None:
+        p.save(path)
+    return p
+
+
+# ---- the data the page shows -----------------------------------------------------------------------
+
+def _num(x):
+    """A float for JSON (NaN and infinities as strings, which JSON cannot hold as numbers)."""
+    x = float(x)
+    return x if math.isfinite(x) else str(x).replace("inf", "Infinity").replace("nan", "NaN")
+
+
+def _short(x):
+    return _num(float(f"{x:.6g}")) if math.isfinite(x) else _num(x)
+
+
+def summary(a):
+    """An array as the page shows it: shape, size, norm, its first values, and a heatmap of at most HEAT cells."""
+    if a is None:
+        return None
+    a = np.asarray(a, dtype=np.float64)
+    flat = a.reshape(-1)
+    out = {"shape": list(a.shape), "size": int(a.size), "norm": _num(norm(a)),
+           "values": [_short(v) for v in flat[:VALUES]]}
+    if a.size:
+        finite = flat[np.isfinite(flat)]
+        out["absmax"] = _num(np.max(np.abs(finite))) if finite.size else 0.0
+    if a.size > 1:
+        m = a.reshape(1, -1) if a.ndim <= 1 else a.reshape(-1, a.shape[-1])
+        rows, cols = min(m.shape[0], HEAT[0]), min(m.shape[1], HEAT[1])
+        out["heat"] = {"rows": rows, "cols": cols, "of": list(m.shape),
+                       "data": [_short(v) for v in m[:rows, :cols].reshape(-1)]}
+    return out
+
+
+def _formula(step, pos):
+    """'g @ W_sᵀ': how the contribution to input `pos` is computed (g is the upstream gradient)."""
+    op, inputs = step.op, step.inputs
+    names = [e.name if " " not in e.name else f"({e.name})" for e in inputs]
+    y = step.label if " " not in step.label else f"({step.label})"
+    if op in ("stack", "concat"):
+        text = f"g[{pos}]" if op == "stack" else f"piece {pos + 1} of g (the slice that came from this input)"
+    elif op in FORMULA and pos < len(FORMULA[op]):
+        index = step.node.params.get("index") if op == "getitem" else None
+        from tinygrad_rnn.stepper import _index_text
+        text = FORMULA[op][pos].format(a=names[0], b=names[1] if len(names) > 1 else "", y=y,
+                                       shape=tuple(inputs[pos].tensor.shape),
+                                       index=_index_text(index) if index is not None else "")
+    else:
+        return step.rule
+    if op in BROADCASTING and tuple(inputs[pos].tensor.shape) != tuple(step.shape):
+        text += f", summed over the broadcast axes back to shape {tuple(inputs[pos].tensor.shape)}"
+    return text
+
+
+def _states(stepper):
+    """The recurrent states: named results X_t computed at step t (a 't=k' scope) and used at step t+1.
+    Returns {id(tensor): (family key, label, t)}; families are (scope above t=k, X)."""
+    consumers = {}
+    for step in stepper.steps:
+        for e in step.inputs:
+            consumers.setdefault(id(e.tensor), set()).add(time_of(step.node))
+    found = {}
+    for step in stepper.steps:
+        m = STATE.match(step.name or "")
+        t = time_of(step.node)
+        if not m or t is None or int(m[2]) != int(t[2:]):
+            continue
+        if f"t={int(t[2:]) + 1}" not in consumers.get(id(step.output), ()):
+            continue
+        where = "/".join(step.node.scope[:step.node.scope.index(t)])
+        found[id(step.output)] = ((where, m[1]), step.name, int(m[2]))
+    families = {key for key, _, _ in found.values()}
+    # a family whose last state feeds no step t+1 still has it (the read-out uses h_T): add those
+    for step in stepper.steps:
+        m = STATE.match(step.name or "")
+        t = time_of(step.node)
+        if not m or t is None or id(step.output) in found or int(m[2]) != int(t[2:]):
+            continue
+        where = "/".join(step.node.scope[:step.node.scope.index(t)])
+        if (where, m[1]) in families:
+            found[id(step.output)] = ((where, m[1]), step.name, int(m[2]))
+    return found
+
+
+def _check_plan(stepper, states, check, k):
+    """Which gradients get finite differences: 'all' nodes, 'states' (the loss and the recurrent states),
+    'leaves' only, or 'none'. Leaves are checked in every plan but 'none'. 'auto' takes the richest plan whose
+    cost -- 2k replays of the whole tape per tensor -- stays within CHECK_BUDGET node visits (a few seconds)."""
+    if check != "auto":
+        return check
+    per_tensor = 2 * k * stepper.total
+    for plan, count in (("all", stepper.total), ("states", len(states) + 1)):
+        if (count + len(stepper.leaves)) * per_tensor <= CHECK_BUDGET:
+            return plan
+    return "leaves"
+
+
+def _fd(root, tensor, grad, k, eps):
+    """Finite differences at up to k entries of `tensor` (the largest |grad| first, then the first ones)."""
+    grad = np.asarray(grad, dtype=np.float64)
+    flat = np.abs(grad.reshape(-1))
+    order = [int(np.argmax(flat))] if flat.size else []
+    order += [i for i in range(min(flat.size, k + 1)) if i not in order]
+    rows = []
+    for i in order[:k]:
+        index = np.unravel_index(i, grad.shape) if grad.shape else ()
+        fd = finite_difference(root, tensor, eps=eps, index=index)
+        bp = float(grad.reshape(-1)[i])
+        err = abs(fd - bp) / max(abs(fd), abs(bp), 1e-12)
+        rows.append({"index": [int(j) for j in index], "bp": _num(bp), "fd": _num(fd), "err": _num(err)})
+    worst = max((r["err"] for r in rows if isinstance(r["err"], float)), default=0.0)
+    return {"rows": rows, "worst": worst, "eps": eps, "ok": bool(rows) and worst < 1e-4}
+
+
+def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
+    """The JSON the page embeds, from a stepper that has run to the end (see the module docstring)."""
+    steps = stepper.steps
+    states = _states(stepper)
+    plan = _check_plan(stepper, states, check, check_elements) if root.data.size == 1 else "none"
+    leaf_uses = {}
+    for step in steps:
+        for a in step.accumulations:
+            if a.kind == "leaf":
+                leaf_uses[a.name] = leaf_uses.get(a.name, 0) + 1
+
+    out_steps, partial, strip_events = [], {}, {}
+    for step in steps:
+        inputs = []
+        for e in step.inputs:
+            inputs.append({"pos": e.position, "name": e.name, "kind": e.kind, "shape": list(e.tensor.shape),
+                           "value": summary(e.tensor.data), "grad": summary(e.grad),
+                           "formula": _formula(step, e.position) if e.kind != "const" else ""})
+            if e.kind == "node" and e.grad is not None and id(e.tensor) in states:
+                key = id(e.tensor)
+                partial[key] = e.grad if key not in partial else partial[key] + e.grad
+                strip_events.setdefault(key, []).append([step.index, _num(norm(partial[key])), 0])
+        if id(step.output) in states:
+            strip_events.setdefault(id(step.output), []).append([step.index, _num(norm(step.grad)), 1])
+        fd = None
+        if plan == "all" or plan == "states" and (step.index == 0 or id(step.output) in states):
+            fd = _fd(root, step.output, step.grad, check_elements, eps)
+        out_steps.append({
+            "i": step.index, "op": step.op, "label": step.label, "name": step.name or "", "shape": list(step.shape),
+            "scope": step.scope, "time": step.time or "", "rule": step.rule, "latex": step.latex,
+            "node": step.node.index, "grad": summary(step.grad), "out": summary(step.output.data),
+            "parts": [{"from": p.from_label, "step": p.from_step, "norm": _num(norm(p.grad))}
+                      for p in step.grad_parts],
+            "inputs": inputs,
+            "accs": [{"name": a.name, "kind": a.kind, "text": a.text, "when": a.when, "use": a.use, "uses": a.uses,
+                      "norm": _num(norm(a.contribution)), "total": summary(a.total)} for a in step.accumulations],
+            "fd": fd,
+        })
+
+    leaves = []
+    for name, leaf in stepper.leaves.items():
+        fd = _fd(root, leaf, leaf.grad, check_elements, eps) if plan != "none" and leaf.grad is not None else None
+        leaves.append({"name": name, "shape": list(leaf.shape), "uses": leaf_uses.get(name, 0),
+                       "grad": summary(leaf.grad), "fd": fd})
+
+    rows = {}
+    for key, (family, label, t) in sorted(states.items(), key=lambda kv: (kv[1][0], kv[1][2])):
+        row = rows.setdefault(family, {"layer": family[0], "name": family[1], "cells": []})
+        row["cells"].append({"t": t, "label": label, "events": strip_events.get(key, [])})
+    return {"total": stepper.total, "loss": steps[0].label, "loss_value": _num(float(np.sum(root.data))),
+            "check": plan, "steps": out_steps, "leaves": leaves, "strip": list(rows.values()),
+            "vertices": {}, "edges": {}, "step_vertex": [None] * stepper.total}
+
+
+# ---- the graph: laid out once, restyled by the page ------------------------------------------------
+
+def _layout(root, stepper, detail, shared, max_steps, data):
+    """The graphviz SVG of the unrolled graph, with per-vertex and per-edge events filled into `data`.
+    Returns (svg text or None, a note for the page when the graph cannot be drawn)."""
+    import graphviz
+
+    from .dot import NO_GRAD, colour, fmt, shade, to_dot
+    from .view import build
+
+    view = build(root, detail, True, False, shared, max_steps)
+    step_of = {s["node"]: s["i"] for s in data["steps"]}
+    nodes = {n.index: n for n in _tape(root)}
+    lo, hi = view.norm_range or (1.0, 1.0)
+
+    out_refs = {}                                     # vertex id -> steps at which its out-edges carry gradient
+    for e in view.edges:
+        refs = sorted((step_of[i], i, pos) for i, pos in e.tape if i in step_of)
+        events, total = [], None
+        for k, i, pos in refs:
+            grads = nodes[i].input_grads
+            g = grads[pos] if grads is not None else None
+            if g is not None:
+                total = np.array(g, dtype=np.float64) if total is None else total + g
+            size = norm(total) if total is not None else None
+            if size is None:
+                style = [NO_GRAD, 0.8, "", 0]
+            elif size == 0:
+                style = ["#c8c8c8", 0.8, fmt(0), 1]
+            else:
+                t = shade(size, lo, hi)
+                style = [colour(t), round(0.8 + 4.2 * t, 2), fmt(size), 0]
+            events.append([k] + style + [_num(size) if size is not None else None])
+        data["edges"][e.id] = {"src": e.src, "dst": e.dst, "events": events}
+        if refs:
+            out_refs.setdefault(e.src, []).extend(k for k, _, _ in refs)
+
+    leaf_text = {}                                    # leaf name -> [[step, "∇ running norm"]]
+    for s in data["steps"]:
+        for a in s["accs"]:
+            if a["kind"] == "leaf":
+                leaf_text.setdefault(a["name"], []).append([s["i"], "∇ " + fmt(a["total"]["norm"])])
+    leaf_vertex = _leaf_vertices(view, nodes, stepper)
+    for vid, v in view.vertices.items():
+        own = sorted(step_of[i] for i in v.tape if i in step_of)
+        fed = sorted(out_refs.get(vid, ()))
+        if not own and not fed:
+            continue
+        arrive = min(fed[:1] + own[:1])
+        info = {"kind": v.kind, "arrive": arrive, "first": own[0] if own else None,
+                "last": max(own[-1:] + fed[-1:]), "label": v.name or v.label}
+        if v.kind == "param" and leaf_vertex.get(vid) in leaf_text:
+            info["grad_text"] = leaf_text[leaf_vertex[vid]]
+        data["vertices"][vid] = info
+        for i in v.tape:
+            if i in step_of:
+                data["step_vertex"][step_of[i]] = vid
+    for leaf in data["leaves"]:
+        leaf["vertex"] = next((vid for vid, name in leaf_vertex.items() if name == leaf["name"]), None)
+    data["cols"] = {c.step: c.id for c in view.clusters.values() if c.kind == "step"}
+    data["elided"] = list(view.elided) if view.elided else None
+    try:
+        svg = to_dot(view).pipe(format="svg").decode("utf-8")
+    except graphviz.ExecutableNotFound:
+        return None, ("The graph cannot be drawn: graphviz's `dot` program was not found (Debian/Ubuntu: apt-get "
+                      "install graphviz; macOS: brew install graphviz). Every step is still here, in the panel.")
+    return svg[svg.index("<svg"):], ""
+
+
+def _tape(root):
+    from tinygrad_rnn import graph
+    return graph(root)
+
+
+def _leaf_vertices(view, nodes, stepper):
+    """vertex id -> the stepper's name of the leaf it draws (a weight's vertex, or its dashed copies)."""
+    names = {id(t): name for name, t in stepper.leaves.items()}
+    found = {}
+    for e in view.edges:
+        if view.vertices[e.src].kind in ("param", "copy", "input"):
+            for i, pos in e.tape:
+                name = names.get(id(nodes[i].inputs[pos]))
+                if name is not None:
+                    found[e.src] = name
+    return found
+
+
+# ---- the page --------------------------------------------------------------------------------------
+
+def _asset(name):
+    with open(os.path.join(HERE, name), encoding="utf-8") as f:
+        return f.read()
+
+
+def page_html(data, svg, title, note=""):
+    """One self-contained HTML page: style, SVG, data and script inline."""
+    blob = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    parts = {"TITLE": html.escape(title), "CSS": _asset("player.css"), "JS": _asset("player.js"), "DATA": blob,
+             "SVG": svg if svg else f'<p class="nograph">{html.escape(note)}</p>'}
+    return re.sub(r"\{\{(TITLE|CSS|JS|DATA|SVG)\}\}", lambda m: parts[m[1]], _asset("player.html"))
