@@ -5,6 +5,7 @@ that graphviz writes can be restyled by the HTML player without laying it out ag
 """
 import math
 from html import escape
+from itertools import pairwise
 
 import graphviz
 
@@ -57,13 +58,14 @@ def small(text, colour="#555555", size=7):
 
 
 def to_dot(view, title=None):
-    g = graphviz.Digraph("tape", graph_attr=dict(
-        rankdir="LR", newrank="true", nodesep="0.12", ranksep="0.22", fontname=FONT, fontsize="10",
-        labelloc="t", labeljust="l", id="tape", **{"class": f"tape {view.detail}"}),
-        node_attr=dict(fontname=FONT, fontsize="9", height="0.2", width="0.2", margin="0.04,0.02"),
-        edge_attr=dict(fontname=FONT, fontsize="7", arrowsize="0.45"))
+    graph_attr = {"rankdir": "LR", "newrank": "true", "nodesep": "0.12", "ranksep": "0.22", "fontname": FONT,
+                  "fontsize": "10", "labelloc": "t", "labeljust": "l", "id": "tape", "class": f"tape {view.detail}"}
+    g = graphviz.Digraph("tape", graph_attr=graph_attr,
+                         node_attr={"fontname": FONT, "fontsize": "9", "height": "0.2", "width": "0.2",
+                                    "margin": "0.04,0.02"},
+                         edge_attr={"fontname": FONT, "fontsize": "7", "arrowsize": "0.45"})
     lines = [f"<B>{escape(title)}</B>"] if title else []
-    if view.status in STATUS and STATUS[view.status]:
+    if STATUS.get(view.status):
         lines.append(f'<FONT COLOR="#b00020">{escape(STATUS[view.status])}</FONT>')
     lines += [f'<FONT COLOR="#b00020">{escape(n)}</FONT>' for n in view.notes]
     if lines:
@@ -123,7 +125,7 @@ def _invisible_chain(view):
     inner = {e.src for e in view.edges
              if view.vertices[e.src].cluster[:1] == view.vertices[e.dst].cluster[:1]}
     pairs = []
-    for prev, cid in zip(order, order[1:]):
+    for prev, cid in pairwise(order):
         if prev not in members:
             continue
         ends = [v.id for v in members[prev] if v.id not in inner]
@@ -222,14 +224,18 @@ def _legend(view, lo, hi, loss):
                        for i in range(k))
     ticks = "".join(f"<TD>{small(fmt(x))}</TD>" for x in values)
     name = name_html(loss)
+    notes = [f"∇ on a node: ‖∂{name}/∂ its value‖; a number on an edge: what that edge carried",
+             "dotted grey: exactly zero; thin grey: no gradient (a constant input)"]
+    kinds = {v.kind for v in view.vertices.values()}
+    if "copy" in kinds:
+        notes.append("dashed box: a tensor shared by all steps, at this step; ∇ = this step&#39;s term")
+    if "stub" in kinds:
+        notes.append("→ box: this step&#39;s part of a result gathered after the steps")
+    if any(e.kind == "through" for e in view.edges):
+        notes.append("dashed edge: through the next layer&#39;s input projection (stack @ Wᵀ + b, row t)")
     rows = [f'<TR><TD COLSPAN="{k}" ALIGN="LEFT"><B>gradient along an edge</B>: ‖∂{name}/∂·‖, log scale</TD></TR>',
-            f"<TR>{swatches}</TR>", f"<TR>{ticks}</TR>",
-            f'<TR><TD COLSPAN="{k}" ALIGN="LEFT">{small("∇ on a node: ‖∂" + name + "/∂ its value‖", "#333333", 8)}'
-            "</TD></TR>"]
-    if view.shared == "copies" and view.weights:
-        rows.append(f'<TR><TD COLSPAN="{k}" ALIGN="LEFT">'
-                    f'{small("dashed box: a shared weight at one step, ∇ = that step&#39;s term", "#333333", 8)}'
-                    "</TD></TR>")
+            f"<TR>{swatches}</TR>", f"<TR>{ticks}</TR>"]
+    rows += [f'<TR><TD COLSPAN="{k}" ALIGN="LEFT">{small(n, "#333333", 8)}</TD></TR>' for n in notes]
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1" CELLPADDING="1">{"".join(rows)}</TABLE>>'
 
 

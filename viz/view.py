@@ -2,9 +2,9 @@
 
 One pass over `tinygrad_rnn.graph(root)` decides where each tape node goes:
 - its step is the `t=k` of its scope; a node without one that only combines results of one step (or of
-  two neighbouring ones, like a running sum of losses) belongs to that step too, unless it comes after the
-  last step (the loss, the outputs). Other nodes are drawn before the steps (weights transposed once, the
-  input projection of all steps) or after them (the stacked outputs), in clusters named by their scope;
+  two neighbouring ones, like a running sum of losses) belongs to that step too (E_3 = ½‖y_3 − d_3‖²).
+  Other nodes are drawn before the steps (weights transposed once, the input projection of all steps) or
+  after them (the stacked outputs and what follows), in clusters named by their scope;
 - ops detail: one vertex per op, named results (s_1, h_2) labelled with their name; cells detail: the ops
   of one cell application (scope `<module>/layer<k>/t=<step>`) collapse into one box with ports;
   long sequences: the middle steps collapse into one `t=4 … t=97` vertex.
@@ -22,6 +22,7 @@ them in the SVG; `tape` on each vertex and edge says which tape nodes (and input
 import re
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -114,9 +115,12 @@ def norm(a):
     return None if a is None else float(np.sqrt(np.sum(np.square(a, dtype=np.float64))))
 
 
-def _where(scope, cache={}):
+_WHERE = {}
+
+
+def _where(scope):
     """(step, scope parts before `t=k`, parts after); step is None when the scope has no `t=k`."""
-    got = cache.get(scope)
+    got = _WHERE.get(scope)
     if got is None:
         got = (None, scope, ())
         for i, part in enumerate(scope):
@@ -124,7 +128,7 @@ def _where(scope, cache={}):
             if m:
                 got = (int(m[1]), scope[:i], scope[i + 1:])
                 break
-        cache[scope] = got
+        _WHERE[scope] = got
     return got
 
 
@@ -185,7 +189,7 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
         shared = "edges" if small and not hidden and not crossing else "copies"
 
     vertices, clusters, notes, at = {}, {}, [], {}     # at: tape node index -> vertex id
-    layered = len({where[n.index][1] for n in tape if step[n.index] is not None}) > 1
+    layered = len({where[n.index][1] for n in tape if where[n.index][0] is not None}) > 1
 
     def cluster_path(s, outer, inner, phase):
         if s is None:
@@ -333,7 +337,6 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
 
 def _layout_steps(tape, where, users):
     """Per node index: its step (explicit or inferred) and whether it comes after some step."""
-    last = max((w[0] for w in where.values() if w[0] is not None), default=None)
     step, after = {}, {}
     for n in tape:
         s, ins, late = where[n.index][0], set(), False
@@ -343,7 +346,7 @@ def _layout_steps(tape, where, users):
                 ins.add(step[p])
                 late = late or after[p]
         ins.discard(None)
-        if s is None and ins and max(ins) - min(ins) <= 1 and max(ins) != last:
+        if s is None and ins and max(ins) - min(ins) <= 1:
             s = max(ins)                    # e.g. the loss term of step t, or a running sum over steps
         step[n.index] = s
         after[n.index] = bool(ins) or late
@@ -511,7 +514,7 @@ def _spines(view, tape, step, at):
         paths = [p for p in (_path(adj, s, chain[0]) for s in starts if STATE.match(vs[s].label)[1] == state) if p]
         if paths:
             chain.insert(0, min(paths, key=len)[0])
-        for a, b in zip(chain, chain[1:]):
+        for a, b in pairwise(chain):
             for vid in _path(adj, a, b):
                 v = vs[vid]
                 if v.group is None and v.step is not None:

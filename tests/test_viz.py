@@ -1,0 +1,267 @@
+"""viz: the structure of the drawn graph, read from the generated DOT, against the engine's gradients."""
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn.seed import three_step_network
+
+graphviz = pytest.importorskip("graphviz")
+import viz
+from viz import draw_cli
+from viz.view import build, norm
+
+HAS_DOT = shutil.which("dot") is not None
+needs_dot = pytest.mark.skipif(not HAS_DOT, reason="graphviz's `dot` program is not installed")
+
+
+# ---- reading DOT -----------------------------------------------------------------------------------
+
+def attrs(line):
+    """The attributes of one DOT statement (plain, quoted, and HTML <...> values)."""
+    out, i = {}, line.index("[") + 1
+    pattern = re.compile(r'\s*(\w+)=("(?:[^"\\]|\\.)*"|[^\s\]<]+|<)')
+    while True:
+        m = pattern.match(line, i)
+        if not m:
+            return out
+        key, value, i = m[1], m[2], m.end()
+        if value == "<":                                   # an HTML label: up to the matching >
+            depth, j = 1, i
+            while depth:
+                depth += {"<": 1, ">": -1}.get(line[j], 0)
+                j += 1
+            value, i = line[i:j - 1], j
+        out[key] = value.strip('"')
+
+
+def parse(source):
+    nodes, edges = {}, []
+    for line in source.splitlines():
+        line = line.strip()
+        m = re.match(r"^(\S+?)(?::\S+)? -> (\S+?)(?::\S+)? \[", line)
+        if m:
+            edges.append((m[1], m[2], attrs(line)))
+            continue
+        m = re.match(r"^(\S+) \[", line)
+        if m and m[1] not in ("graph", "node", "edge"):
+            nodes[m[1]] = attrs(line)
+    return nodes, edges
+
+
+def clusters(source):
+    return re.findall(r"subgraph (cluster_t\d+) \{", source)
+
+
+def grad_on(node):
+    m = re.search(r"∇ ([-+0-9.e]+)", node.get("label", ""))
+    return float(m[1]) if m else None
+
+
+def close(shown, exact):
+    """A printed norm (3 significant digits) against the engine's value."""
+    return abs(float(shown) - exact) <= 5e-3 * abs(exact) + 1e-12
+
+
+# ---- models ----------------------------------------------------------------------------------------
+
+def hand_rnn(T, backward=True):
+    """A tanh RNN written with Tensor ops and scopes rnn/layer0/t=k."""
+    rng = np.random.default_rng(1)
+    W_x = tg.Tensor(rng.normal(size=(2, 3)), requires_grad=True, name="W_x")
+    W_s = tg.Tensor(rng.normal(size=(3, 3)) * 0.5, requires_grad=True, name="W_s")
+    s = tg.Tensor(np.zeros((1, 3)), name="s_0")
+    for t in range(1, T + 1):
+        with tg.scope(f"rnn/layer0/t={t}"):
+            x = tg.Tensor(rng.normal(size=(1, 2)), name=f"x_{t}")
+            s = (x @ W_x + s @ W_s).tanh()
+            s.name = f"s_{t}"
+    loss = (s * s).sum()
+    loss.name = "E"
+    if backward:
+        loss.backward()
+    return loss, W_x, W_s
+
+
+def layer_loss(kind, T, layers):
+    loss, _ = draw_cli.build_loss(kind, T, layers)
+    return loss
+
+
+def uses_of(loss, leaf):
+    """The engine's contribution along every use of `leaf`, in tape order."""
+    return [n.input_grads[pos] for n in tg.graph(loss) for pos, t in enumerate(n.inputs) if t is leaf]
+
+
+# ---- structure -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("T", [1, 3, 5])
+def test_one_cluster_per_time_step(T):
+    loss, _, _ = hand_rnn(T)
+    assert sorted(clusters(viz.draw(loss, detail="ops").source)) == sorted(f"cluster_t{t}" for t in range(1, T + 1))
+    assert len(clusters(viz.draw(loss, detail="cells").source)) == T
+
+
+def test_seed_weight_drawn_once_with_an_edge_per_use_summing_to_grad():
+    E, named = three_step_network()
+    E.backward()
+    nodes, edges = parse(viz.draw(E).source)
+    for name in ("W_x", "W_s"):
+        W = named[name]
+        vid = f"leaf_{name}"
+        assert close(grad_on(nodes[vid]), norm(W.grad))                      # the node shows the total
+        shown = sorted(float(a["label"]) for s, _, a in edges if s == vid)    # one edge per use, labelled
+        exact = uses_of(E, W)
+        assert len(shown) == 3 == len(exact)
+        assert all(close(a, b) for a, b in zip(shown, sorted(norm(g) for g in exact)))
+        np.testing.assert_allclose(sum(exact), W.grad)                       # the terms add up to .grad
+
+
+def test_lstm_copies_per_step_and_table_total():
+    loss = layer_loss("lstm", 9, 1)
+    view = build(loss)
+    assert view.shared == "copies"
+    nodes, _ = parse(viz.draw(loss).source)
+    params = {p.name: p for n in tg.graph(loss) for p in n.inputs if p.node is None and p.requires_grad}
+    b = params["bias_hh_l0"]
+    terms = dict(zip(range(1, 10), uses_of(loss, b)))
+    per_step = {s: norm(g) for s, g in terms.items()}
+    drawn = [vid for vid in nodes if vid.startswith("leaf_bias_hh_l0_t")]
+    assert len(drawn) == len(view.steps) == 6                                # elided: 3 + 3 steps drawn
+    for vid in drawn:
+        assert close(grad_on(nodes[vid]), per_step[int(vid.rsplit("_t", 1)[1])])
+    rows = {w.name: w for w in view.weights}
+    assert close(rows["bias_hh_l0"].total, norm(b.grad)) and close(rows["bias_hh_l0"].grad, norm(b.grad))
+    assert close(rows["weight_hh_l0ᵀ"].total, norm(params["weight_hh_l0"].grad))   # W_hh^T: transposed once
+    assert "weights" in nodes and "bias_hh_l0" in nodes["weights"]["label"]
+    assert view.columns == ["t=1", "t=2", "t=3", "t=4…6", "t=7", "t=8", "t=9"]
+    assert close(rows["bias_hh_l0"].terms["t=4…6"], norm(terms[4] + terms[5] + terms[6]))
+
+
+def test_edge_labels_equal_the_engines_gradients():
+    for loss in (layer_loss("lstm", 4, 2), layer_loss("gru", 3, 1), hand_rnn(3)[0]):
+        view = build(loss)
+        by_index = {n.index: n for n in tg.graph(loss)}
+        _, edges = parse(viz.draw(loss).source)
+        labels = {a["id"]: float(a["label"]) for _, _, a in edges if "label" in a}
+        assert labels
+        for e in view.edges:
+            total = sum(np.asarray(by_index[i].input_grads[pos], dtype=np.float64) for i, pos in e.tape)
+            if e.id in labels:
+                assert close(labels[e.id], norm(total)), e.id
+
+
+def test_a_plus_a_is_two_edges():
+    x = tg.Tensor([1.0, 2.0], requires_grad=True, name="x")
+    y = (x + x).sum()
+    y.backward()
+    _, edges = parse(viz.draw(y).source)
+    assert len([e for e in edges if e[0] == "leaf_x"]) == 2
+
+
+def test_long_sequence_elides_the_middle():
+    loss = layer_loss("rnn", 50, 1)
+    source = viz.draw(loss, detail="ops").source
+    nodes, _ = parse(source)
+    assert len(clusters(source)) == 6
+    assert "elided" in nodes and "t=4 … t=47" in nodes["elided"]["label"]
+    assert "44 steps hidden" in nodes["elided"]["label"]
+    assert len(nodes) < 150
+    cells = viz.draw(layer_loss("lstm", 1000, 3), detail="cells").source
+    assert len(clusters(cells)) == 8 and "t=5 … t=996" in cells
+
+
+def test_cells_detail_one_box_per_layer_and_step():
+    loss = layer_loss("gru", 4, 2)
+    nodes, edges = parse(viz.draw(loss, detail="cells").source)
+    cells = [v for v, a in nodes.items() if a.get("class", "").startswith("cell")]
+    assert len(cells) == 8
+    through = [a for _, _, a in edges if a.get("class") == "edge-through"]   # layer 0's h_t into layer 1 at t
+    assert len(through) == 4
+
+
+def test_before_backward_the_picture_says_so():
+    loss, _, _ = hand_rnn(3, backward=False)
+    source = viz.draw(loss).source
+    assert "backward has not run" in source and "∇" not in source
+    assert all("label" not in a for _, _, a in parse(source)[1])
+    loss, _, _ = hand_rnn(3, backward=False)
+    loss.backward(keep_grads=False)
+    assert "keep_grads=False" in viz.draw(loss).source
+    loss, _, _ = hand_rnn(3)
+    quiet = viz.draw(loss, grads=False).source                               # asked for no gradients
+    assert "∇" not in quiet and "backward" not in quiet
+
+
+def test_ids_and_classes_are_stable_and_reach_the_svg():
+    E, _ = three_step_network()
+    E.backward()
+    first, second = viz.draw(E).source, viz.draw(E).source
+    assert first == second
+    nodes, edges = parse(first)
+    ids = [a["id"] for a in nodes.values()] + [a["id"] for _, _, a in edges if a.get("style") != "invis"]
+    assert len(ids) == len(set(ids)) and all("class" in a for a in nodes.values())
+    if HAS_DOT:
+        svg = viz.draw(E).pipe(format="svg").decode()
+        for vid in ids:
+            assert f'id="{vid}"' in svg
+        assert 'class="node op t1"' in svg and 'class="cluster step"' in svg
+
+
+# ---- files and formats -----------------------------------------------------------------------------
+
+MAGIC = {"svg": b"<?xml", "png": b"\x89PNG", "pdf": b"%PDF", "dot": b"digraph"}
+
+
+@needs_dot
+@pytest.mark.parametrize("fmt", sorted(MAGIC))
+def test_every_format_renders(tmp_path, fmt):
+    loss = layer_loss("lstm", 3, 1)
+    path = viz.save(loss, tmp_path / f"lstm.{fmt}")
+    with open(path, "rb") as f:
+        assert f.read().startswith(MAGIC[fmt])
+
+
+@needs_dot
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", "seed"])
+@pytest.mark.parametrize("detail", ["ops", "cells"])
+def test_models_lay_out(kind, detail):
+    for T, layers in ((2, 1), (5, 3), (9, 2)):
+        if kind == "seed" and layers > 2:
+            continue
+        viz.draw(layer_loss(kind, T, layers), detail=detail).pipe(format="svg")
+
+
+def test_without_dot_the_source_is_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))                           # no `dot` anywhere
+    loss, _, _ = hand_rnn(2)
+    with pytest.raises(viz.DotNotFound, match="apt-get install graphviz"):
+        viz.save(loss, tmp_path / "rnn.png")
+    assert (tmp_path / "rnn.dot").read_text().startswith("digraph")
+
+
+def test_unknown_suffix_and_bad_options():
+    loss, _, _ = hand_rnn(2)
+    with pytest.raises(ValueError, match=".svg"):
+        viz.save(loss, "graph.jpeg")
+    with pytest.raises(ValueError, match="detail"):
+        viz.draw(loss, detail="gates")
+    with pytest.raises(ValueError, match="leaf"):
+        viz.draw(tg.Tensor([1.0], requires_grad=True))
+
+
+# ---- the command -----------------------------------------------------------------------------------
+
+@needs_dot
+def test_draw_command(tmp_path, capsys):
+    from viz.cli import main
+    out = tmp_path / "gru.svg"
+    assert main(["draw", "--model", "gru", "--steps", "12", "--layers", "2", "--out", str(out)]) == 0
+    assert out.read_text().count('class="cluster step"') == 8
+    assert "wrote" in capsys.readouterr().out
+    assert main(["draw", "--model", "seed", "--no-grads", "--out", str(tmp_path / "seed.dot")]) == 0
+    assert "∇" not in (tmp_path / "seed.dot").read_text()                  # the forward graph only
+    with pytest.raises(SystemExit):
+        main(["draw", "--model", "lstm", "--steps", "0"])
