@@ -9,7 +9,7 @@ import sys
 
 import tinygrad_rnn
 
-COMMAND_MODULES = ["viz.train_cli", "viz.teach_cli", "viz.player_cli", "viz.draw_cli", "viz.draw_cli"]   # e.g. "viz.draw_cli"; each one's register(subparsers) adds a subcommand
+COMMAND_MODULES = ["viz.train_cli", "viz.teach_cli", "viz.player_cli", "viz.draw_cli"]   # e.g. "viz.draw_cli"; each one's register(subparsers) adds a subcommand
 
 
 class _Parser(argparse.ArgumentParser):
