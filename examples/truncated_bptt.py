@@ -30,20 +30,21 @@ def main(argv=None):
     xs = tg.rng.generator().uniform(-1, 1, (args.length, 8, 1)).astype(np.float32)   # 8 sequences at once
     history = []
     for epoch in range(1, args.epochs + 1):
-        state, loss, total, nodes = None, 0.0, 0.0, 0
+        state, loss, total, nodes = None, None, 0.0, 0
         for t in range(args.length):
             state = cell(xs[t], state)
             if t >= 3:
-                loss = loss + tg.mse_loss(head(state[0]), xs[t - 3])
+                term = tg.mse_loss(head(state[0]), xs[t - 3])
+                loss = term if loss is None else loss + term
             if (t + 1) % args.k == 0 or t + 1 == args.length:        # every k steps ...
-                if isinstance(loss, tg.Tensor):
+                if loss is not None:
                     nodes = max(nodes, len(tg.graph(loss)))
                     opt.zero_grad()
                     loss.backward(keep_grads=False)
                     tg.clip_grad_norm(params, 1.0)
                     opt.step()
                     total += loss.item()
-                state, loss = tg.detach_state(state), 0.0                # ... cut the graph: truncated BPTT
+                state, loss = tg.detach_state(state), None               # ... cut the graph: truncated BPTT
         history.append(total / (args.length - 3))
         print(f"epoch {epoch:2d}: mean loss per step {history[-1]:.4f}; largest graph walked: {nodes} nodes")
     return history

@@ -41,7 +41,7 @@ def test_adding_loss_falls(model):
 
 
 def test_copy_loss_falls_and_gru_learns_a_short_copy():
-    result = tasks.train_copy("gru", seq_len=7, steps=150, hidden=16, batch=16, n_symbols=3, length=2)
+    result = tasks.train_copy("gru", seq_len=7, steps=150, hidden=16, batch=16, lr=1e-2, n_symbols=3, length=2)
     assert falls(result.losses) and result.learned, result.summary()
 
 

@@ -41,10 +41,12 @@ def leaf(torch, array):
     return tg.Tensor(array, requires_grad=True), torch.tensor(array, requires_grad=True)
 
 
-@pytest.mark.parametrize("kind,num_layers,batch_first,bias,with_state",
-                         list(itertools.product(KINDS, [1, 2], [False, True], [True, False], [False, True])))
+LAYER_CASES = list(itertools.product(KINDS, [1, 2], [False, True], [True, False], [False, True]))
+
+
+@pytest.mark.parametrize("kind,num_layers,batch_first,bias,with_state", LAYER_CASES)
 def test_layer_parity(torch, kind, num_layers, batch_first, bias, with_state):
-    rng = np.random.default_rng(hash((kind, num_layers, batch_first, bias, with_state)) % 2**32)
+    rng = np.random.default_rng(LAYER_CASES.index((kind, num_layers, batch_first, bias, with_state)))
     ours, theirs = make(kind, torch, num_layers=num_layers, batch_first=batch_first, bias=bias)
     x, tx = leaf(torch, rng.standard_normal((B, T, I) if batch_first else (T, B, I)))
     pairs = [(x, tx)]

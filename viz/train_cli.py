@@ -12,8 +12,8 @@ from tinygrad_rnn import tasks
 
 DEFAULTS = {    # per task: steps, seq_len, hidden, batch_size, lr, clip
     "charlm": dict(steps=600, seq_len=32, hidden=64, batch_size=16, lr=3e-3, clip=5.0),
-    "adding": dict(steps=600, seq_len=20, hidden=32, batch_size=32, lr=1e-2, clip=1.0),
-    "copy": dict(steps=600, seq_len=12, hidden=32, batch_size=32, lr=1e-2, clip=1.0),
+    "adding": dict(steps=1500, seq_len=20, hidden=32, batch_size=32, lr=5e-3, clip=1.0),
+    "copy": dict(steps=1500, seq_len=12, hidden=32, batch_size=32, lr=5e-3, clip=1.0),
 }
 
 
