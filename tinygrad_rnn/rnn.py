@@ -223,13 +223,7 @@ class _Layer(Module):
             h, c, hs = h0s[k], c0s[k], []
             for t in range(1, T + 1):
                 with scope(f"{self.name}/layer{k}/t={t}"):
-                    gx = _named(gx_all[t - 1], f"xW_{t}")
-                    if self.kind == "lstm":
-                        h, c = _lstm_step(gx, h, c, w_hh_t, b_hh, f"_{t}")
-                    elif self.kind == "gru":
-                        h = _gru_step(gx, h, w_hh_t, b_hh, f"_{t}")
-                    else:
-                        h = _rnn_step(gx, h, w_hh_t, b_hh, self.nonlinearity, f"_{t}")
+                    h, c = self._step(_named(gx_all[t - 1], f"xW_{t}"), h, c, w_hh_t, b_hh, f"_{t}")
                 hs.append(h)
             with scope(f"{self.name}/layer{k}"):
                 x = stack(hs, axis=0)                       # this layer's output is the next one's input
@@ -260,6 +254,9 @@ class RNN(_Layer):
         self.nonlinearity = _check_nonlinearity(nonlinearity, "RNN")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dtype, name)
 
+    def _step(self, gx, h, c, w_hh_t, b_hh, n):
+        return _rnn_step(gx, h, w_hh_t, b_hh, self.nonlinearity, n), None
+
     def extra_repr(self):
         return super().extra_repr() + (", nonlinearity='relu'" if self.nonlinearity == "relu" else "")
 
@@ -268,10 +265,16 @@ class LSTM(_Layer):
     """torch.nn.LSTM: call lstm(input, (h_0, c_0) = zeros) -> (output, (h_n, c_n))."""
     kind = "lstm"
 
+    def _step(self, gx, h, c, w_hh_t, b_hh, n):
+        return _lstm_step(gx, h, c, w_hh_t, b_hh, n)
+
 
 class GRU(_Layer):
     """torch.nn.GRU: call gru(input, h_0 = zeros) -> (output, h_n)."""
     kind = "gru"
+
+    def _step(self, gx, h, c, w_hh_t, b_hh, n):
+        return _gru_step(gx, h, w_hh_t, b_hh, n), None
 
 
 def detach_state(state):
