@@ -2,7 +2,7 @@
 for tanh-RNN, relu-RNN, LSTM and GRU (all trained with Adam and the seed's gradient clipping; the LSTM's
 forget gate starts at bias 1, the usual practice).
 
-    python3 examples/memory_tasks.py [--steps 1500] [--adding 10,25,50] [--copy 10,20,40]
+    python3 examples/memory_tasks.py [--steps 1500] [--adding 10,25,50] [--copy 10,20,30]
 
 This measures the seed's claim: gradients through tanh steps vanish, so a plain RNN stops learning long
 dependencies, while the gates of LSTM and GRU keep a path open. Same as `tinygrad-rnn train adding --table ...`.
@@ -19,7 +19,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=1500)
     p.add_argument("--adding", default="10,25,50", help="sequence lengths for the adding problem")
-    p.add_argument("--copy", default="10,20,40", help="sequence lengths for the copy task")
+    p.add_argument("--copy", default="10,20,30", help="sequence lengths for the copy task")
     args = p.parse_args(argv)
     for task, lengths in [("adding", args.adding), ("copy", args.copy)]:
         lengths = [int(T) for T in lengths.split(",")]

@@ -2,7 +2,7 @@
 
     tinygrad-rnn train charlm --model gru --steps 600          # prints samples as it learns
     tinygrad-rnn train adding --model rnn-tanh --seq-len 50     # one run of the adding problem
-    tinygrad-rnn train copy --table 10,20,40                    # which models learn it, at three lengths
+    tinygrad-rnn train copy --table 10,20,30                    # which models learn it, at three lengths
 """
 import argparse
 import sys
