@@ -5,6 +5,11 @@ An op is a class used as a namespace (never instantiated):
     vjp(g, saved, needs)       -> one gradient per input    (None where needs[i] is False)
 plus its derivative rule as text and LaTeX, which the stepper and the diagrams print. Broadcasting is
 undone in one place, `unbroadcast`. Everything here is plain numpy: the backward never records nodes.
+
+An op may also define `vjp_lean(g, saved, needs)`: the same gradients, some of them as a Lazy (a Scatter
+or an Outer, below) that stands for the dense array. Only a walk nobody watches uses it
+(`backward(keep_grads=False)`), and adds lazies up without building each one. Every op has `vjp_lean`
+(its `vjp` unless it defines one); an op that defines one gets its `vjp` by making that dense.
 """
 import numpy as np
 
@@ -23,6 +28,8 @@ class Op:
 
     def __init_subclass__(cls):
         OPS[cls.name] = cls
+        if "vjp_lean" not in vars(cls):
+            cls.vjp_lean = cls.vjp
 
 
 def unbroadcast(grad, like):
@@ -37,6 +44,57 @@ def unbroadcast(grad, like):
     if grad.dtype != like.dtype:
         grad = grad.astype(like.dtype)
     return grad
+
+
+# ---- lazy gradients: what a lean walk adds up without building ----------------------------------
+
+class Lazy:
+    """A gradient contribution kept in a cheaper form than the dense array it stands for."""
+    __slots__ = ()
+
+    def dense(self):
+        raise NotImplementedError
+
+
+class Scatter(Lazy):
+    """The gradient of x[index]: zeros of x's shape with `values` at the selected positions (repeats add)."""
+    __slots__ = ("shape", "dtype", "index", "values", "basic")
+
+    def __init__(self, shape, dtype, index, values, basic):
+        self.shape, self.dtype, self.index, self.values, self.basic = shape, dtype, index, values, basic
+
+    def dense(self):
+        full = np.zeros(self.shape, dtype=self.dtype)
+        if self.basic:
+            full[self.index] = self.values               # distinct positions: a copy, not a sum
+        else:
+            np.add.at(full, self.index, self.values)     # a repeated index receives every share
+        return full
+
+    def add_to(self, full):
+        """full += this, in place, touching only the selected positions."""
+        if not self.basic:
+            np.add.at(full, self.index, self.values)
+            return
+        view = full[self.index]                          # basic index: a view into full
+        if isinstance(view, np.ndarray):
+            np.add(view, self.values, out=view)
+        else:                                            # one element: numpy gives a scalar, not a view
+            full[self.index] += self.values
+
+
+class Outer(Lazy):
+    """a^T @ g for 2-D a (n, k) and g (n, m): the gradient a matmul sends its right operand. A lean walk
+    sums the terms of a weight shared by many matmuls as one product, [a_1; a_2; ...]^T [g_1; g_2; ...]."""
+    __slots__ = ("a", "g", "dtype")
+
+    def __init__(self, a, g, dtype):
+        self.a, self.g, self.dtype = a, g, dtype
+
+    shape = property(lambda self: (self.a.shape[1], self.g.shape[1]))
+
+    def dense(self):
+        return (self.a.T @ self.g).astype(self.dtype, copy=False)
 
 
 def _axes(axis, ndim):
@@ -125,24 +183,25 @@ class MatMul(Op):
         if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
             raise ValueError(f"inner dimensions differ: {a.shape} @ {b.shape} needs the last axis of the "
                              "left to match the second-to-last axis of the right")
+        if a.ndim > 2 and b.ndim == 2:                   # (..., n, k) @ (k, m) as one product over all rows
+            return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[1:]), (a, b)
         return a @ b, (a, b)
 
     def vjp(g, saved, needs):
+        ga, gb = MatMul.vjp_lean(g, saved, needs)
+        return ga, gb.dense() if isinstance(gb, Lazy) else gb
+
+    def vjp_lean(g, saved, needs):
         a, b = saved
-        if a.ndim == 2 and b.ndim == 2:                  # the common case, no broadcasting
-            return (g @ b.T if needs[0] else None, a.T @ g if needs[1] else None)
+        if b.ndim == 2:                                  # (..., n, k) @ (k, m): one product over all rows
+            a2, g2 = (a, g) if a.ndim == 2 else (a.reshape(-1, a.shape[-1]), g.reshape(-1, b.shape[1]))
+            return ((g2 @ b.T).reshape(a.shape) if needs[0] else None,
+                    Outer(a2, g2, b.dtype) if needs[1] else None)
         a2 = a[None] if a.ndim == 1 else a               # a vector is a 1-row matrix ...
         b2 = b[:, None] if b.ndim == 1 else b            # ... or a 1-column matrix
         g2 = g.reshape(np.matmul(a2[..., :1, :], b2[..., :, :1]).shape[:-2] + (a2.shape[-2], b2.shape[-1]))
-        ga = gb = None
-        if needs[0]:
-            ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2).reshape(a.shape)
-        if needs[1]:
-            if b2.ndim == 2 and a2.ndim > 2:             # (..., n, k) @ (k, m): one product over all rows
-                gb = a2.reshape(-1, a2.shape[-1]).T @ g2.reshape(-1, g2.shape[-1])
-            else:
-                gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2)
-            gb = gb.reshape(b.shape)
+        ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2).reshape(a.shape) if needs[0] else None
+        gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2).reshape(b.shape) if needs[1] else None
         return ga, gb
 
 
@@ -295,10 +354,15 @@ class Transpose(Op):
         return (g.transpose(np.argsort(axes)),)
 
 
+_BASIC = (slice, int, np.integer, type(None), type(Ellipsis))
+
+
 def _is_basic(index):
     """Slices, integers, None and ... only: then x[index] is a view and its positions are distinct."""
-    parts = index if isinstance(index, tuple) else (index,)
-    return all(p is None or p is Ellipsis or isinstance(p, (slice, int, np.integer)) for p in parts)
+    for p in index if isinstance(index, tuple) else (index,):
+        if not isinstance(p, _BASIC) or isinstance(p, bool):          # x[True] is a mask, not a position
+            return False
+    return True
 
 
 class GetItem(Op):
@@ -306,16 +370,14 @@ class GetItem(Op):
     latex = r"\bar{x}[\mathrm{idx}] \mathrel{+}= \bar{y}"
 
     def forward(x, index):
-        return x[index], (x.shape, x.dtype, index)
+        return x[index], (x.shape, x.dtype, index, _is_basic(index))
 
     def vjp(g, saved, needs):
-        shape, dtype, index = saved
-        full = np.zeros(shape, dtype=dtype)
-        if _is_basic(index):
-            full[index] = g
-        else:
-            np.add.at(full, index, g)                    # a repeated index receives every share
-        return (full,)
+        return (GetItem.vjp_lean(g, saved, needs)[0].dense(),)
+
+    def vjp_lean(g, saved, needs):
+        shape, dtype, index, basic = saved
+        return (Scatter(shape, dtype, index, g, basic),)
 
 
 class Concat(Op):

@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .ops import Lazy, Outer
+
 
 class GraphError(RuntimeError):
     """The graph cannot be walked (freed by an earlier backward, or no graph at all)."""
@@ -128,14 +130,19 @@ class Step(NamedTuple):
     input_grads: tuple   # contribution sent along each input edge (None where not needed)
 
 
-def walk(root, grad, retain_graph=False, keep_grads=True):
+def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
     """Backpropagate `grad` from `root`, yielding one Step per node; leaves accumulate into .grad.
 
     keep_grads stores each node's arriving and outgoing gradients on the node (what viz draws);
     retain_graph keeps the saved intermediates so the graph can be walked again.
+    lean is for a walk nobody watches (what `backward(keep_grads=False)` asks for): it yields no steps, ops
+    may send lazy gradients (`op.vjp_lean`: a slice's gradient stays the slice, the matmul terms of a weight
+    used at every time step are multiplied out together), and leaves receive their .grad when it ends.
     """
     if root._node is None:
         raise GraphError("this tensor was not produced by a recorded op: nothing to backpropagate")
+    if lean and keep_grads:
+        raise ValueError("walk: a lean walk keeps no per-edge gradients; pass keep_grads=False with lean=True")
     order = recorded(root)
     for node, _ in order:                  # check first: a failed backward must not half-update .grad
         if node.saved is FREED:
@@ -143,31 +150,52 @@ def walk(root, grad, retain_graph=False, keep_grads=True):
                 f"backward through {node.op.name} (node #{node.index}"
                 f"{' in ' + node.scope_name if node.scope else ''}) a second time: its saved values "
                 "were freed by the first backward. Use backward(retain_graph=True) the first time.")
+    anomaly = state.anomaly
+    lean = lean and not anomaly            # detect_anomaly checks every contribution as an array
     pending = {root._node: grad}           # gradient arriving at each node not yet visited
+    leaves = {}                            # lean: id(leaf) -> [leaf, its gradient from this walk]
     number = 0
     for node, out in order:
         g = pending.pop(node, None)
         if g is None:
             continue
-        needs = tuple(t.requires_grad for t in node.inputs)
-        grads = node.op.vjp(g, node.saved, needs)
-        if any(c is not None and c.dtype != t.dtype for t, c in zip(node.inputs, grads)):
-            # each edge's gradient in its input's dtype (float32 W @ float64 x: W's gradient is float32)
-            grads = tuple(c if c is None else c.astype(t.dtype) for t, c in zip(node.inputs, grads))
-        if state.anomaly:
+        if isinstance(g, Lazy):
+            g = g.dense()
+        inputs, op = node.inputs, node.op
+        needs = [t.requires_grad for t in inputs]
+        grads = (getattr(op, "vjp_lean", op.vjp) if lean else op.vjp)(g, node.saved, needs)
+        for t, c in zip(inputs, grads):
+            if c is not None and c.dtype != t.data.dtype:
+                # each edge's gradient in its input's dtype (float32 W @ float64 x: W's gradient is float32)
+                grads = tuple(c if c is None else c.astype(t.data.dtype) for t, c in zip(inputs, grads))
+                break
+        if anomaly:
             _check_grads(node, out, g, grads, number == 0)
         if not retain_graph:
             node.saved = FREED
-        for t, c in zip(node.inputs, grads):
-            if c is None or not t.requires_grad:         # constants never receive a gradient
+        for t, c, need in zip(inputs, grads, needs):
+            if c is None or not need:                    # constants never receive a gradient
                 continue
-            if c.shape != t.shape:
-                raise GraphError(f"the vjp of {node.op.name} (node #{node.index}) sent a gradient of shape "
+            if c.shape != t.data.shape:
+                raise GraphError(f"the vjp of {op.name} (node #{node.index}) sent a gradient of shape "
                                  f"{c.shape} to an input of shape {t.shape}: the op must undo its broadcasting")
             source = t._node
             if source is not None:                       # an intermediate: sum over all its uses
                 before = pending.get(source)
-                pending[source] = c if before is None else before + c
+                if before is None:
+                    pending[source] = c
+                elif type(before) is _Sum:
+                    before.add(c)
+                else:
+                    pending[source] = _Sum(before, c)
+            elif lean:                                   # a leaf, summed here; its .grad is set at the end
+                entry = leaves.get(id(t))
+                if entry is None:
+                    leaves[id(t)] = [t, c]
+                elif type(entry[1]) is _Sum:
+                    entry[1].add(c)
+                else:
+                    entry[1] = _Sum(entry[1], c)
             elif t.grad is None:                         # a leaf: accumulate into .grad (own copy)
                 t.grad = np.array(c)
             else:
@@ -176,11 +204,72 @@ def walk(root, grad, retain_graph=False, keep_grads=True):
             node.grad, node.input_grads = g, grads
         if out._retain:                                  # accumulates across backward calls, as leaves do
             out.grad = np.array(g) if out.grad is None else out.grad + g
-        yield Step(number, node, out, g, grads)
+        if not lean:
+            yield Step(number, node, out, g, grads)
         number += 1
-    if state.anomaly:                                    # a leaf's sum over its uses can overflow too
+    for t, c in leaves.values():
+        fresh = isinstance(c, Lazy)                      # building a lazy sum makes a new array the leaf can keep
+        c = c.dense() if fresh else c
+        t.grad = (c if fresh else np.array(c)) if t.grad is None else t.grad + c
+    if anomaly:                                          # a leaf's sum over its uses can overflow too
         from .anomaly import check_leaves
         check_leaves(order)
+
+
+FLUSH_ROWS = 1024   # a shared weight's deferred matmul terms are multiplied out once they hold this many rows
+
+
+class _Sum(Lazy):
+    """Two or more contributions to one gradient, added as they arrive, without a new array per term.
+
+    Dense terms go into a buffer this walk owns, in place (the first term is used as it is until a second
+    one comes). A Scatter adds only its positions. The Outer terms A_t^T G_t of a weight shared by many
+    matmuls wait as factors and are multiplied out together, [A_1; A_2; ...]^T [G_1; G_2; ...], every
+    FLUSH_ROWS rows and when the gradient is needed: one large product instead of one per time step.
+    """
+    __slots__ = ("buf", "owned", "a", "g", "rows", "dtype")
+
+    def __init__(self, first, second):
+        self.buf, self.owned, self.a, self.g, self.rows = None, False, [], [], 0
+        self.add(first)
+        self.add(second)
+
+    def add(self, c):
+        if type(c) is Outer:
+            self.a.append(c.a)
+            self.g.append(c.g)
+            self.rows += len(c.a)
+            self.dtype = c.dtype
+            if self.rows >= FLUSH_ROWS:
+                self._add_dense(self._product(), fresh=True)
+        elif isinstance(c, Lazy):
+            if self.buf is None:
+                self.buf, self.owned = c.dense(), True
+            else:
+                if not self.owned:
+                    self.buf, self.owned = np.array(self.buf), True
+                c.add_to(self.buf)
+        else:
+            self._add_dense(c, fresh=False)
+
+    def _add_dense(self, c, fresh):
+        if self.buf is None:
+            self.buf, self.owned = c, fresh
+        elif self.owned:
+            np.add(self.buf, c, out=self.buf)
+        else:
+            self.buf, self.owned = np.asarray(self.buf + c), True
+
+    def _product(self):
+        a = self.a[0] if len(self.a) == 1 else np.concatenate(self.a)
+        g = self.g[0] if len(self.g) == 1 else np.concatenate(self.g)
+        self.a, self.g, self.rows = [], [], 0
+        return (a.T @ g).astype(self.dtype, copy=False)
+
+    def dense(self):
+        if self.a:
+            self._add_dense(self._product(), fresh=True)
+        return self.buf
 
 
 def _check_grads(node, out, g, grads, is_root):

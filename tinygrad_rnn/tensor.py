@@ -151,7 +151,7 @@ class Tensor:
         if self._node is None:                           # a leaf: d self / d self, as in PyTorch
             self.grad = np.array(seed) if self.grad is None else self.grad + seed
             return
-        for _ in tape.walk(self, seed, retain_graph, keep_grads):
+        for _ in tape.walk(self, seed, retain_graph, keep_grads, lean=not keep_grads):
             pass
 
     def _seed(self, grad):
