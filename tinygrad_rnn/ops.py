@@ -308,11 +308,14 @@ class Mean(Op):
     def forward(x, axis=None, keepdims=False):
         axes = _axes(axis, x.ndim)
         n = int(np.prod([x.shape[i] for i in axes]))
+        if n == 0:                                       # the mean of nothing: nan, as numpy, without its warning
+            return x.sum(axis=axes, keepdims=keepdims) * np.nan, (x.shape, axes, keepdims, n)
         return x.mean(axis=axes, keepdims=keepdims), (x.shape, axes, keepdims, n)
 
     def vjp(g, saved, needs):
         shape, axes, keepdims, n = saved
-        return (np.broadcast_to(_expand(g, axes, keepdims) / n, shape),)
+        g = _expand(g, axes, keepdims)
+        return (np.broadcast_to(g / n if n else np.zeros_like(g), shape),)   # n = 0: x and its gradient are empty
 
 
 class Max(Op):
@@ -407,12 +410,17 @@ class Stack(Op):
 
 # ---- softmax family (stable: everything relative to the max) -------------------------------------
 
+def _top(x, axis):
+    """x.max(axis, keepdims=True), and zeros when x is empty (numpy's max of nothing is an error)."""
+    return x.max(axis=axis, keepdims=True) if x.size else x.sum(axis=axis, keepdims=True)
+
+
 class Softmax(Op):
     name, rule = "softmax", "d softmax: y * (g - sum(g * y))"
     latex = r"\bar{x} = y \odot (\bar{y} - \textstyle\sum_j \bar{y}_j y_j)"
 
     def forward(x, axis=-1):
-        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        e = np.exp(x - _top(x, axis))
         out = e / e.sum(axis=axis, keepdims=True)
         return out, (out, axis)
 
@@ -426,7 +434,9 @@ class LogSoftmax(Op):
     latex = r"\bar{x} = \bar{y} - \mathrm{softmax}(x) \textstyle\sum_j \bar{y}_j"
 
     def forward(x, axis=-1):
-        shifted = x - x.max(axis=axis, keepdims=True)
+        shifted = x - _top(x, axis)
+        if not x.size:
+            return shifted, (shifted, axis)
         out = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))   # x - logsumexp(x)
         return out, (out, axis)
 
