@@ -65,8 +65,12 @@ def _lift(value, like, opname):
     """A Python number or numpy array met in an expression becomes a constant tensor."""
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, (numbers.Number, np.generic)) and not isinstance(value, (bool, np.bool_)):
-        return Tensor._result(np.asarray(value, dtype=like.data.dtype), None)
+    if isinstance(value, np.generic) and value.dtype.kind in "fiu":   # a numpy scalar keeps its dtype, as in numpy
+        return Tensor._result(np.asarray(value), None)
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.generic)):
+        # a Python number takes the tensor's dtype when that holds it (float32 * 2.0 stays float32), else
+        # numpy's choice (int64 tensor * 0.5 is float64, not 0)
+        return Tensor._result(np.asarray(value, dtype=np.result_type(like.data.dtype, value)), None)
     if isinstance(value, np.ndarray):
         return Tensor(value)
     raise TypeError(f"{opname}: cannot combine a Tensor with {type(value).__name__}; "
@@ -219,7 +223,7 @@ class Tensor:
         if isinstance(sizes, numbers.Integral):
             if sizes <= 0:
                 raise ValueError(f"split: piece size must be positive, got {sizes}")
-            sizes = [min(sizes, n - start) for start in range(0, n, sizes)]
+            sizes = [min(sizes, n - start) for start in range(0, n, sizes)] or [0]   # an empty axis: one piece
         if sum(sizes) != n:
             raise ValueError(f"split: sizes {list(sizes)} do not add up to {n}, the length of axis {axis} "
                              f"of shape {self.shape}")
@@ -231,16 +235,21 @@ class Tensor:
         """`chunks` pieces of equal size (the last may be smaller), as torch.chunk."""
         if chunks <= 0:
             raise ValueError(f"chunk: number of chunks must be positive, got {chunks}")
-        return self.split(-(-self.shape[axis] // chunks), axis)
+        return self.split(max(1, -(-self.shape[axis] // chunks)), axis)
 
 
 def _plain_index(index):
     """Tensors used as indices become integer arrays (they carry no gradient); arrays are copied, so that
     changing the caller's index array after the forward cannot change where the backward scatters."""
     if isinstance(index, Tensor):
-        return index.data.astype(np.intp) if index.dtype.kind == "f" else index.data.copy()
+        if index.dtype.kind != "f":
+            return index.data.copy()
+        if not np.array_equal(index.data, np.round(index.data)):   # Tensor([0, 2]) is float32: fine; 0.7 is not
+            raise TypeError(f"getitem: an index tensor must hold whole numbers (or booleans), got {index.data!r:.60}")
+        return index.data.astype(np.intp)
     if isinstance(index, tuple):
         return tuple(_plain_index(i) for i in index)
     if isinstance(index, (list, np.ndarray)):
-        return np.array(index)
+        array = np.array(index)
+        return array.astype(np.intp) if array.size == 0 and array.dtype.kind == "f" else array   # x[[]]
     return index
