@@ -35,7 +35,7 @@ SYMBOL = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "matmul": "@", "po
           "sigmoid": "σ", "transpose": "ᵀ"}
 ROWWISE = {"matmul", "add", "sub", "mul", "tanh", "sigmoid", "relu"}    # row t of the result needs row t only
 OPS_LIMIT = 150          # detail="auto" draws ops up to this many op vertices
-EDGES_LIMIT = 40         # shared="auto" draws a shared tensor with an edge per use up to 4 steps and this many ops
+EDGES_LIMIT = 40         # shared="auto": an edge per use of a shared leaf up to 4 steps and this many ops
 
 
 @dataclass
@@ -185,8 +185,10 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
     elided = (min(hidden), max(hidden)) if hidden else None
     if shared == "auto":
         crossing = _crossing(tape, step, gathers, users)
-        small = len(drawn) <= 4 and len(tape) <= EDGES_LIMIT
-        shared = "edges" if small and not hidden and not crossing else "copies"
+        small = len(drawn) <= 4 and len(tape) <= EDGES_LIMIT and not hidden
+        made_shared = any(step[n.index] is None and len({step[c.index] for c, _ in users[n.index]} - {None}) > 1
+                          for n in tape)        # e.g. W_hh^T made once: its vertex would stretch over the row
+        shared = "edges" if small and not crossing and not made_shared else "copies"
 
     vertices, clusters, notes, at = {}, {}, [], {}     # at: tape node index -> vertex id
     layered = len({where[n.index][1] for n in tape if where[n.index][0] is not None}) > 1
