@@ -1,4 +1,5 @@
 """The HTML player: one self-contained file whose embedded steps are the stepper's, number for number."""
+import importlib
 import json
 import re
 
@@ -9,7 +10,6 @@ pytest.importorskip("graphviz")
 
 from tinygrad_rnn import Tensor, scope
 from tinygrad_rnn.stepper import Stepper, norm
-from viz import player as player_module
 from viz.cli import main
 from viz.player import HEAT, VALUES, player
 from viz.teach_cli import build
@@ -102,9 +102,10 @@ def test_strip_holds_dE_ds_t(seed_page):
     by_label = {s.label: s for s in p.stepper.steps}
     for cell in row["cells"]:
         step = by_label[cell["label"]]
-        final = [ev for ev in cell["events"] if ev[2]]
-        assert final == [[step.index, pytest.approx(norm(step.grad), rel=1e-12), 1]]
-        assert all(ev[0] <= step.index for ev in cell["events"])
+        # s_t's one use sends dE/ds_t back (complete: no other use), then the walk visits s_t itself
+        assert cell["events"][-1] == [step.index, pytest.approx(norm(step.grad), rel=1e-12), 1]
+        assert [ev[2] for ev in cell["events"]] == [1, 1]
+        assert cell["events"][0][0] < step.index and cell["events"][0][1] == pytest.approx(cell["events"][1][1])
 
 
 def test_finite_differences_agree(seed_page):
@@ -187,4 +188,31 @@ def test_json_survives_odd_names(tmp_path):
     p = player(loss, None)
     assert "</script><b>" not in p.html.split('id="player-data">')[1].split("</script>")[0]
     assert page_data(p.html)["leaves"][0]["name"] == "</script><b>W"
-    assert player_module.summary(np.array([np.inf, np.nan, 1.0]))["values"] == ["Infinity", "NaN", 1.0]
+    assert importlib.import_module("viz.player").summary(np.array([np.inf, np.nan, 1.0]))["values"] == ["Infinity", "NaN", 1.0]
+
+
+def test_a_state_used_twice_shows_both_parts():
+    """The seed's two-layer network has a loss at every step: dE/ds_2 comes from O_2 (through s'_2) and from s_3."""
+    from tinygrad_rnn import seed
+    E, named = seed.two_layer_network(steps=3)
+    p = player(E, None, names={k: v for k, v in named.items() if k.startswith("W")}, check="states")
+    steps = {s["label"]: s for s in p.data["steps"]}
+    s_2 = steps["s_2"]
+    assert [part["from"] for part in s_2["parts"]] == ["s_2 @ W_s", "s_2 @ W_y"]
+    ref = next(s for s in p.stepper.steps if s.label == "s_2")
+    assert [part["norm"] for part in s_2["parts"]] == [pytest.approx(norm(g.grad), rel=1e-12) for g in ref.grad_parts]
+    rows = {row["name"]: row for row in p.data["strip"]}
+    assert set(rows) == {"s", "s'"}
+    events = next(c for c in rows["s"]["cells"] if c["label"] == "s_2")["events"]
+    assert [ev[2] for ev in events] == [0, 1, 1]          # partial after the first use, complete after the second
+    assert events[0][1] == pytest.approx(norm(ref.grad_parts[0].grad), rel=1e-12)
+    assert events[1][1] == events[2][1] == pytest.approx(norm(ref.grad), rel=1e-12)
+    assert s_2["fd"]["ok"] and steps["s'_2"]["fd"]["ok"]
+
+
+def test_viz_player_is_the_function(tmp_path):
+    import viz
+    E, names = build("seed", 3)
+    p = viz.player(E, tmp_path / "p.html", names=names, check="none")
+    assert isinstance(p, viz.Player) and (tmp_path / "p.html").exists()
+    assert callable(viz.player) and importlib.import_module("viz.player").player is viz.player

@@ -190,7 +190,8 @@
     var dx = 0, dy = 0;
     if (b.left < p.left + margin || b.right > p.right - margin) dx = (b.left + b.right) / 2 - (p.left + p.right) / 2;
     if (b.top < p.top + margin || b.bottom > p.bottom - margin) dy = (b.top + b.bottom) / 2 - (p.top + p.bottom) / 2;
-    if (dx || dy) pane.scrollBy({ left: dx, top: dy, behavior: state.timer ? "auto" : "smooth" });
+    // an absolute target: a smooth scroll still running from the previous step does not throw this one off
+    if (dx || dy) pane.scrollTo({ left: pane.scrollLeft + dx, top: pane.scrollTop + dy, behavior: "smooth" });
   }
 
   // ---- the strip of ||dE/ds_t|| under the time steps -------------------------------------------------
@@ -237,8 +238,8 @@
       var y = top + r * rowH, max = 0;
       row.cells.forEach(function (c) { c.events.forEach(function (e) { max = Math.max(max, num(e[1]) || 0); }); });
       text(strip, x0, y + 9, "strip-title",
-        "‖∂" + D.loss + "/∂" + row.name + "_t‖ at each time step" + (row.layer ? " (" + row.layer + ")" : "") +
-        ": fills in as the walk reaches each state (light = partial sum, still waiting for a use)");
+        "‖∂" + D.loss + "/∂" + row.name + "_t‖" + (row.layer ? " (" + row.layer + ")" : "") +
+        " per time step, as the walk reaches each state (light: partial, a use still to come)");
       row.cells.forEach(function (c) {
         var x = cols[c.t];
         if (!x) return;
@@ -353,9 +354,9 @@
     h += "<section id='upstream'><h3>upstream gradient arriving at the output: g = " + dname(s.label) + "</h3>";
     if (k === 0) h += "<div class='sub'>the walk starts here with " + dname(s.label) + " = 1</div>";
     if (s.parts.length > 1) {
-      h += "<div class='parts' id='panel-parts'>" + sub(s.label) + " was used " + s.parts.length + " times, so its gradient is " +
-        "the sum of what each use sent back: " + s.parts.map(function (p) {
-          return "from " + esc(p.from) + " <span class='nrm'>(‖·‖ " + fmt(p.norm) + ")</span>";
+      h += "<div class='parts' id='panel-parts'>" + sub(s.label) + " is used " + s.parts.length + " times, so g is the sum " +
+        "of what each use sent back:<br>g = " + s.parts.map(function (p) {
+          return "(from " + esc(p.from) + ", norm <span class='nrm' data-v='" + p.norm + "'>" + fmt(p.norm) + "</span>)";
         }).join(" + ") + "</div>";
     }
     h += arrayBlock(s.grad, "g");

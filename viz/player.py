@@ -269,6 +269,10 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
         leaves.append({"name": name, "shape": list(leaf.shape), "uses": leaf_uses.get(name, 0),
                        "grad": summary(leaf.grad), "fd": fd})
 
+    for events in strip_events.values():     # the last contribution completes dE/ds_t (its visit comes later)
+        arrived = [ev for ev in events if not ev[2]]
+        if arrived:
+            arrived[-1][2] = 1
     rows = {}
     for key, (family, label, t) in sorted(states.items(), key=lambda kv: (kv[1][0], kv[1][2])):
         row = rows.setdefault(family, {"layer": family[0], "name": family[1], "cells": []})
