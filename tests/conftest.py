@@ -1,6 +1,8 @@
 """Shared fixtures. torch and the browser are optional for a user's run, required in CI."""
 import importlib
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -27,3 +29,31 @@ def torch():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium driven by selenium (Debian's chromium + chromium-driver; CI installs them and sets
+    TINYGRAD_RNN_REQUIRE_BROWSER=1). The driver is the installed chromedriver: selenium never downloads one."""
+    webdriver = _optional("selenium.webdriver", "TINYGRAD_RNN_REQUIRE_BROWSER", "browser tests skipped")
+    from selenium.webdriver.chrome.service import Service
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    driver_path = shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        why = "chromium and chromedriver are needed (Debian: apt-get install chromium chromium-driver)"
+        if os.environ.get("TINYGRAD_RNN_REQUIRE_BROWSER"):
+            pytest.fail(f"a browser is required here (TINYGRAD_RNN_REQUIRE_BROWSER is set): {why}")
+        pytest.skip(why)
+    profile = tempfile.mkdtemp(prefix="tinygrad-rnn-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                "--disable-dev-shm-usage", "--window-size=1500,1000", f"--user-data-dir={profile}"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)

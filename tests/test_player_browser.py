@@ -1,0 +1,275 @@
+"""The HTML player in a real browser (headless Chromium): what a learner sees after pressing next, arrow keys,
+the slider, play, quiz and check. Screenshots go to $TINYGRAD_RNN_SCREENSHOTS (or pytest's tmp dir)."""
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("graphviz")
+
+from tinygrad_rnn.stepper import norm
+from viz.player import player
+from viz.teach_cli import build
+
+PENDING = "#cfcfcf"
+
+
+@pytest.fixture(scope="module")
+def seed(tmp_path_factory):
+    path = tmp_path_factory.mktemp("player") / "seed.html"
+    E, names = build("seed", 3)
+    p = player(E, path, names=names)
+    return p, path
+
+
+@pytest.fixture
+def shots(tmp_path):
+    where = os.environ.get("TINYGRAD_RNN_SCREENSHOTS")
+    if where:
+        os.makedirs(where, exist_ok=True)
+        return where
+    return str(tmp_path)
+
+
+def load(browser, path):
+    browser.get(path.as_uri())
+    assert browser.execute_script("return !!window.player"), "the player's script did not run"
+    browser.get_log("browser")                       # start each page with an empty console
+
+
+def errors(browser):
+    return [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def status(browser):
+    return browser.execute_script("""
+        return {step: Number(document.body.getAttribute('data-step')),
+                current: document.body.getAttribute('data-current'),
+                ringed: Array.from(document.querySelectorAll('#graph g.pl-current')).map(g => g.id),
+                pending: document.querySelectorAll('#graph g.node.pl-pending').length,
+                op: (document.getElementById('panel-op') || {}).textContent,
+                label: (document.getElementById('panel-label') || {}).getAttribute?.('data-label'),
+                upstream: Number((document.querySelector('#upstream .eq .nrm') || {}).getAttribute?.('data-v')),
+                contribs: Array.from(document.querySelectorAll('#inputs .input')).map(d => {
+                    const n = d.querySelector('.contrib .nrm');
+                    return [Number(d.getAttribute('data-pos')), n ? Number(n.getAttribute('data-v')) : null]; }),
+                pos: document.getElementById('pos').textContent};""")
+
+
+def press(browser, key, times=1):
+    from selenium.webdriver.common.action_chains import ActionChains
+    for _ in range(times):
+        ActionChains(browser).send_keys(key).perform()
+
+
+def click(browser, element_id, times=1):
+    from selenium.webdriver.common.by import By
+    for _ in range(times):
+        browser.find_element(By.ID, element_id).click()
+
+
+def edge_strokes(browser):
+    return browser.execute_script("""
+        const out = {};
+        for (const id of Object.keys(window.player.data.edges)) {
+            const p = document.getElementById(id)?.querySelector('path');
+            if (p) out[id] = p.getAttribute('stroke');
+        }
+        return out;""")
+
+
+def check_step(browser, p, k):
+    """The page shows step k: its vertex ringed, its op, label and numbers in the panel, edges up to k coloured."""
+    data, step = p.data, p.stepper.steps[k]
+    s = status(browser)
+    assert s["step"] == k and s["pos"] == f"step {k + 1} / {len(p)}"
+    assert s["current"] == data["step_vertex"][k] and s["ringed"] == [data["step_vertex"][k]]
+    assert s["op"] == step.op and s["label"] == step.label
+    assert s["upstream"] == pytest.approx(norm(step.grad), rel=1e-12)
+    want = [[e.position, None if e.grad is None else pytest.approx(norm(e.grad), rel=1e-12)] for e in step.inputs]
+    assert s["contribs"] == want
+    strokes = edge_strokes(browser)
+    for eid, e in data["edges"].items():
+        reached = [ev for ev in e["events"] if ev[0] <= k]
+        assert strokes[eid] == (reached[-1][1] if reached else PENDING), eid
+
+
+def test_next_and_arrow_keys_walk_the_graph(browser, seed, shots):
+    from selenium.webdriver.common.keys import Keys
+    p, path = seed
+    load(browser, path)
+    s = status(browser)
+    assert s["step"] == -1 and s["ringed"] == [] and s["pos"].startswith("start")
+    assert s["pending"] >= len(p.data["vertices"]) - 1          # nothing reached yet (the loss waits to start)
+    click(browser, "next")
+    check_step(browser, p, 0)                                    # the walk starts at E_3
+    assert p.stepper.steps[0].label == "E_3"
+    click(browser, "next", 3)
+    check_step(browser, p, 3)
+    press(browser, Keys.ARROW_RIGHT, 5)
+    check_step(browser, p, 8)
+    press(browser, Keys.ARROW_LEFT)
+    check_step(browser, p, 7)
+    click(browser, "prev")
+    check_step(browser, p, 6)
+    press(browser, Keys.END)
+    check_step(browser, p, len(p) - 1)
+    assert browser.execute_script("return !!document.getElementById('done')")
+    press(browser, Keys.HOME)
+    assert status(browser)["step"] == -1
+    assert errors(browser) == []
+    browser.save_screenshot(os.path.join(shots, "player_seed_start.png"))
+
+
+def test_panel_shows_the_shared_weight_and_the_two_uses_of_a_state(browser, seed, shots):
+    p, path = seed
+    load(browser, path)
+    steps = p.stepper.steps
+    k = next(s.index for s in steps if s.label == "s_1 @ W_s")     # W_s gets its 2nd contribution here
+    browser.execute_script("const s = document.getElementById('slider'); s.value = arguments[0];"
+                           "s.dispatchEvent(new Event('input'));", k)
+    check_step(browser, p, k)
+    text = browser.find_element("id", "panel").text
+    assert "W_s += contribution from t=2 (2nd of 3 uses; W_s.grad = t=3 + t=2)" in text
+    assert "g @ W_sᵀ" in text and "s_1ᵀ @ g" in text              # how each contribution is computed
+    assert "d(A@B)/dA" in text                                     # the rule
+    rows = browser.execute_script("""return Array.from(document.querySelectorAll('#leaves tr[data-leaf]')).map(
+        r => [r.getAttribute('data-leaf'), r.children[1].textContent, r.querySelector('.nrm').getAttribute('data-v')]);""")
+    w_s = next(r for r in rows if r[0] == "W_s")
+    assert w_s[1] == "2 / 3"
+    assert float(w_s[2]) == pytest.approx(norm(steps[k].leaf_grads["W_s"]), rel=1e-12)
+    # the strip: s_1's only use (s_1 @ W_s) has just sent dE/ds_1 back; s_2 and s_3 were done before
+    cells = browser.execute_script("""return Array.from(document.querySelectorAll('#strip .strip-num')).map(
+        t => t.textContent);""")
+    by_label = {s.label: s for s in steps}
+    assert float(cells[0]) == pytest.approx(norm(by_label["s_1"].grad), rel=2e-3)
+    assert float(cells[1]) == pytest.approx(norm(by_label["s_2"].grad), rel=2e-3)
+    assert float(cells[2]) == pytest.approx(norm(by_label["s_3"].grad), rel=2e-3)
+    browser.save_screenshot(os.path.join(shots, "player_seed_shared_weight.png"))
+    k2 = next(s.index for s in steps if s.label == "s_1 @ W_s") - 1     # just before: nothing has reached s_1
+    browser.execute_script("const s = document.getElementById('slider'); s.value = arguments[0];"
+                           "s.dispatchEvent(new Event('input'));", k2)
+    check_step(browser, p, k2)
+    assert browser.execute_script("return document.querySelector('#strip .strip-num').textContent") == ""
+    assert errors(browser) == []
+
+
+def test_quiz_hides_then_reveals_and_compares(browser, seed, shots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    p, path = seed
+    load(browser, path)
+    steps = p.stepper.steps
+    k = next(s.index for s in steps if s.label == "x_3 @ W_x")
+    click(browser, "quiz")
+    click(browser, "next", k + 1)
+    assert status(browser)["step"] == k
+    assert browser.find_elements(By.CSS_SELECTOR, "#inputs .contrib") == []   # hidden
+    guesses = browser.find_elements(By.CSS_SELECTOR, "input.guess")
+    assert len(guesses) == 1                                                   # x_3 is a constant: nothing to guess
+    now = [eid for eid, e in p.data["edges"].items() if any(ev[0] == k for ev in e["events"])]
+    assert now and all(edge_strokes(browser)[eid] == PENDING for eid in now)  # the graph does not give it away
+    W_x = steps[k].inputs[1].grad.reshape(-1)
+    guesses[0].send_keys(f"{W_x[0]:.6g}, {W_x[1] * 1.5:.6g}")
+    browser.save_screenshot(os.path.join(shots, "player_seed_quiz.png"))
+    guesses[0].send_keys(Keys.ENTER)                                           # Enter reveals
+    check_step(browser, p, k)                                                  # now everything is shown
+    result = browser.find_element(By.CSS_SELECTOR, ".quiz.result").text
+    assert "1 of 2 values within 2%" in result and "✓" in result and "✗" in result
+    press(browser, Keys.ARROW_RIGHT)
+    assert browser.find_elements(By.CSS_SELECTOR, "#inputs .contrib") == []   # the next step is hidden again
+    press(browser, Keys.ARROW_LEFT)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#inputs .contrib")) == 1   # a revealed step stays revealed
+    click(browser, "quiz")
+    assert errors(browser) == []
+
+
+def test_check_button_and_play(browser, seed, shots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    p, path = seed
+    load(browser, path)
+    k = next(s.index for s in p.stepper.steps if s.label == "s_2")
+    click(browser, "next", k + 1)
+    click(browser, "check")
+    fd = browser.find_element(By.CSS_SELECTOR, "#upstream .fd").text
+    assert "✓ agree" in fd and "finite diff." in fd
+    rows = p.data["steps"][k]["fd"]["rows"]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#upstream .fd tr")) == len(rows) + 1
+    browser.save_screenshot(os.path.join(shots, "player_seed_check.png"))
+    leaf_buttons = browser.find_elements(By.CSS_SELECTOR, "button.check-leaf")
+    assert len(leaf_buttons) == 3
+    leaf_buttons[1].click()
+    assert "final .grad, after all 3 uses" in browser.find_element(By.ID, "leaves").text
+    click(browser, "play")
+    WebDriverWait(browser, 5).until(lambda b: status(b)["step"] >= k + 2)
+    click(browser, "play")                                                     # pause
+    here = status(browser)["step"]
+    assert browser.find_element(By.ID, "play").text.endswith("play")
+    browser.implicitly_wait(0)
+    import time
+    time.sleep(1.2)
+    assert status(browser)["step"] == here                                     # paused means paused
+    assert errors(browser) == []
+
+
+@pytest.mark.parametrize("model", ["lstm", "gru"])
+def test_gated_cells_play_to_the_end(browser, tmp_path, shots, model):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    E, names = build(model, 2)
+    path = tmp_path / f"{model}.html"
+    p = player(E, path, names=names)
+    load(browser, path)
+    press(browser, Keys.ARROW_RIGHT, 12)
+    check_step(browser, p, 11)
+    import time
+    time.sleep(0.6)                                       # let the smooth scroll to the current node finish
+    browser.save_screenshot(os.path.join(shots, f"player_{model}_step12.png"))
+    press(browser, Keys.END)
+    check_step(browser, p, len(p) - 1)
+    rows = browser.execute_script("""return Array.from(document.querySelectorAll('#leaves tr[data-leaf]')).map(
+        r => [r.getAttribute('data-leaf'), Number(r.querySelector('.nrm').getAttribute('data-v'))]);""")
+    assert len(rows) == len(names)
+    for name, shown in rows:
+        assert shown == pytest.approx(norm(names[name].grad), rel=1e-12)
+    heights = browser.execute_script("""return Array.from(document.querySelectorAll('#strip .strip-bar')).map(
+        r => Number(r.getAttribute('height')));""")
+    assert len(heights) == 2 * (2 if model == "lstm" else 1) and all(h > 0 for h in heights)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#graph g.node.pl-pending")) == 0
+    assert errors(browser) == []
+    browser.save_screenshot(os.path.join(shots, f"player_{model}_end.png"))
+    assert os.path.getsize(os.path.join(shots, f"player_{model}_end.png")) > 10_000
+    assert np.isfinite([h for h in heights]).all()
+
+
+def test_a_state_that_receives_gradient_from_two_places(browser, tmp_path, shots):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from tinygrad_rnn import seed as seed_nets
+    E, named = seed_nets.two_layer_network(steps=3)
+    path = tmp_path / "two_layer.html"
+    p = player(E, path, names={k: v for k, v in named.items() if k.startswith("W")})
+    load(browser, path)
+    steps = p.stepper.steps
+    visit = next(s for s in steps if s.label == "s_2")
+    first = visit.grad_parts[0].from_step                 # the first use of s_2 sends its part back here
+    press(browser, Keys.ARROW_RIGHT, first + 1)
+    check_step(browser, p, first)
+    cell = browser.execute_script("""const i = window.player.data.strip[0].cells.findIndex(c => c.label === 's_2');
+        return document.querySelectorAll('#strip .strip-num')[i].textContent;""")
+    assert cell.endswith("so far") and float(cell.split()[0]) == pytest.approx(norm(visit.grad_parts[0].grad), rel=2e-3)
+    press(browser, Keys.ARROW_RIGHT, visit.index - first)
+    check_step(browser, p, visit.index)
+    parts = browser.find_element(By.ID, "panel-parts")
+    assert "is used 2 times" in parts.text
+    shown = [float(n.get_attribute("data-v")) for n in parts.find_elements(By.CSS_SELECTOR, ".nrm")]
+    assert shown == [pytest.approx(norm(g.grad), rel=1e-12) for g in visit.grad_parts]
+    import time
+    time.sleep(0.6)                                       # let the smooth scroll to the current node finish
+    ringed = browser.find_element(By.CSS_SELECTOR, "#graph g.pl-current").rect
+    pane = browser.find_element(By.ID, "graph-pane").rect
+    assert pane["x"] <= ringed["x"] and ringed["x"] + ringed["width"] <= pane["x"] + pane["width"]   # in view
+    assert errors(browser) == []
+    browser.save_screenshot(os.path.join(shots, "player_two_layer_s2.png"))
