@@ -2,6 +2,8 @@
 
     viz.draw(loss)               -> graphviz.Digraph (shows inline in Jupyter; .render() / .pipe() as usual)
     viz.save(loss, "lstm.svg")   -> the path written; the format comes from the suffix (.svg .png .pdf .dot)
+    viz.player(loss, "backprop.html") -> a Player: one self-contained HTML page stepping through backprop
+                                    (runs the backward walk; shows inline in Jupyter). The module is viz/player.py.
 """
 import os
 import re
@@ -66,3 +68,8 @@ def render(graph, path, fmt):
     with open(path, "wb") as f:
         f.write(data)
     return path
+
+
+# binds viz.player to the function (the module stays importable as importlib.import_module("viz.player"))
+from .player import Player as Player
+from .player import player as player
