@@ -76,17 +76,26 @@ def is_grad_enabled():
     return state.grad_enabled
 
 
-@contextlib.contextmanager
-def scope(name):
-    """Tag every node recorded inside with `name` (nestable; "a/b" pushes two levels)."""
-    if not isinstance(name, str) or not name.strip("/"):
-        raise ValueError(f"scope name must be a non-empty string, got {name!r}")
-    before = state.scope
-    state.scope = before + tuple(p for p in name.split("/") if p)
-    try:
-        yield
-    finally:
-        state.scope = before
+class scope(contextlib.ContextDecorator):
+    """Tag every node recorded inside with `name` (nestable; "a/b" pushes two levels).
+
+    A class, not a generator function: recurrent layers enter one per gate per time step."""
+
+    def __init__(self, name):
+        if not isinstance(name, str) or not name.strip("/"):
+            raise ValueError(f"scope name must be a non-empty string, got {name!r}")
+        parts = name.split("/")
+        self.parts = tuple(p for p in parts if p) if "" in parts else tuple(parts)
+
+    def __enter__(self):
+        self.before = state.scope
+        state.scope = self.before + self.parts
+
+    def __exit__(self, *exc):
+        state.scope = self.before
+
+    def _recreate_cm(self):                              # as a decorator: a fresh one per call
+        return scope("/".join(self.parts))
 
 
 def current_scope():
@@ -97,17 +106,17 @@ def current_scope():
 
 def recorded(root):
     """(node, output tensor) for every node that produced `root`, newest first. No recursion."""
-    pairs, seen, stack = [], set(), [root]
+    found, seen, stack = [], set(), [root]
     while stack:
         t = stack.pop()
         node = t._node
-        if node is None or id(node) in seen:
+        if node is None or node in seen:
             continue
-        seen.add(id(node))
-        pairs.append((node, t))
+        seen.add(node)
+        found.append((node.index, node, t))
         stack.extend(node.inputs)
-    pairs.sort(key=lambda pair: pair[0].index, reverse=True)
-    return pairs
+    found.sort(reverse=True)                             # by creation number alone: numbers are unique
+    return [(node, t) for _, node, t in found]
 
 
 def graph(root):

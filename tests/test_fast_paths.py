@@ -1,0 +1,47 @@
+"""The hot paths made cheap for speed keep their meaning: scopes, op application, the recorded order."""
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import Tensor, tape
+
+
+def test_scope_nests_splits_and_restores_on_error():
+    x = Tensor(np.ones(2), requires_grad=True)
+    with tg.scope("a/b"):
+        with tg.scope("//c/"):
+            y = x * 2.0
+        z = y + 1.0
+    with pytest.raises(KeyError), tg.scope("d"):
+        raise KeyError
+    assert y.node.scope == ("a", "b", "c") and z.node.scope == ("a", "b") and tg.current_scope() == ""
+    with pytest.raises(ValueError, match="non-empty"):
+        tg.scope("//")
+
+
+def test_scope_as_a_decorator_is_fresh_per_call():
+    @tg.scope("cell")
+    def step(x, depth):
+        return step(x, depth - 1) if depth else (x * 2.0, tg.current_scope())
+
+    x = Tensor(np.ones(2), requires_grad=True)
+    y, where = step(x, 2)
+    assert where == "cell/cell/cell" and y.node.scope_name == "cell/cell/cell" and tg.current_scope() == ""
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_ops_of_every_arity_record_their_inputs_in_order(n):
+    xs = [Tensor(np.full(2, float(k)), requires_grad=True) for k in range(n)]
+    out = tg.concat(xs) if n == 3 else (xs[0] - xs[1] if n == 2 else -xs[0])
+    assert out.node.inputs == tuple(xs)
+
+
+def test_recorded_is_newest_first_and_each_node_once():
+    x = Tensor(np.ones(3), requires_grad=True)
+    h = x
+    for _ in range(5):
+        h = h * h + h                                   # h used twice per step: one node, two edges
+    pairs = tape.recorded(h)
+    indices = [node.index for node, _ in pairs]
+    assert indices == sorted(indices, reverse=True) and len(set(indices)) == len(indices) == 10
+    assert all(out.node is node for node, out in pairs)
