@@ -45,10 +45,16 @@ def _short(index):
 def apply(op, *inputs, **params):
     """Run op forward on the inputs' arrays; record a Node when grad is on and some input requires it."""
     try:
-        out, saved = op.forward(*[t.data for t in inputs], **params)
+        if len(inputs) == 2:                             # the common arities, without building a list
+            out, saved = op.forward(inputs[0].data, inputs[1].data, **params)
+        elif len(inputs) == 1:
+            out, saved = op.forward(inputs[0].data, **params)
+        else:
+            out, saved = op.forward(*[t.data for t in inputs], **params)
     except (ValueError, IndexError, TypeError) as err:
         raise _op_error(op, inputs, params, err) from None
-    out = np.asarray(out)                                # numpy reductions return scalars; .data is an array
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)                            # numpy reductions return scalars; .data is an array
     if _NUMPY1:                                          # numpy 1 makes 0-d float32 (op) 1 float64: undo it
         out = out.astype(np.result_type(*[t.dtype for t in inputs]), copy=False)
     if state.anomaly:
