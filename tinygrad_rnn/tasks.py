@@ -13,7 +13,7 @@ import numpy as np
 
 from . import rng as shared_rng
 from .functional import cross_entropy, mse_loss
-from .nn import Embedding, Linear, Module
+from .nn import Embedding, Linear, Module, check_size
 from .optim import Adam, clip_grad_norm
 from .rnn import GRU, LSTM, RNN, detach_state
 from .tape import no_grad
@@ -108,6 +108,7 @@ class Regressor(Module):
 def train_adding(model="lstm", seq_len=20, steps=1500, hidden=32, batch=32, lr=5e-3, clip=1.0, seed=0,
                  on_step=None):
     """Learned when the test MSE is below a tenth of the baseline's 1/6."""
+    check_size(steps, "steps", "train_adding")
     shared_rng.manual_seed(seed)
     net = Regressor(model, 2, hidden, 1)
     opt, losses, start = Adam(net.parameters(), lr=lr), [], time.perf_counter()
@@ -162,6 +163,7 @@ def _copy_logits(net, x, length):
 def train_copy(model="lstm", seq_len=12, steps=1500, hidden=32, batch=32, lr=5e-3, clip=1.0, seed=0,
                n_symbols=4, length=3, on_step=None):
     """Learned when the test accuracy on the replayed symbols reaches 90%."""
+    check_size(steps, "steps", "train_copy")
     shared_rng.manual_seed(seed)
     net = Tagger(model, n_symbols + 2, hidden, n_symbols)
     opt, losses, start = Adam(net.parameters(), lr=lr), [], time.perf_counter()
@@ -249,6 +251,7 @@ def train_charlm(text=None, model="lstm", steps=300, seq_len=32, batch=16, hidde
     """Truncated BPTT over the text: the state flows on from chunk to chunk, but is detached every
     `seq_len` steps, so each backward pass covers only the last chunk. Learned when the training loss
     falls below the entropy of the characters' frequencies (what a model without memory can reach)."""
+    check_size(steps, "steps", "train_charlm")
     if text is None:
         from .corpus import TEXT as text
     if len(text) < 2 * batch:
