@@ -273,3 +273,19 @@ def test_a_state_that_receives_gradient_from_two_places(browser, tmp_path, shots
     assert pane["x"] <= ringed["x"] and ringed["x"] + ringed["width"] <= pane["x"] + pane["width"]   # in view
     assert errors(browser) == []
     browser.save_screenshot(os.path.join(shots, "player_two_layer_s2.png"))
+
+
+def test_inline_in_jupyter_the_iframe_plays(browser, seed, tmp_path):
+    from selenium.webdriver.common.by import By
+    p, _ = seed
+    notebook = tmp_path / "notebook.html"
+    notebook.write_text(f"<!DOCTYPE html><html><body><h1>cell output</h1>{p._repr_html_()}</body></html>",
+                        encoding="utf-8")
+    browser.get(notebook.as_uri())
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    try:
+        click(browser, "next", 3)
+        check_step(browser, p, 2)
+    finally:
+        browser.switch_to.default_content()
+    assert errors(browser) == []

@@ -182,6 +182,7 @@
     if (G.weights) G.weights.classList.toggle("pl-hidden", k < N - 1);
     Object.keys(receivers).forEach(function (id) { if (G[id]) halo(G[id], "halo-recv", 3); });
     if (cur && G[cur]) { halo(G[cur], "halo", 5); scrollTo(G[cur]); }
+    else if (k < 0 && G[D.step_vertex[0]]) scrollTo(G[D.step_vertex[0]]);     // the start: show the loss
     updateStrip();
   }
   function scrollTo(g) {
@@ -306,6 +307,8 @@
       "<p>At each node the gradient that arrived at its output (the <i>upstream</i> gradient <b>g</b>) is multiplied " +
       "by the op's local derivative; the result is the <i>contribution</i> sent back along each input edge. A weight " +
       "used at every time step receives one contribution per use; its .grad is their running sum.</p>" +
+      (D.strip.length ? "<p>Under the time steps, a strip fills in with the size of the gradient reaching each " +
+      "state, ‖∂" + sub(D.loss) + "/∂" + sub(D.strip[0].name + "_t") + "‖: watch it shrink (or grow) as the walk goes back in time.</p>" : "") +
       "<p>Press <kbd>→</kbd> or <b>next</b> to start; <kbd>←</kbd> goes back, <kbd>space</kbd> plays. Turn on " +
       "<b>quiz</b> to guess each contribution before it is shown.</p>" + leavesTable() + "</div>";
   }
