@@ -17,7 +17,7 @@ from .nn import Module, as_tensor, check_size, uniform_parameter
 from .tape import scope
 from .tensor import Tensor
 
-__all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "detach_state"]
+__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "detach_state"]
 
 _NONLINEARITIES = ("tanh", "relu")
 
@@ -183,8 +183,7 @@ class _Layer(Module):
                 setattr(self, f"bias_hh_l{k}", uniform_parameter((G * H,), bound, dtype))
 
     def _weights(self, k):
-        get = lambda n: getattr(self, f"{n}_l{k}", None)  # noqa: E731
-        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+        return tuple(getattr(self, f"{n}_l{k}", None) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
     def _initial(self, value, lead, what):
         """Per-layer initial states from a (num_layers, B, H) tensor, or zeros."""
