@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
-from tinygrad_rnn import tasks  # noqa: E402
+from tinygrad_rnn import tasks
 
 
 def main(argv=None):

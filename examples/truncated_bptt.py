@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
-import tinygrad_rnn as tg  # noqa: E402
-from tinygrad_rnn import nn, optim  # noqa: E402
+import tinygrad_rnn as tg
+from tinygrad_rnn import nn, optim
 
 
 def main(argv=None):

@@ -96,7 +96,7 @@ def test_load_rejects_corrupt_and_foreign_files(tmp_path):
     single = tmp_path / "single.npy"
     np.save(single, np.zeros(3))
     pickled = tmp_path / "pickled.npz"
-    np.savez(pickled, **{"scale": np.array([{"evil": 1}], dtype=object)})
+    np.savez(pickled, scale=np.array([{"evil": 1}], dtype=object))
     for path in [truncated, garbage, single, pickled]:
         with pytest.raises(ValueError, match="not an .npz archive of parameters"):
             m.load(path)

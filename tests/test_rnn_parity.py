@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import nn, rnn
+from tinygrad_rnn import rnn
 
 TOL = 1e-8
 T, B, I, H = 4, 3, 5, 4
@@ -136,7 +136,7 @@ def test_gate_shapes_and_names_follow_torch():
 def test_scopes_and_names_for_diagrams():
     lstm = rnn.LSTM(2, 3, num_layers=2, dtype=np.float64)
     x = tg.Tensor(np.ones((3, 1, 2)), requires_grad=True)
-    out, (h_n, c_n) = lstm(x)
+    out, (_, c_n) = lstm(x)
     loss = out.sum() + c_n.sum()                        # keep the root alive: graph() holds weak references
     nodes = tg.graph(loss)
     scopes = {n.scope_name for n in nodes}

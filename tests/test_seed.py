@@ -51,8 +51,8 @@ def test_three_step_network_matches_its_equations(phi):
 
 def test_three_step_network_is_reproducible_and_shared_between_phis():
     a, na = seed.three_step_network("tanh", seed=3)
-    b, nb = seed.three_step_network("tanh", seed=3)
-    c, nc = seed.three_step_network("relu", seed=3)
+    b, _ = seed.three_step_network("tanh", seed=3)
+    _, nc = seed.three_step_network("relu", seed=3)
     assert a.item() == b.item()
     for k in ["x_1", "x_2", "x_3", "d_3", "s_0", "W_x", "W_s", "W_y"]:
         np.testing.assert_array_equal(na[k].data, nc[k].data)   # only Φ differs

@@ -10,7 +10,7 @@ import numpy as np
 
 from .tensor import Tensor
 
-__all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm"]
+__all__ = ["SGD", "Adam", "Optimizer", "clip_grad_norm"]
 
 
 def _params(params, owner):

@@ -11,9 +11,9 @@ import time
 from tinygrad_rnn import tasks
 
 DEFAULTS = {    # per task: steps, seq_len, hidden, batch_size, lr, clip
-    "charlm": dict(steps=600, seq_len=32, hidden=64, batch_size=16, lr=3e-3, clip=5.0),
-    "adding": dict(steps=1500, seq_len=20, hidden=32, batch_size=32, lr=5e-3, clip=1.0),
-    "copy": dict(steps=1500, seq_len=12, hidden=32, batch_size=32, lr=5e-3, clip=1.0),
+    "charlm": {"steps": 600, "seq_len": 32, "hidden": 64, "batch_size": 16, "lr": 3e-3, "clip": 5.0},
+    "adding": {"steps": 1500, "seq_len": 20, "hidden": 32, "batch_size": 32, "lr": 5e-3, "clip": 1.0},
+    "copy": {"steps": 1500, "seq_len": 12, "hidden": 32, "batch_size": 32, "lr": 5e-3, "clip": 1.0},
 }
 
 
@@ -90,10 +90,9 @@ def run(args):
         raise ValueError("--table is for the memory tasks (adding, copy), not charlm")
     if args.text and args.task != "charlm":
         raise ValueError("--text is for charlm only")
-    opts = {k: v for k, v in DEFAULTS[args.task].items()}
-    opts.update({k: getattr(args, k) for k in opts if getattr(args, k) is not None})
-    common = dict(steps=opts["steps"], hidden=opts["hidden"], batch=opts["batch_size"], lr=opts["lr"],
-                  clip=opts["clip"], seed=args.seed)
+    opts = {k: v if getattr(args, k) is None else getattr(args, k) for k, v in DEFAULTS[args.task].items()}
+    common = {"steps": opts["steps"], "hidden": opts["hidden"], "batch": opts["batch_size"], "lr": opts["lr"],
+              "clip": opts["clip"], "seed": args.seed}
     if args.task == "charlm":
         return _charlm(args, common, opts["seq_len"])
     train = tasks.train_adding if args.task == "adding" else tasks.train_copy
