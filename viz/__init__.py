@@ -27,7 +27,7 @@ def draw(tensor, detail="auto", grads=True, values=False, shared="auto", max_ste
     shared: how a weight used at several steps is drawn — "edges" (one vertex, an edge per use),
             "copies" (a dashed copy in each step plus a table of per-step terms), "auto" (edges up to 4 steps).
     max_steps: draw at most this many steps; the middle ones collapse into one `t=a … t=b` box
-            (default 6 at ops detail, 8 at cells detail).
+            (default 6 at ops detail, fewer for big cells so that about 240 ops are drawn; 8 at cells detail).
     """
     from .dot import to_dot
     from .view import build

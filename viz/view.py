@@ -35,6 +35,7 @@ SYMBOL = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "matmul": "@", "po
           "sigmoid": "σ", "transpose": "ᵀ"}
 ROWWISE = {"matmul", "add", "sub", "mul", "tanh", "sigmoid", "relu"}    # row t of the result needs row t only
 OPS_LIMIT = 150          # detail="auto" draws ops up to this many op vertices
+OPS_BUDGET = 240         # detail="ops" draws at most 6 steps, fewer when that would pass this many op vertices
 EDGES_LIMIT = 40         # shared="auto": an edge per use of a shared leaf up to 4 steps and this many ops
 
 
@@ -180,7 +181,8 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
     if detail == "auto":
         hidden = elision(max_steps or 6)
         detail = "ops" if not steps or sum(step[n.index] not in hidden for n in tape) <= OPS_LIMIT else "cells"
-    hidden = elision(max_steps or (6 if detail == "ops" else 8))
+    per_step = sum(1 for w in where.values() if w[0] is not None) / max(len(steps), 1)
+    hidden = elision(max_steps or (max(2, min(6, int(OPS_BUDGET // max(per_step, 1)))) if detail == "ops" else 8))
     drawn = [s for s in steps if s not in hidden]
     elided = (min(hidden), max(hidden)) if hidden else None
     if shared == "auto":
@@ -333,7 +335,7 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
     norms = [e.grad for e in edges if e.grad]
     view = View(vertices, edges, clusters, drawn, elided, detail, shared, status, weights, columns,
                 (min(norms), max(norms)) if norms else None, at[root._node.index], notes)
-    _spines(view, tape, step, at)
+    _spines(view)
     return view
 
 
@@ -489,7 +491,7 @@ def _port(ports, key, name, prefix):
     return ports[-1][0]
 
 
-def _spines(view, tape, step, at):
+def _spines(view):
     """One dot `group` along each recurrent state's path within a step (h_1 -> ... -> h_2): its vertices are
     drawn in a line. A state is a named result used at the next step. Groups stay inside one step: groups
     spanning clusters, together with the invisible edges between steps, make dot fail ("trouble in init_rank")."""
@@ -497,11 +499,10 @@ def _spines(view, tape, step, at):
     if view.detail == "cells":
         return
     chains = defaultdict(list)
-    for n in tape:
-        s, name = step[n.index], n.output.name
-        if s is None or not name or not STATE.match(name) or at[n.index] not in vs:
-            continue
-        chains[STATE.match(name)[1], vs[at[n.index]].layer].append((s, at[n.index]))
+    for v in vs.values():
+        m = STATE.match(v.name) if v.kind == "op" and v.step is not None else None
+        if m:
+            chains[m[1], v.layer].append((v.step, v.id))
     nexts = defaultdict(set)
     adj = defaultdict(list)
     for e in view.edges:
