@@ -44,11 +44,11 @@ def _short(index):
 
 def apply(op, *inputs, **params):
     """Run op forward on the inputs' arrays; record a Node when grad is on and some input requires it."""
-    try:
-        if len(inputs) == 2:                             # the common arities, without building a list
-            out, saved = op.forward(inputs[0].data, inputs[1].data, **params)
+    try:                                                 # the common calls without building a list or a dict
+        if len(inputs) == 2 and not params:
+            out, saved = op.forward(inputs[0].data, inputs[1].data)
         elif len(inputs) == 1:
-            out, saved = op.forward(inputs[0].data, **params)
+            out, saved = op.forward(inputs[0].data, **params) if params else op.forward(inputs[0].data)
         else:
             out, saved = op.forward(*[t.data for t in inputs], **params)
     except (ValueError, IndexError, TypeError) as err:
@@ -63,8 +63,8 @@ def apply(op, *inputs, **params):
     if state.grad_enabled:
         for t in inputs:
             if t.requires_grad:
-                return Tensor._result(out, Node(op, inputs, saved, params))
-    return Tensor._result(out, None)
+                return _result(out, Node(op, inputs, saved, params))
+    return _result(out, None)
 
 
 def _lift(value, like, opname):
@@ -105,9 +105,10 @@ class Tensor:
         self.data, self.grad, self.requires_grad = array, None, bool(requires_grad)
         self.name, self._node, self._retain = name, None, False
 
-    @classmethod
-    def _result(cls, data, node):
-        t = object.__new__(cls)
+    @staticmethod
+    def _result(data, node):
+        """An op's output (or a constant): no checks, no copy. A plain function: every op makes one."""
+        t = _new(Tensor)
         t.data, t.grad, t.requires_grad, t.name, t._node, t._retain = data, None, node is not None, None, node, False
         return t
 
@@ -242,6 +243,10 @@ class Tensor:
         if chunks <= 0:
             raise ValueError(f"chunk: number of chunks must be positive, got {chunks}")
         return self.split(max(1, -(-self.shape[axis] // chunks)), axis)
+
+
+_new = object.__new__
+_result = Tensor._result
 
 
 def _plain_index(index):
