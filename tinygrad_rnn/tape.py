@@ -173,21 +173,21 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
         inputs, op = node.inputs, node.op
         needs = [t.requires_grad for t in inputs]
         grads = (getattr(op, "vjp_lean", op.vjp) if lean else op.vjp)(g, node.saved, needs)
-        for t, c in zip(inputs, grads):
-            if c is not None and c.dtype != t.data.dtype:
-                # each edge's gradient in its input's dtype (float32 W @ float64 x: W's gradient is float32)
-                grads = tuple(c if c is None else c.astype(t.data.dtype) for t, c in zip(inputs, grads))
-                break
         if anomaly:
+            grads = _in_dtypes(inputs, grads)
             _check_grads(node, out, g, grads, number == 0)
         if not retain_graph:
             node.saved = FREED
+        cast = False
         for t, c, need in zip(inputs, grads, needs):
             if c is None or not need:                    # constants never receive a gradient
                 continue
-            if c.shape != t.data.shape:
+            data = t.data
+            if c.shape != data.shape:
                 raise GraphError(f"the vjp of {op.name} (node #{node.index}) sent a gradient of shape "
                                  f"{c.shape} to an input of shape {t.shape}: the op must undo its broadcasting")
+            if c.dtype != data.dtype:                    # e.g. float32 W @ float64 x: W's gradient is float32
+                c, cast = c.astype(data.dtype), True
             source = t._node
             if source is not None:                       # an intermediate: sum over all its uses
                 before = pending.get(source)
@@ -209,6 +209,8 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
                 t.grad = np.array(c)
             else:
                 t.grad = t.grad + c
+        if cast:
+            grads = _in_dtypes(inputs, grads)            # each edge's gradient in its input's dtype, as sent
         if keep_grads:
             node.grad, node.input_grads = g, grads
         if out._retain:                                  # accumulates across backward calls, as leaves do
@@ -223,6 +225,10 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
     if anomaly:                                          # a leaf's sum over its uses can overflow too
         from .anomaly import check_leaves
         check_leaves(order)
+
+
+def _in_dtypes(inputs, grads):
+    return tuple(c if c is None or c.dtype == t.data.dtype else c.astype(t.data.dtype) for t, c in zip(inputs, grads))
 
 
 FLUSH_ROWS = 1024   # a shared weight's deferred matmul terms are multiplied out once they hold this many rows
