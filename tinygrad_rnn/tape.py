@@ -106,6 +106,11 @@ def current_scope():
 
 def recorded(root):
     """(node, output tensor) for every node that produced `root`, newest first. No recursion."""
+    return [(node, t) for _, node, t in _newest_first(root)]
+
+
+def _newest_first(root):
+    """(creation number, node, output tensor) for every node that produced `root`, newest first."""
     found, seen, stack = [], set(), [root]
     while stack:
         t = stack.pop()
@@ -116,7 +121,7 @@ def recorded(root):
         found.append((node.index, node, t))
         stack.extend(node.inputs)
     found.sort(reverse=True)                             # by creation number alone: numbers are unique
-    return [(node, t) for _, node, t in found]
+    return found
 
 
 def graph(root):
@@ -152,8 +157,8 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
         raise GraphError("this tensor was not produced by a recorded op: nothing to backpropagate")
     if lean and keep_grads:
         raise ValueError("walk: a lean walk keeps no per-edge gradients; pass keep_grads=False with lean=True")
-    order = recorded(root)
-    for node, _ in order:                  # check first: a failed backward must not half-update .grad
+    order = _newest_first(root)
+    for _, node, _ in order:               # check first: a failed backward must not half-update .grad
         if node.saved is FREED:
             raise GraphError(
                 f"backward through {node.op.name} (node #{node.index}"
@@ -164,14 +169,17 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
     pending = {root._node: grad}           # gradient arriving at each node not yet visited
     leaves = {}                            # lean: id(leaf) -> [leaf, its gradient from this walk]
     number = 0
-    for node, out in order:
+    for _, node, out in order:
         g = pending.pop(node, None)
         if g is None:
             continue
         if isinstance(g, Lazy):
             g = g.dense()
         inputs, op = node.inputs, node.op
-        needs = [t.requires_grad for t in inputs]
+        if len(inputs) == 2:                             # which inputs want a gradient, without a new list
+            needs = _NEEDS[inputs[0].requires_grad][inputs[1].requires_grad]
+        else:
+            needs = tuple([t.requires_grad for t in inputs])
         grads = (getattr(op, "vjp_lean", op.vjp) if lean else op.vjp)(g, node.saved, needs)
         if anomaly:
             grads = _in_dtypes(inputs, grads)
@@ -224,7 +232,10 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
         t.grad = (c if fresh else np.array(c)) if t.grad is None else t.grad + c
     if anomaly:                                          # a leaf's sum over its uses can overflow too
         from .anomaly import check_leaves
-        check_leaves(order)
+        check_leaves([(node, out) for _, node, out in order])
+
+
+_NEEDS = (((False, False), (False, True)), ((True, False), (True, True)))
 
 
 def _in_dtypes(inputs, grads):
