@@ -259,7 +259,10 @@ def _plain_index(index):
             raise TypeError(f"getitem: an index tensor must hold whole numbers (or booleans), got {index.data!r:.60}")
         return index.data.astype(np.intp)
     if isinstance(index, tuple):
-        return tuple(_plain_index(i) for i in index)
+        for i in index:                                  # slices and integers (x[..., 0:H]) pass as they are
+            if isinstance(i, (Tensor, tuple, list, np.ndarray)):
+                return tuple(_plain_index(i) for i in index)
+        return index
     if isinstance(index, (list, np.ndarray)):
         array = np.array(index)
         return array.astype(np.intp) if array.size == 0 and array.dtype.kind == "f" else array   # x[[]]
