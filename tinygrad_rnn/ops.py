@@ -11,6 +11,8 @@ or an Outer, below) that stands for the dense array. Only a walk nobody watches 
 (`backward(keep_grads=False)`), and adds lazies up without building each one. Every op has `vjp_lean`
 (its `vjp` unless it defines one); an op that defines one gets its `vjp` by making that dense.
 """
+import math
+
 import numpy as np
 
 try:
@@ -180,6 +182,11 @@ class Pow(Op):
                 unbroadcast(g * out * np.log(np.where(a == 0, 1, a)), b) if needs[1] else None)
 
 
+def _rows(x):
+    """x as a matrix of its last axis: (..., k) -> (rows, k); rows are counted, as -1 cannot be when x is empty."""
+    return x.reshape(math.prod(x.shape[:-1]), x.shape[-1])
+
+
 class MatMul(Op):
     name, rule = "matmul", "d(A@B)/dA: G @ B^T, d(A@B)/dB: A^T @ G"
     latex = r"\bar{A} = \bar{C} B^\top,\quad \bar{B} = A^\top \bar{C}"
@@ -189,7 +196,7 @@ class MatMul(Op):
             raise ValueError(f"inner dimensions differ: {a.shape} @ {b.shape} needs the last axis of the "
                              "left to match the second-to-last axis of the right")
         if a.ndim > 2 and b.ndim == 2:                   # (..., n, k) @ (k, m) as one product over all rows
-            return (a.reshape(-1, a.shape[-1]) @ b).reshape(a.shape[:-1] + b.shape[1:]), (a, b)
+            return (_rows(a) @ b).reshape(a.shape[:-1] + b.shape[1:]), (a, b)
         return a @ b, (a, b)
 
     def vjp(g, saved, needs):
@@ -199,7 +206,7 @@ class MatMul(Op):
     def vjp_lean(g, saved, needs):
         a, b = saved
         if b.ndim == 2:                                  # (..., n, k) @ (k, m): one product over all rows
-            a2, g2 = (a, g) if a.ndim == 2 else (a.reshape(-1, a.shape[-1]), g.reshape(-1, b.shape[1]))
+            a2, g2 = (a, g) if a.ndim == 2 else (_rows(a), _rows(g))
             return ((g2 @ b.T).reshape(a.shape) if needs[0] else None,
                     Outer(a2, g2, b.dtype) if needs[1] else None)
         a2 = a[None] if a.ndim == 1 else a               # a vector is a 1-row matrix ...
