@@ -37,12 +37,12 @@ class Op:
 def unbroadcast(grad, like):
     """Sum `grad` back to the shape (and dtype) of the array `like` that was broadcast forward."""
     if grad.shape != like.shape:
-        extra = grad.ndim - like.ndim
+        extra = grad.ndim - like.ndim                   # np.add.reduce: ndarray.sum without its Python wrapper
         if extra:
-            grad = grad.sum(axis=tuple(range(extra)))
+            grad = np.add.reduce(grad, axis=tuple(range(extra)))
         kept = tuple(i for i, n in enumerate(like.shape) if n == 1 and grad.shape[i] != 1)
         if kept:
-            grad = grad.sum(axis=kept, keepdims=True)
+            grad = np.add.reduce(grad, axis=kept, keepdims=True)
     if grad.dtype != like.dtype:
         grad = grad.astype(like.dtype)
     return grad
@@ -273,6 +273,8 @@ class Sigmoid(Op):
         # so nothing overflows; in place, with fast ufuncs only (np.where is several times slower).
         if x.dtype.kind != "f":
             x = x.astype(np.result_type(x.dtype, np.float16))
+        elif not x.flags.c_contiguous:                   # a gate sliced from (B, 4H): one copy is cheaper
+            x = np.ascontiguousarray(x)                  # than two ufuncs reading a strided view
         den = _array(np.abs(x))
         np.negative(den, out=den)
         np.exp(den, out=den)
