@@ -44,7 +44,7 @@ def run(args):
 
     _say("3. The step-through player for the seed's network.")
     seed_loss, names = build("seed", steps=3)
-    written.append(viz.player(seed_loss, os.path.join(args.out, "backprop.html"), names=names))
+    written.append(viz.player(seed_loss, os.path.join(args.out, "backprop.html"), names=names).path)
 
     _say("4. Formula (2) of the seed, read off the graph:\n")
     formulas = bptt.seed_formulas()
