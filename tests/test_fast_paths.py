@@ -45,3 +45,20 @@ def test_recorded_is_newest_first_and_each_node_once():
     indices = [node.index for node, _ in pairs]
     assert indices == sorted(indices, reverse=True) and len(set(indices)) == len(indices) == 10
     assert all(out.node is node for node, out in pairs)
+
+
+def test_a_number_becomes_one_shared_read_only_constant():
+    z = Tensor(np.array([0.25, 0.5], np.float32), requires_grad=True)
+    a, b = 1 - z, 1 - z
+    assert a.node.inputs[0] is b.node.inputs[0] and not a.node.inputs[0].data.flags.writeable
+    assert a.dtype == np.float32
+    (a * b).sum().backward()
+    np.testing.assert_allclose(z.grad, -2 * (1 - z.data))
+
+
+def test_constants_keep_type_sign_and_nan():
+    x = Tensor(np.array([1.0, -2.0]))
+    assert np.signbit((x * -0.0).data).tolist() == [True, False] and np.signbit((x * 0.0).data).tolist() == [False, True]
+    assert np.isnan((x * float("nan")).data).all()
+    i = Tensor(np.array([3, 4]), dtype=np.int64)
+    assert (i * 2).dtype == np.int64 and (i * 2.0).dtype == np.float64 and (i * 2.5).data.tolist() == [7.5, 10.0]

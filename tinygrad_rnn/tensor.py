@@ -67,6 +67,9 @@ def apply(op, *inputs, **params):
     return _result(out, None)
 
 
+_constants = {}     # (type, number, dtype) -> its constant tensor: the 1 of `1 - z` is made once, not per step
+
+
 def _lift(value, like, opname):
     """A Python number or numpy array met in an expression becomes a constant tensor."""
     if isinstance(value, Tensor):
@@ -74,9 +77,17 @@ def _lift(value, like, opname):
     if isinstance(value, np.generic) and value.dtype.kind in "fiu":   # a numpy scalar keeps its dtype, as in numpy
         return Tensor._result(np.asarray(value), None)
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.generic)):
-        # a Python number takes the tensor's dtype when that holds it (float32 * 2.0 stays float32), else
-        # numpy's choice (int64 tensor * 0.5 is float64, not 0)
-        return Tensor._result(np.asarray(value, dtype=np.result_type(like.data.dtype, value)), None)
+        key = (type(value), value, like.data.dtype)
+        const = _constants.get(key)
+        if const is None:
+            # a Python number takes the tensor's dtype when that holds it (float32 * 2.0 stays float32), else
+            # numpy's choice (int64 tensor * 0.5 is float64, not 0)
+            data = np.asarray(value, dtype=np.result_type(like.data.dtype, value))
+            data.flags.writeable = False                 # one array shared by every op that meets this number
+            const = Tensor._result(data, None)
+            if value and value == value and len(_constants) < 1024:   # not 0 (0.0 == -0.0), not NaN
+                _constants[key] = const
+        return const
     if isinstance(value, np.ndarray):
         return Tensor(value)
     raise TypeError(f"{opname}: cannot combine a Tensor with {type(value).__name__}; "
