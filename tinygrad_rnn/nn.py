@@ -45,10 +45,24 @@ def check_size(value, what, owner, minimum=1):
     return int(value)
 
 
+def float_dtype(dtype):
+    """The dtype a module's parameters get: `dtype` if it is a float dtype, the default one for None."""
+    if dtype is None:
+        return get_default_dtype()
+    try:
+        known = np.dtype(dtype)
+    except TypeError:
+        known = None
+    if known is None or known.kind != "f":
+        raise TypeError(f"dtype must be a float dtype such as np.float32 or np.float64 (or None for the default), "
+                        f"got {known if known is not None else repr(dtype)}")
+    return known
+
+
 def uniform_parameter(shape, bound, dtype=None):
     """PyTorch's default init for linear and recurrent weights: U(-bound, bound)."""
     data = rng.generator().uniform(-bound, bound, size=shape)
-    return Parameter(data.astype(dtype or get_default_dtype()))
+    return Parameter(data.astype(float_dtype(dtype)))
 
 
 class Module:
@@ -127,26 +141,27 @@ class Module:
 
     def save(self, path):
         """Write state_dict() to `path` as an .npz archive of plain arrays (no pickle)."""
-        path = os.fspath(path)
+        path = _path(path, "save")
         tmp = path + ".tmp"
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-            for key, array in self.state_dict().items():
-                with archive.open(key + ".npy", "w", force_zip64=True) as f:
-                    np.lib.format.write_array(f, array, allow_pickle=False)
-        os.replace(tmp, path)                           # never leave a half-written file at `path`
+        try:
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+                for key, array in self.state_dict().items():
+                    with archive.open(key + ".npy", "w", force_zip64=True) as f:
+                        np.lib.format.write_array(f, array, allow_pickle=False)
+            os.replace(tmp, path)                       # never leave a half-written file at `path`
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
 
     def load(self, path, strict=True):
-        """Load parameters saved by save(); a corrupt or foreign file raises ValueError. Returns self."""
-        path = os.fspath(path)
+        """Load parameters saved by save(). A file that is corrupt, truncated or not ours raises ValueError
+        (nothing is ever unpickled) and leaves the parameters as they were. Returns self."""
+        path = _path(path, "load")
+        state = read_npz(path)
         try:
-            archive = np.load(path, allow_pickle=False)
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ValueError("it holds a single array, not an .npz archive of named arrays")
-            with archive:
-                state = {key: archive[key] for key in archive.files}
-        except (ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as err:
-            raise ValueError(f"load: {path} is not an .npz archive of parameters written by save(): {err}") from None
-        self.load_state_dict(state, strict=strict)
+            self.load_state_dict(state, strict=strict)
+        except ValueError as err:
+            raise ValueError(f"load: {path}: {err}") from None
         return self
 
     # ---- display --------------------------------------------------------------------------------
@@ -158,6 +173,69 @@ class Module:
                     if isinstance(v, Module)]
         head = f"{type(self).__name__}({self.extra_repr()}"
         return head + ("\n" + "\n".join(children) + "\n)" if children else ")")
+
+
+def _path(path, owner):
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(f"{owner}: path must be a str or os.PathLike, got {type(path).__name__}") from None
+
+
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def read_npz(path):
+    """{name: array} from an .npz archive of plain .npy arrays, read with the zip and .npy readers only: a
+    pickle, an object array, a truncated or corrupt archive or a foreign member is a ValueError naming the file
+    and what is wrong with it; an array whose header claims more data than its member holds is refused before
+    anything is allocated."""
+    with open(path, "rb") as f:                         # a missing file stays FileNotFoundError (an OSError)
+        head = f.read(6)
+    bad = f"load: {path} is not an .npz archive of parameters written by save(): "
+    if not head.startswith(b"PK"):
+        what = ("it is a single .npy array" if head == _NPY_MAGIC else
+                "it is a pickle, which load() never unpickles" if head[:1] == b"\x80" else
+                "it is empty" if not head else "it is not a zip archive (an .npz file starts with 'PK')")
+        raise ValueError(bad + what)
+    state = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.filename.endswith(".npy") or info.is_dir():
+                    raise ValueError(f"member {info.filename!r} is not a .npy array")
+                with archive.open(info) as f:
+                    state[info.filename[:-4]] = _read_npy(f, info)
+    except zipfile.BadZipFile as err:
+        raise ValueError(bad + f"the zip archive is truncated or corrupt ({err})") from None
+    except (ValueError, EOFError, zlib.error, NotImplementedError) as err:
+        raise ValueError(bad + str(err)) from None
+    return state
+
+
+def _read_npy(f, info):
+    name = info.filename
+    if f.read(6) != _NPY_MAGIC:
+        raise ValueError(f"member {name!r} is not a .npy array (no NUMPY header)")
+    version = tuple(f.read(2))
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+    elif version in ((2, 0), (3, 0)):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+    else:
+        raise ValueError(f"member {name!r} has an unknown .npy version {version}")
+    if dtype.hasobject:
+        raise ValueError(f"member {name!r} holds Python objects (pickled data), which load() never unpickles")
+    count = math.prod(shape)
+    size, left = count * dtype.itemsize, info.file_size - f.tell()
+    if size > left:                                      # refused before anything is allocated
+        raise ValueError(f"member {name!r} is truncated: its header promises {shape} {dtype}, "
+                         f"{size} bytes, but it holds {left}")
+    data = f.read(size)
+    if len(data) != size:
+        raise ValueError(f"member {name!r} is truncated: {len(data)} of {size} bytes")
+    array = np.frombuffer(data, dtype=dtype, count=count).copy()
+    return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
 
 
 def _members(key, value, prefix):
@@ -200,7 +278,7 @@ class Embedding(Module):
         self.num_embeddings = check_size(num_embeddings, "num_embeddings", "Embedding")
         self.embedding_dim = check_size(embedding_dim, "embedding_dim", "Embedding")
         data = rng.generator().standard_normal((self.num_embeddings, self.embedding_dim))
-        self.weight = Parameter(data.astype(dtype or get_default_dtype()))
+        self.weight = Parameter(data.astype(float_dtype(dtype)))
 
     def forward(self, indices):
         idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)

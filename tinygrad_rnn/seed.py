@@ -16,10 +16,10 @@ import math
 
 import numpy as np
 
-from .nn import Module, Parameter, as_tensor, check_size
+from .nn import Module, Parameter, as_tensor, check_size, float_dtype
 from .rng import generator
 from .tape import scope
-from .tensor import Tensor, get_default_dtype
+from .tensor import Tensor
 
 __all__ = ["TwoLayerRNN", "ThreeStepRNN", "two_layer_network", "three_step_network"]
 
@@ -34,7 +34,7 @@ def _weight(rows, cols, dtype, rng):
     """U(±1/sqrt(rows)): the scale PyTorch uses for its recurrent weights."""
     bound = 1 / math.sqrt(rows)
     data = (rng or generator()).uniform(-bound, bound, size=(rows, cols))
-    return Parameter(data.astype(dtype or get_default_dtype()))
+    return Parameter(data.astype(float_dtype(dtype)))
 
 
 def _named(tensor, name):
