@@ -60,6 +60,10 @@ def chain(weight, t, T, latex=False):
     W_y: ∂E_T/∂y_T · ∂y_T/∂W_y.
     W_s, W_x used at step t: ∂E_T/∂y_T · ∂y_T/∂s_T · ∂s_T/∂s_{T-1} ··· ∂s_t/∂W.
     """
+    if weight not in ("W_x", "W_s", "W_y"):
+        raise ValueError(f"chain: weight must be 'W_x', 'W_s' or 'W_y', got {weight!r}")
+    if not (isinstance(t, int) and isinstance(T, int) and 1 <= t <= T):
+        raise ValueError(f"chain: need whole time steps 1 <= t <= T, got t={t!r}, T={T!r}")
     if latex:
         frac = lambda a, b: rf"\frac{{\partial {a}}}{{\partial {b}}}"
         E, y, s = f"E_{T}", rf"\bar{{y}}_{T}", lambda k: rf"\bar{{s}}_{k}"

@@ -19,6 +19,7 @@ import numpy as np
 from . import nn, rng, tape
 from . import rnn as rnn_layers
 from .functional import concat
+from .nn import check_size
 from .optim import clip_grad_norm
 from .stepper import jacobian, time_of
 
@@ -105,6 +106,8 @@ def _set_radius(weight_hh, radius):
 def measure(spec, steps=50, input_size=4, hidden_size=16, max_norm=1.0, seed=0):
     """One model's Flow. The same seed gives every model the same input sequence."""
     kind, options = parse_spec(spec)
+    for value, what in ((steps, "steps"), (input_size, "input_size"), (hidden_size, "hidden_size")):
+        check_size(value, what, "gradient_flow")
     rng.manual_seed(seed)
     x = rng.generator().standard_normal((steps, 1, input_size))
     layer = _layer(kind, input_size, hidden_size)
@@ -165,6 +168,9 @@ def gradient_flow(steps=50, models=DEFAULT_MODELS, input_size=4, hidden_size=16,
     """A Flow per model spec ('tanh', 'relu', 'lstm', 'gru', with options as in parse_spec)."""
     if not isinstance(steps, int) or steps < 1:
         raise ValueError(f"gradient_flow: steps must be a positive integer, got {steps!r}")
+    if isinstance(models, str) or not isinstance(models, (list, tuple)) or not models:
+        raise TypeError(f"gradient_flow: models must be a non-empty list of specs such as ['tanh', 'relu:rho=3'], "
+                        f"got {models!r}")
     for spec in models:
         parse_spec(spec)
     return [measure(spec, steps, input_size, hidden_size, max_norm, seed) for spec in models]

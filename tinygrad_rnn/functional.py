@@ -53,6 +53,12 @@ def cross_entropy(logits, targets):
 
 def mse_loss(pred, target):
     """Mean of (pred - target)^2; both must have the same shape."""
+    if not isinstance(pred, Tensor):
+        raise TypeError(f"mse_loss: pred must be a Tensor, got {type(pred).__name__}")
+    if not isinstance(target, Tensor):
+        target = np.asarray(target)
+        if target.dtype.kind not in "fiu":
+            raise TypeError(f"mse_loss: target must be a Tensor or an array of numbers, got dtype {target.dtype}")
     target_shape = np.shape(target.data if isinstance(target, Tensor) else target)
     if pred.shape != target_shape:
         raise ValueError(f"mse_loss: pred has shape {pred.shape} but target has shape {target_shape}")

@@ -16,6 +16,11 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0):
     v, which checks the vector-Jacobian product the tape computes. Returns True or raises GradcheckError
     naming the worst input, index, analytic and numeric values.
     """
+    if not callable(fn):
+        raise TypeError(f"gradcheck: fn must be a function of the inputs, got {type(fn).__name__}")
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"gradcheck: inputs must be a list or tuple of Tensors, got {type(inputs).__name__} "
+                        "(wrap a single tensor: [x])")
     xs = [Tensor(np.array(t.data if isinstance(t, Tensor) else t, dtype=np.float64),
                  requires_grad=getattr(t, "requires_grad", False), name=getattr(t, "name", None))
           for t in inputs]

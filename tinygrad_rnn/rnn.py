@@ -280,4 +280,6 @@ def detach_state(state):
     """Cut a hidden state (a Tensor or an LSTM pair) from the graph: the one line of truncated BPTT."""
     if isinstance(state, (tuple, list)):
         return type(state)(detach_state(s) for s in state)
+    if state is not None and not isinstance(state, Tensor):
+        raise TypeError(f"detach_state: expected a Tensor, a tuple (h, c) of them or None, got {type(state).__name__}")
     return None if state is None else state.detach()

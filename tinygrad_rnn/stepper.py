@@ -165,6 +165,10 @@ class Stepper:
     def __init__(self, root, grad=None, *, retain_graph=False, names=None):
         if not isinstance(root, Tensor):
             raise TypeError(f"Stepper: expected a Tensor, got {type(root).__name__}")
+        if names is not None and (not hasattr(names, "items") or
+                                  not all(isinstance(n, str) and isinstance(t, Tensor) for n, t in names.items())):
+            raise TypeError("Stepper: names must map display names to tensors, e.g. dict(model.named_parameters()), "
+                            f"got {type(names).__name__}")
         self.root = root
         seed = root._seed(grad)
         pairs = tape.recorded(root)
@@ -226,6 +230,8 @@ class Stepper:
 
     def seek(self, index):
         """Go to step `index` (0-based; negative counts from the end of the walk)."""
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"Stepper.seek: index must be an integer, got {type(index).__name__} {index!r}")
         if index < 0:
             index += self.total
         if not 0 <= index < self.total:
@@ -403,6 +409,9 @@ def edge_contributions(root, tensor, grad=None, retain_graph=True):
     term per step ('when' is the sending node's 't=<k>' scope, or None). Leaves' .grad are left as
     they were; with retain_graph=False the graph is freed afterwards.
     """
+    if not isinstance(root, Tensor) or not isinstance(tensor, Tensor):
+        raise TypeError(f"edge_contributions: root and tensor must be Tensors, got {type(root).__name__} and "
+                        f"{type(tensor).__name__}")
     saved = _save_grads(root)
     try:
         found = []

@@ -80,6 +80,8 @@ def _train_step(model, optimizer, loss, clip):
 def adding_problem(batch, seq_len, rng=None):
     """x (T, B, 2): a value in [0, 1) and a marker (one in each half of the sequence);
     y (B, 1): the sum of the two marked values. Predicting the mean, 1.0, gives MSE 1/6."""
+    check_size(batch, "batch", "adding_problem")
+    check_size(seq_len, "seq_len", "adding_problem")
     if seq_len < 2:
         raise ValueError(f"adding_problem: seq_len must be at least 2, got {seq_len}")
     rng = rng or shared_rng.generator()
@@ -133,6 +135,8 @@ def copy_task(batch, seq_len, n_symbols=4, length=3, rng=None):
     go at step T - length, blanks again while the network answers; targets (length, B) are the symbols
     expected at the last `length` steps. Guessing gives accuracy 1/n_symbols.
     """
+    for value, what in ((batch, "batch"), (seq_len, "seq_len"), (n_symbols, "n_symbols"), (length, "length")):
+        check_size(value, what, "copy_task")
     if seq_len < 2 * length + 1:
         raise ValueError(f"copy_task: seq_len must be at least 2 * length + 1 = {2 * length + 1}, got {seq_len}")
     rng = rng or shared_rng.generator()
@@ -182,6 +186,10 @@ def train_copy(model="lstm", seq_len=12, steps=1500, hidden=32, batch=32, lr=5e-
 
 def memory_table(task, lengths, models=MODELS, on_result=None, **kwargs):
     """Train every model at every length; returns {(model, seq_len): TrainResult}."""
+    if task not in ("adding", "copy"):
+        raise ValueError(f"memory_table: task must be 'adding' or 'copy', got {task!r}")
+    if isinstance(lengths, (int, str)) or not all(isinstance(T, int) for T in lengths):
+        raise TypeError(f"memory_table: lengths must be a list of sequence lengths such as [10, 20, 40], got {lengths!r}")
     train = {"adding": train_adding, "copy": train_copy}[task]
     results = {}
     for seq_len in lengths:
@@ -212,6 +220,10 @@ class CharLM(Module):
     """Embedding -> LSTM/GRU/RNN -> Linear: logits for the next character at every step."""
 
     def __init__(self, vocab, hidden_size=64, model="lstm", num_layers=1, embedding_dim=16):
+        if not isinstance(vocab, (str, list, tuple)) or not all(isinstance(ch, str) and len(ch) == 1 for ch in vocab):
+            raise TypeError(f"CharLM: vocab must be a string or a list of characters, got {vocab!r:.60}")
+        if len(set(vocab)) != len(vocab) or not vocab:
+            raise ValueError(f"CharLM: vocab must hold at least one character, each once, got {vocab!r:.60}")
         self.vocab = "".join(vocab)
         self.embed = Embedding(len(self.vocab), embedding_dim)
         self.rnn = make_rnn(model, embedding_dim, hidden_size, num_layers)
@@ -223,7 +235,10 @@ class CharLM(Module):
         return self.head(out), state
 
     def encode(self, text):
-        return np.array([self.vocab.index(ch) for ch in text])
+        unknown = sorted(set(text) - set(self.vocab))
+        if unknown:
+            raise ValueError(f"CharLM.encode: characters {''.join(unknown)!r} are not in the vocabulary")
+        return np.array([self.vocab.index(ch) for ch in text], dtype=np.intp)
 
     def sample(self, prompt, length=80, temperature=0.8, rng=None):
         """Continue `prompt` by drawing one character at a time from the softmax."""
@@ -254,6 +269,8 @@ def train_charlm(text=None, model="lstm", steps=300, seq_len=32, batch=16, hidde
     check_size(steps, "steps", "train_charlm")
     if text is None:
         from .corpus import TEXT as text
+    if not isinstance(text, str):
+        raise TypeError(f"train_charlm: text must be a string, got {type(text).__name__}")
     if len(text) < 2 * batch:
         raise ValueError(f"train_charlm: text must have at least 2 * batch = {2 * batch} characters, got {len(text)}")
     shared_rng.manual_seed(seed)

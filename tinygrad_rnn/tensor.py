@@ -13,9 +13,14 @@ _NUMPY1 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
 def set_default_dtype(dtype):
     """The float dtype given to Python numbers, lists and integer arrays (float32 unless changed)."""
     global _default_dtype
-    dtype = np.dtype(dtype)
-    if dtype.kind != "f":
-        raise TypeError(f"set_default_dtype: expected a float dtype such as float32 or float64, got {dtype}")
+    try:
+        known = np.dtype(dtype)
+    except TypeError:
+        known = None
+    if known is None or known.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a float dtype such as float32 or float64, "
+                        f"got {known if known is not None else repr(dtype)}")
+    dtype = known
     _default_dtype = dtype
 
 
@@ -113,6 +118,8 @@ class Tensor:
         if requires_grad and array.dtype.kind != "f":
             raise TypeError(f"Tensor: requires_grad=True needs a float tensor, got dtype {array.dtype} "
                             "(only floating point values have gradients)")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Tensor: name must be a string (or None), got {type(name).__name__} {name!r}")
         self.data, self.grad, self.requires_grad = array, None, bool(requires_grad)
         self.name, self._node, self._retain = name, None, False
 
@@ -236,8 +243,11 @@ class Tensor:
 
     def split(self, split_size_or_sections, axis=0):
         """Pieces along axis, as torch.split: an int is the size of each piece, a list the sizes."""
-        n = self.shape[axis]
+        n = self.shape[_check_axis(self, axis, "split")]
         sizes = split_size_or_sections
+        if not isinstance(sizes, numbers.Integral) and not (
+                isinstance(sizes, (list, tuple, np.ndarray)) and all(isinstance(k, numbers.Integral) and k >= 0 for k in sizes)):
+            raise TypeError(f"split: expected a piece size (int) or a list of sizes (ints >= 0), got {sizes!r}")
         if isinstance(sizes, numbers.Integral):
             if sizes <= 0:
                 raise ValueError(f"split: piece size must be positive, got {sizes}")
@@ -251,9 +261,16 @@ class Tensor:
 
     def chunk(self, chunks, axis=0):
         """`chunks` pieces of equal size (the last may be smaller), as torch.chunk."""
-        if chunks <= 0:
-            raise ValueError(f"chunk: number of chunks must be positive, got {chunks}")
-        return self.split(max(1, -(-self.shape[axis] // chunks)), axis)
+        if not isinstance(chunks, numbers.Integral) or chunks <= 0:
+            raise ValueError(f"chunk: chunks must be a positive integer, got {chunks!r}")
+        return self.split(max(1, -(-self.shape[_check_axis(self, axis, "chunk")] // chunks)), axis)
+
+
+def _check_axis(t, axis, owner):
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or not -t.ndim <= axis < t.ndim:
+        raise ValueError(f"{owner}: axis must be an integer in [-{t.ndim}, {t.ndim}) for shape {t.shape}, "
+                         f"got {axis!r}")
+    return axis
 
 
 _new = object.__new__
