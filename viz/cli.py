@@ -5,11 +5,12 @@ sets `run=function(args) -> exit code` as the parser default. Misuse exits with 
 """
 import argparse
 import importlib
+import os
 import sys
 
 import tinygrad_rnn
 
-COMMAND_MODULES = ["viz.train_cli", "viz.teach_cli", "viz.player_cli", "viz.draw_cli"]   # e.g. "viz.draw_cli"; each one's register(subparsers) adds a subcommand
+COMMAND_MODULES = ["viz.train_cli", "viz.teach_cli", "viz.player_cli", "viz.draw_cli", "viz.demo_cli"]   # e.g. "viz.draw_cli"; each one's register(subparsers) adds a subcommand
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,18 +28,40 @@ def build_parser():
     return parser
 
 
+def _common_mistake(args):
+    """Arguments several subcommands share, checked before any work starts: the message, or None."""
+    seed = getattr(args, "seed", None)
+    if isinstance(seed, int) and seed < 0:
+        return f"argument --seed: expected a non-negative integer, got {seed}"
+    out = getattr(args, "out", None)
+    if isinstance(out, str) and os.path.splitext(out)[1]:            # a file to write (not a folder to make)
+        folder = os.path.dirname(os.path.abspath(out))
+        if not os.path.isdir(folder):
+            return f"argument --out: the folder {folder} does not exist"
+    return None
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
+    mistake = _common_mistake(args)
+    if mistake:
+        print(f"tinygrad-rnn {args.command}: error: {mistake} (see 'tinygrad-rnn {args.command} --help')",
+              file=sys.stderr)
+        return 2
     try:
         return args.run(args) or 0
     except KeyboardInterrupt:
         return 130
-    except (ValueError, TypeError, OSError) as err:     # a user's mistake: one line, no traceback
-        print(f"tinygrad-rnn {args.command}: error: {err}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, ArithmeticError, MemoryError) as err:   # one line, no traceback
+        text = " ".join(line.strip() for line in str(err).splitlines() if line.strip()) or type(err).__name__
+        if isinstance(err, MemoryError):
+            text = f"not enough memory ({text}); try smaller sizes"
+        print(f"tinygrad-rnn {args.command}: error: {text} (see 'tinygrad-rnn {args.command} --help')",
+              file=sys.stderr)
         return 2
 
 

@@ -130,6 +130,8 @@ def run_bptt(args):
 def run_gradient_flow(args):
     from tinygrad_rnn import flow
     models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if args.out and not args.out.lower().endswith((".png", ".pdf", ".svg")):
+        raise ValueError(f"--out {args.out}: the plot is written as .png, .pdf or .svg (from the suffix)")
     flows = flow.gradient_flow(args.steps, models=models, input_size=args.input_size,
                                hidden_size=args.hidden_size, max_norm=args.max_norm, seed=args.seed)
     print(flow.format_table(flows))

@@ -115,8 +115,11 @@ def run(args):
 def _charlm(args, common, seq_len):
     text = None
     if args.text:
-        with open(args.text, encoding="utf-8") as f:
-            text = f.read()
+        try:
+            with open(args.text, encoding="utf-8") as f:
+                text = f.read()
+        except UnicodeDecodeError as err:
+            raise ValueError(f"--text {args.text}: not UTF-8 text (byte {err.start} cannot be decoded)") from None
     bar = ProgressBar(f"charlm {args.model}", quiet=args.quiet)
 
     def show(step, sample):
