@@ -149,6 +149,36 @@ def test_the_walk_visits_every_node_once_and_sums_every_edge(case):
             np.testing.assert_allclose(x.grad, sum(into[id(x)]), rtol=1e-12, atol=1e-12)
 
 
+@FUZZ
+@given(graphs(dtypes=(F32, F64)))
+def test_the_lean_backward_gives_the_same_gradients(case):
+    """backward(keep_grads=False) (lazy slices and deferred matmul terms) against the plain walk: equal
+    gradients and dtypes; every leaf owns its .grad (changing one in place changes nothing else), and a second
+    backward over a retained graph adds the same amount again."""
+    values, program = case
+    plain, lean = leaves(values), leaves(values)
+    out_p, out_l = run(TG, program, plain), run(TG, program, lean)
+    assume(out_p.requires_grad)
+    v = np.random.default_rng(4).standard_normal(out_p.shape).astype(out_p.dtype)
+    out_p.backward(v, retain_graph=True)
+    out_l.backward(v, retain_graph=True, keep_grads=False)
+    for a, b in zip(plain, lean):
+        assert (a.grad is None) == (b.grad is None)
+        if a.grad is not None:
+            assert a.grad.dtype == b.grad.dtype == a.dtype and b.grad.shape == b.shape
+            np.testing.assert_allclose(b.grad, a.grad, rtol=1e-5 if a.dtype == F32 else 1e-12, atol=1e-6)
+    firsts = [None if b.grad is None else b.grad.copy() for b in lean]
+    for b in lean:                                   # scribble on every .grad: no other array may change
+        if b.grad is not None and b.grad.size:
+            b.grad += 1000.0
+    out_l.backward(v, keep_grads=False)
+    for b, first in zip(lean, firsts):
+        if first is not None:
+            tol = 1e-4 if b.dtype == F32 else 1e-10
+            np.testing.assert_allclose(b.grad, 2 * first + (1000.0 if first.size else 0), rtol=tol, atol=tol)
+    assert np.array_equal(v, np.random.default_rng(4).standard_normal(out_p.shape).astype(out_p.dtype))
+
+
 # ---- dtype mixes ---------------------------------------------------------------------------------------
 
 @FUZZ
@@ -215,9 +245,10 @@ LAYERS = {"rnn-tanh": "RNN", "rnn-relu": "RNN", "lstm": "LSTM", "gru": "GRU"}
 @FUZZ
 @given(kind=st.sampled_from(sorted(LAYERS)), sizes=st.tuples(*[st.integers(1, 3)] * 4),
        batch=st.sampled_from([None, 1, 2]), num_layers=st.integers(1, 2), batch_first=st.booleans(),
-       bias=st.booleans(), with_state=st.booleans(), cell=st.booleans(), seed=st.integers(0, 2 ** 16))
+       bias=st.booleans(), with_state=st.booleans(), cell=st.booleans(), lean=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
 def test_recurrent_layers_and_cells_match_torch(torch, kind, sizes, batch, num_layers, batch_first, bias,
-                                                with_state, cell, seed):
+                                                with_state, cell, lean, seed):
     """Random sizes (input, hidden, T, batch; 1 included), layers, batch_first, bias, given or zero states,
     unbatched inputs: outputs, final states and every gradient as torch.nn computes them, in float64."""
     I, H, T, _ = sizes
@@ -248,7 +279,7 @@ def test_recurrent_layers_and_cells_match_torch(torch, kind, sizes, batch, num_l
     got, want = flat(got), flat(want)
     assert len(got) == len(want)
     v = [rng.standard_normal(g.shape) for g in got]
-    sum(((g * w).sum() for g, w in zip(got, v)), tg.Tensor(0.0, dtype=np.float64)).backward()
+    sum(((g * w).sum() for g, w in zip(got, v)), tg.Tensor(0.0, dtype=np.float64)).backward(keep_grads=not lean)
     sum((t * torch.from_numpy(w)).sum() for t, w in zip(want, v)).backward()
     for g, t in zip(got, want):
         np.testing.assert_allclose(g.data, t.detach().numpy(), rtol=1e-9, atol=1e-9)
@@ -306,3 +337,14 @@ def test_indexing_with_an_empty_list_and_with_whole_number_tensors():
 def test_split_and_chunk_of_an_empty_axis_give_one_empty_piece():
     x = tg.Tensor(np.ones((0, 3)), requires_grad=True)
     assert [p.shape for p in x.split(2)] == [(0, 3)] and [p.shape for p in x.chunk(3)] == [(0, 3)]
+
+
+@pytest.mark.parametrize("sa, sb", [((2, 0, 1), (1, 0)), ((2, 3, 0), (0, 4)), ((0,), (0, 3)), ((1, 3, 1), (1, 0)),
+                                    ((3, 0), (0, 2)), ((0,), (0,))])
+@pytest.mark.parametrize("lean", [False, True])
+def test_matmul_with_empty_dims(sa, sb, lean):
+    a, b = (tg.Tensor(np.ones(s), requires_grad=True) for s in (sa, sb))
+    y = a @ b
+    assert y.shape == np.matmul(np.ones(sa), np.ones(sb)).shape
+    y.backward(np.ones(y.shape), keep_grads=not lean)
+    assert a.grad.shape == sa and b.grad.shape == sb and not a.grad.any() and not b.grad.any()
