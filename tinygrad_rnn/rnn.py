@@ -14,7 +14,7 @@ import numpy as np
 
 from .functional import stack
 from .nn import Module, as_tensor, check_size, uniform_parameter
-from .tape import scope
+from .tape import gc_paused, scope
 from .tensor import Tensor
 
 __all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "detach_state"]
@@ -196,6 +196,10 @@ class _Layer(Module):
             return [_named(value[k], f"{what}_0") for k in range(self.num_layers)]
 
     def forward(self, input, hx=None):
+        with gc_paused():                               # a long unroll records many nodes and makes no cycles
+            return self._unroll(input, hx)
+
+    def _unroll(self, input, hx):
         owner = type(self).__name__
         x = as_tensor(input, owner, "input")
         form = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"

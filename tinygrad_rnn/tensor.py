@@ -180,8 +180,9 @@ class Tensor:
         if self._node is None:                           # a leaf: d self / d self, as in PyTorch
             self.grad = np.array(seed) if self.grad is None else self.grad + seed
             return
-        for _ in tape.walk(self, seed, retain_graph, keep_grads, lean=not keep_grads):
-            pass
+        with tape.gc_paused():                           # no cycles to find; a long tape is slow to scan
+            for _ in tape.walk(self, seed, retain_graph, keep_grads, lean=not keep_grads):
+                pass
 
     def _seed(self, grad):
         if not self.requires_grad:
