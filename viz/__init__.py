@@ -29,9 +29,12 @@ def draw(tensor, detail="auto", grads=True, values=False, shared="auto", max_ste
     max_steps: draw at most this many steps; the middle ones collapse into one `t=a … t=b` box
             (default 6 at ops detail, fewer for big cells so that about 240 ops are drawn; 8 at cells detail).
     """
+    from tinygrad_rnn.tape import gc_paused
+
     from .dot import to_dot
     from .view import build
-    return to_dot(build(tensor, detail, grads, values, shared, max_steps), title)
+    with gc_paused():                # reading a long tape makes many objects and no cycles: scanning them is waste
+        return to_dot(build(tensor, detail, grads, values, shared, max_steps), title)
 
 
 def save(tensor, path, **options):
