@@ -14,14 +14,14 @@ import os
 
 import numpy as np
 import pytest
+from expressions import BINARY, OPS, TG, _fits, _params, run, torch_backend
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
-from expressions import BINARY, OPS, TG, _fits, _params, run, torch_backend
 
 EXAMPLES = int(os.environ.get("TINYGRAD_RNN_FUZZ_EXAMPLES", "0"))
-FUZZ = settings(max_examples=EXAMPLES or 25, deadline=None, derandomize=not EXAMPLES, database=None if not EXAMPLES
+FUZZ = settings(max_examples=EXAMPLES or 40, deadline=None, derandomize=not EXAMPLES, database=None if not EXAMPLES
                 else settings.default.database, print_blob=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
@@ -275,7 +275,7 @@ def test_recurrent_layers_and_cells_match_torch(torch, kind, sizes, batch, num_l
     hx = (tuple(states) if base == "lstm" else states[0]) if with_state else None
     thx = (tuple(tstates) if base == "lstm" else tstates[0]) if with_state else None
     got, want = ours(x, hx), theirs(tx, thx) if thx is not None else theirs(tx)
-    flat = lambda r: [r] if not isinstance(r, (tuple, list)) else [a for b in r for a in flat(b)]  # noqa: E731
+    flat = lambda r: [r] if not isinstance(r, (tuple, list)) else [a for b in r for a in flat(b)]
     got, want = flat(got), flat(want)
     assert len(got) == len(want)
     v = [rng.standard_normal(g.shape) for g in got]

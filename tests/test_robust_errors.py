@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -125,7 +126,7 @@ def test_load_state_dict_non_strict_and_wrong_container():
 
 class Boom:
     """Unpickling this would record that it happened (it must never be)."""
-    unpickled = []
+    unpickled: ClassVar[list] = []
 
     def __reduce__(self):
         return (Boom.unpickled.append, ("unpickled!",))
@@ -341,7 +342,7 @@ def test_every_subcommand_is_covered():
 def test_cli_misuse_exits_2_with_one_line_and_no_traceback(line, capsys, tmp_path):
     (tmp_path / "binary").write_bytes(bytes(range(256)) * 4)
     argv = line.format(tmp=tmp_path).split()
-    code, out, err = run_cli(argv, capsys)
+    code, _, err = run_cli(argv, capsys)
     lines = err.strip().splitlines()
     assert code == 2, (line, code, err)
     assert len(lines) == 1 and "error:" in lines[0] and "Traceback" not in err, (line, err)
@@ -355,9 +356,10 @@ def test_the_installed_command_in_a_subprocess(tmp_path):
     base = [exe] if exe else [sys.executable, "-m", "viz.cli"]
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     bad = subprocess.run(base + ["draw", "--steps", "0"], capture_output=True, text=True, cwd=tmp_path, env=env,
-                         timeout=120)
+                         timeout=120, check=False)
     assert bad.returncode == 2 and bad.stdout == ""
     assert len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
     assert "argument --steps: expected a positive integer" in bad.stderr
-    ok = subprocess.run(base + ["bptt"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    ok = subprocess.run(base + ["bptt"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
+                        check=False)
     assert ok.returncode == 0 and "W_s" in ok.stdout and ok.stderr == ""
