@@ -328,7 +328,8 @@ def _status():
 
 
 def memory_child(contender, kind, layers, B, I, H, T):
-    """In a fresh process: peak memory (MB) one step adds, over the process after imports and inputs."""
+    """In a fresh process: peak memory (MB) one step adds over the process after imports and inputs, and the
+    step's CPU time."""
     d = make_inputs(kind, layers, B, I, H, 2)
     SETUPS[contender](kind, d)()                # warm-up at T=2: imports, lazy BLAS/torch buffers
     d = make_inputs(kind, layers, B, I, H, T)
@@ -336,23 +337,26 @@ def memory_child(contender, kind, layers, B, I, H, T):
     gc.collect()
     try:
         Path("/proc/self/clear_refs").write_text("5")          # reset the peak-RSS mark to the current RSS
-        before = _status()["VmRSS"]
-        step()
-        peak, how = _status()["VmHWM"] - before, "VmHWM"
+        before, how = _status()["VmRSS"], "VmHWM"
     except OSError:
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        step()
-        peak, how = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before, "ru_maxrss"
-    print(json.dumps({"peak_mb": peak / 1024, "how": how}))
+        before, how = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "ru_maxrss"
+    start = time.process_time()
+    step()
+    ms = 1e3 * (time.process_time() - start)
+    peak = (_status()["VmHWM"] if how == "VmHWM" else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) - before
+    print(json.dumps({"peak_mb": peak / 1024, "how": how, "cpu_ms": ms}))
 
 
-def peak_mb(contender, kind, layers, B, I, H, T):
+def run_child(contender, kind, layers, B, I, H, T, timeout=None):
+    """memory_child in a subprocess: {"peak_mb", "cpu_ms"}, or None when it takes longer than `timeout` s."""
     cmd = [sys.executable, __file__, "--memory-child", contender, kind] + [str(v) for v in (layers, B, I, H, T)]
-    env = dict(os.environ)
-    res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
     if res.returncode != 0:
         raise RuntimeError(f"memory run of {contender} failed:\n{res.stderr[-2000:]}")
-    return json.loads(res.stdout.strip().splitlines()[-1])["peak_mb"]
+    return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 # ---- per-op overhead -------------------------------------------------------------------------------------
@@ -493,6 +497,7 @@ def main(argv=None):
     p.add_argument("--sections", nargs="+", choices=["time", "memory", "scaling", "overhead"],
                    default=["time", "memory", "scaling", "overhead"])
     p.add_argument("--scaling-T", nargs="+", type=int, help=f"default {SCALING_T} (quick: up to 1000)")
+    p.add_argument("--timeout", type=float, default=300, help="time limit (s) of one step at T > 1000 (default 300)")
     p.add_argument("--memory-child", nargs=7, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.memory_child:
@@ -529,7 +534,7 @@ def main(argv=None):
         for w in workloads:
             kind, layers, B, I, H, _ = WORKLOADS[w]
             spec = (kind, layers, B, I, H, 200)
-            mem = {c: peak_mb(c, *spec) for c in contenders}
+            mem = {c: run_child(c, *spec)["peak_mb"] for c in contenders}
             rows.append([label(*spec)] + [f"{mem[c]:.1f} MB {mem[c] / mem['numpy']:5.2f}x" for c in names])
             print(f"  {label(*spec)}: " + ", ".join(f"{c} {mem[c]:.1f} MB" for c in names), flush=True)
         print("\nPeak memory of one step at T=200, each contender in its own subprocess (MB, ratio to numpy)")
@@ -537,16 +542,25 @@ def main(argv=None):
 
     if "scaling" in a.sections:
         B, I, H = SCALING_SHAPE
+        scaled = [c for c in names if c != "tg+keep"]   # keeps a dense gradient per edge: O(T^2) for x[t]
         rows = []
         for T in scaling_T:
-            res = time_workload("lstm", 1, B, I, H, T, contenders, 1 if T >= 10000 else 3)
-            mem = {c: peak_mb(c, "lstm", 1, B, I, H, T) for c in contenders}
-            rows.append([str(T)] + [f"{1e3 * res[c] / T:.0f} us {mem[c]:.1f} MB" for c in names])
-            print(f"  T={T}: " + ", ".join(f"{c} {res[c]:.1f} ms {mem[c]:.1f} MB" for c in names)
-                  + f"  [{load()}]", flush=True)
+            if T <= 1000:                               # interleaved in this process, memory in a subprocess
+                res = time_workload("lstm", 1, B, I, H, T, scaled, 3)
+                mem = {c: run_child(c, "lstm", 1, B, I, H, T)["peak_mb"] for c in scaled}
+            else:                                       # one step each, time and memory in a subprocess
+                runs = {c: run_child(c, "lstm", 1, B, I, H, T, timeout=a.timeout) for c in scaled}
+                res = {c: r and r["cpu_ms"] for c, r in runs.items()}
+                mem = {c: r and r["peak_mb"] for c, r in runs.items()}
+            cell = lambda c: (f"{1e3 * res[c] / T:.0f} us {mem[c]:.1f} MB" if res[c] is not None  # noqa: E731
+                              else f"> {a.timeout:.0f} s")
+            rows.append([str(T)] + [cell(c) for c in scaled])
+            print(f"  T={T}: " + ", ".join(f"{c} {cell(c)}" for c in scaled) + f"  [{load()}]", flush=True)
         print(f"\nScaling in T, LSTM (B, I, H) = {SCALING_SHAPE}: CPU time per time step (us) and peak memory of one "
-              "step (MB); linear growth = constant us per step, MB proportional to T")
-        print(table(rows, ["T"] + names) + "\n", flush=True)
+              f"step (MB); linear growth = constant us per step, MB proportional to T. T <= 1000: median of 3 "
+              f"interleaved steps; T > 1000: one step in a subprocess (time limit {a.timeout:.0f} s). tg+keep is "
+              "left out: it keeps every per-edge gradient dense, and the gradient of x[t] is the size of x.")
+        print(table(rows, ["T"] + scaled) + "\n", flush=True)
 
     if "overhead" in a.sections:
         o = per_op_overhead()
