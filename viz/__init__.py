@@ -34,7 +34,41 @@ def draw(tensor, detail="auto", grads=True, values=False, shared="auto", max_ste
     from .dot import to_dot
     from .view import build
     with gc_paused():                # reading a long tape makes many objects and no cycles: scanning them is waste
-        return to_dot(build(tensor, detail, grads, values, shared, max_steps), title)
+        view = build(tensor, detail, grads, values, shared, max_steps)
+        check_layout(view)
+        return to_dot(view, title)
+
+
+MAX_FAN_OUT = 24         # one vertex feeding more ops than this (a weight used at every step of an unscoped loop)
+MAX_VERTICES = 3000      # ... or this many vertices: graphviz's layout would take minutes, or never end
+
+
+class TooLarge(ValueError):
+    """The view is too big or too tangled for graphviz to lay out in reasonable time; the message says what to do."""
+
+
+def check_layout(view):
+    """Refuse, with advice, a view that graphviz's `dot` cannot lay out in reasonable time.
+
+    Time steps found in the scopes (`t=<k>`) let the view draw shared weights once per step and elide the
+    middle steps, so a scoped unroll of any length stays small. Without them a weight used at every step is
+    one vertex with an edge to each use, and dot's crossing minimisation grows explosively with that fan-out
+    (50 unscoped steps of `h = tanh(x_t @ W + h @ U)` do not finish in minutes)."""
+    fan = {}
+    for e in view.edges:
+        fan[e.src] = fan.get(e.src, 0) + 1
+    widest = max(fan, key=fan.get, default=None)
+    advice = ("wrap each time step in `with tinygrad_rnn.scope(f\"t={t}\"):` (the recurrent layers do), so that "
+              "viz draws shared weights per step and elides the middle steps; or draw a shorter unroll")
+    if widest is not None and fan[widest] > MAX_FAN_OUT:
+        label = view.vertices[widest].name or view.vertices[widest].label if widest in view.vertices else widest
+        raise TooLarge(f"draw: {label!r} feeds {fan[widest]} ops in a graph of {len(view.vertices)} vertices "
+                       f"without time steps to fold; graphviz would take minutes to lay it out. To draw it, {advice} "
+                       "(viz.MAX_FAN_OUT holds the limit)")
+    if len(view.vertices) > MAX_VERTICES:
+        raise TooLarge(f"draw: {len(view.vertices)} vertices are too many to lay out in reasonable time; if the "
+                       f"graph is an unrolled loop, {advice}; or pass detail='cells' and a smaller max_steps "
+                       "(viz.MAX_VERTICES and viz.MAX_FAN_OUT hold the limits)")
 
 
 def save(tensor, path, **options):
