@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from typing import ClassVar
 
@@ -363,3 +364,53 @@ def test_the_installed_command_in_a_subprocess(tmp_path):
     ok = subprocess.run(base + ["bptt"], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120,
                         check=False)
     assert ok.returncode == 0 and "W_s" in ok.stdout and ok.stderr == ""
+
+
+# ---- viz asked to draw too much ------------------------------------------------------------------------
+
+def unrolled(T, scoped):
+    rng = np.random.default_rng(0)
+    W = Tensor(rng.standard_normal((2, 3)) * 0.3, requires_grad=True, name="W")
+    U = Tensor(rng.standard_normal((3, 3)) * 0.3, requires_grad=True, name="U")
+    h = Tensor(np.zeros((1, 3)))
+    for t in range(1, T + 1):
+        x = rng.standard_normal((1, 2))
+        if scoped:
+            with tg.scope(f"t={t}"):
+                h = (x @ W + h @ U).tanh()
+        else:
+            h = (x @ W + h @ U).tanh()
+    loss = (h ** 2).sum()
+    loss.backward(keep_grads=True)
+    return loss
+
+
+def test_viz_refuses_a_tangle_graphviz_cannot_lay_out_and_says_what_to_do():
+    """50 unscoped steps of h = tanh(x W + h U): W and U feed 50 ops each, and graphviz's dot does not finish
+    such a layout in minutes. draw() refuses at once, naming the weight and the fix; the scoped loop draws."""
+    viz = pytest.importorskip("viz")
+    pytest.importorskip("graphviz")
+    start = time.perf_counter()
+    with pytest.raises(viz.TooLarge, match=r"draw: 'W' feeds 50 ops .* wrap each time step in .*scope") as info:
+        viz.draw(unrolled(50, scoped=False))
+    assert isinstance(info.value, ValueError) and time.perf_counter() - start < 10
+    picture = viz.draw(unrolled(1000, scoped=True))            # the same loop in scopes: elided, small
+    assert "steps hidden" in picture.source and len(picture.source) < 100_000
+    if shutil.which("dot"):
+        assert b"<svg" in picture.pipe(format="svg")
+
+
+def test_viz_refuses_too_many_vertices(monkeypatch):
+    viz = pytest.importorskip("viz")
+    pytest.importorskip("graphviz")
+    x = Tensor(np.ones(3), requires_grad=True)
+    h = x
+    for _ in range(200):
+        h = (h * 0.5).tanh()
+    loss = h.sum()
+    loss.backward(keep_grads=True)
+    monkeypatch.setattr(viz, "MAX_VERTICES", 100)
+    with pytest.raises(viz.TooLarge, match=r"draw: \d+ vertices are too many to lay out"):
+        viz.draw(loss)
+    monkeypatch.setattr(viz, "MAX_VERTICES", 1000)
+    assert "tanh" in viz.draw(loss).source
