@@ -160,7 +160,7 @@ def test_the_lean_backward_gives_the_same_gradients(case):
     out_p, out_l = run(TG, program, plain), run(TG, program, lean)
     assume(out_p.requires_grad)
     v = np.random.default_rng(4).standard_normal(out_p.shape).astype(out_p.dtype)
-    out_p.backward(v, retain_graph=True)
+    out_p.backward(v, retain_graph=True, keep_grads=True)
     out_l.backward(v, retain_graph=True, keep_grads=False)
     for a, b in zip(plain, lean):
         assert (a.grad is None) == (b.grad is None)
@@ -212,7 +212,7 @@ def test_float32_and_float64_mix_as_numpy_promotes(case):
 
 # ---- against PyTorch -----------------------------------------------------------------------------------
 
-def compare_with_torch(torch, program, values):
+def compare_with_torch(torch, program, values, keep_grads=False):
     ours = leaves(values, np.float64)
     theirs = [torch.tensor(v.astype(np.float64), requires_grad=True) for v in values]
     out, ref = run(TG, program, ours), run(torch_backend(torch), program, theirs)
@@ -222,7 +222,7 @@ def compare_with_torch(torch, program, values):
         assert not out.requires_grad
         return
     v = np.random.default_rng(3).standard_normal(out.shape)
-    out.backward(v)
+    out.backward(v, keep_grads=keep_grads)
     ref.backward(torch.from_numpy(v))
     for i, (x, t) in enumerate(zip(ours, theirs)):
         if t.grad is None:
@@ -233,10 +233,11 @@ def compare_with_torch(torch, program, values):
 
 
 @FUZZ
-@given(case=graphs())
-def test_values_and_gradients_match_torch(torch, case):
+@given(case=graphs(), keep_grads=st.booleans())
+def test_values_and_gradients_match_torch(torch, case, keep_grads):
+    """Both walks: the lean one (the default backward) and the one that keeps every edge's gradient."""
     values, program = case
-    compare_with_torch(torch, program, values)
+    compare_with_torch(torch, program, values, keep_grads)
 
 
 LAYERS = {"rnn-tanh": "RNN", "rnn-relu": "RNN", "lstm": "LSTM", "gru": "GRU"}
