@@ -29,10 +29,18 @@ def draw(tensor, detail="auto", grads=True, values=False, shared="auto", max_ste
     max_steps: draw at most this many steps; the middle ones collapse into one `t=a … t=b` box
             (default 6 at ops detail, fewer for big cells so that about 240 ops are drawn; 8 at cells detail).
     """
+    from tinygrad_rnn import Tensor
     from tinygrad_rnn.tape import gc_paused
 
     from .dot import to_dot
     from .view import build
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"draw: expected the Tensor whose graph to draw (typically the loss), got "
+                        f"{type(tensor).__name__}")
+    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
+        raise ValueError(f"draw: max_steps must be a positive integer or None, got {max_steps!r}")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"draw: title must be a string or None, got {type(title).__name__}")
     with gc_paused():                # reading a long tape makes many objects and no cycles: scanning them is waste
         view = build(tensor, detail, grads, values, shared, max_steps)
         check_layout(view)
@@ -73,6 +81,8 @@ def check_layout(view):
 
 def save(tensor, path, **options):
     """Draw `tensor` (options as for draw) into `path`, in the format its suffix names."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"save: path must be a str or os.PathLike such as 'lstm.svg', got {type(path).__name__}")
     path = os.fspath(path)
     fmt = os.path.splitext(path)[1].lower().lstrip(".")
     if fmt not in FORMATS:
