@@ -414,3 +414,25 @@ def test_viz_refuses_too_many_vertices(monkeypatch):
         viz.draw(loss)
     monkeypatch.setattr(viz, "MAX_VERTICES", 1000)
     assert "tanh" in viz.draw(loss).source
+
+
+def test_viz_arguments(tmp_path):
+    viz = pytest.importorskip("viz")
+    pytest.importorskip("graphviz")
+    x = Tensor(np.ones(3), requires_grad=True)
+    y = (x * 2.0).sum()
+    with pytest.raises(TypeError, match=r"draw: expected the Tensor whose graph to draw .* got int"):
+        viz.draw(3)
+    with pytest.raises(ValueError, match=r"draw: this tensor was not produced by recorded ops"):
+        viz.draw(x)
+    with pytest.raises(ValueError, match=r"draw: max_steps must be a positive integer or None, got 0"):
+        viz.draw(y, max_steps=0)
+    with pytest.raises(TypeError, match=r"draw: title must be a string or None, got int"):
+        viz.draw(y, title=3)
+    with pytest.raises(ValueError, match=r"draw: detail must be auto\|ops\|cells"):
+        viz.draw(y, detail="x")
+    with pytest.raises(TypeError, match=r"save: path must be a str or os.PathLike"):
+        viz.save(y, None)
+    with pytest.raises(ValueError, match=r"save: cannot tell the format of .*x.gif"):
+        viz.save(y, tmp_path / "x.gif")
+    assert os.listdir(tmp_path) == []
