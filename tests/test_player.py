@@ -73,7 +73,7 @@ def test_embedded_steps_are_the_steppers(seed_page):
 def test_running_the_player_is_backward(seed_page):
     _p, html, names = seed_page
     E, fresh = build("seed", 3)
-    E.backward()
+    E.backward(keep_grads=True)
     data = page_data(html)
     for leaf in data["leaves"]:
         assert np.array_equal(names[leaf["name"]].grad, fresh[leaf["name"]].grad)

@@ -77,7 +77,7 @@ def test_three_step_gradients_pass_gradcheck(phi):
 def test_formula_2_terms_are_the_walk_contributions_of_each_use_of_W_s(phi):
     """dE_3/dW_s = Σ_t (term through s_t); the walk sends term t along the edge W_s -> (s_{t-1} W_s)."""
     E_3, named = seed.three_step_network(phi=phi, seed=0)
-    E_3.backward()
+    E_3.backward(keep_grads=True)
     W_s = named["W_s"]
     uses = sorted((n for n in tg.graph(E_3) if n.op.name == "matmul" and n.inputs[1] is W_s), key=lambda n: n.index)
     assert [n.scope_name for n in uses] == ["seed/t=1", "seed/t=2", "seed/t=3"]
@@ -107,7 +107,7 @@ def test_formula_2_terms_are_the_walk_contributions_of_each_use_of_W_s(phi):
 def test_two_layer_network_builder_and_save_load(tmp_path):
     E, named = seed.two_layer_network("relu", seed=2, steps=4)
     assert {"s_4", "s'_4", "O_4", "d_4", "W_s'", "E"} <= set(named)
-    E.backward()
+    E.backward(keep_grads=True)
     assert all(np.abs(named[k].grad).max() > 0 for k in ["W_x", "W_s", "W_y", "W_s'", "W"])
     net = seed.TwoLayerRNN(2, 3, 1)
     net.save(tmp_path / "seed.npz")

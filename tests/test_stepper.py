@@ -43,7 +43,7 @@ def output_each_step_net(rng, T=4):
 
 def test_running_the_stepper_is_backward(rng):
     E1, p1, _ = seed_net(np.random.default_rng(1))
-    E1.backward()
+    E1.backward(keep_grads=True)
     E2, p2, _ = seed_net(np.random.default_rng(1))
     st = Stepper(E2)
     steps = st.run()
@@ -163,7 +163,7 @@ def test_unnamed_leaves_and_given_names(rng):
 
 def test_freed_graph_is_an_error(rng):
     E, _, _ = seed_net(rng)
-    E.backward()
+    E.backward(keep_grads=True)
     with pytest.raises(GraphError):
         Stepper(E).run()
 
@@ -201,7 +201,7 @@ def test_jacobian_of_a_function_and_of_intermediates(rng):
     assert J31.shape == (1, 3, 1, 3)
     np.testing.assert_allclose(J31[0, :, 0, :], J32[0, :, 0, :] @ jacobian(states[1], states[0])[0, :, 0, :])
     Jw = jacobian(E, p["W_s"])                                         # a leaf: d E / d W_s
-    E.backward()
+    E.backward(keep_grads=True)
     np.testing.assert_allclose(Jw, p["W_s"].grad)
     assert all(b is None for b in before.values())
 
@@ -228,7 +228,7 @@ def test_edge_contributions(rng):
     terms = edge_contributions(E, p["W_x"])
     assert [when for when, _ in terms] == ["t=3", "t=2", "t=1"]
     assert p["W_x"].grad is None
-    E.backward()
+    E.backward(keep_grads=True)
     np.testing.assert_allclose(sum(c for _, c in terms), p["W_x"].grad)
 
 
@@ -252,7 +252,7 @@ def test_stepper_over_a_recurrent_layer():
     np.testing.assert_allclose(into_leaf.total, per_step[-1].total.T)
     grads = {n: p.grad.copy() for n, p in layer.named_parameters()}
     layer.zero_grad()
-    loss.backward()
+    loss.backward(keep_grads=True)
     for n, p in layer.named_parameters():
         np.testing.assert_array_equal(p.grad, grads[n])
     assert isinstance(layer, nn.Module)

@@ -57,7 +57,7 @@ def test_argument_order_distinguishes_edges():
 
 def test_after_backward_nodes_hold_per_edge_gradients_and_shared_leaf_sums_them():
     x, W, a, b, c, loss = small_graph()
-    loss.backward()
+    loss.backward(keep_grads=True)
     mm, th, mul, sm = tg.graph(loss)
     xd, Wd = x.data, W.data
     t = np.tanh(xd @ Wd)
@@ -86,7 +86,7 @@ def test_a_leaf_used_at_every_step_gets_the_sum_of_its_edges():
     for t in range(5):
         with tg.scope(f"t={t}"):
             s = (s @ W).tanh()
-    s.sum().backward()
+    s.sum().backward(keep_grads=True)
     edges = [n.input_grads[k] for n in tg.graph(s) for k, t in enumerate(n.inputs) if t is W]
     assert len(edges) == 5
     np.testing.assert_allclose(W.grad, sum(edges), rtol=1e-13)
@@ -106,7 +106,7 @@ def test_walk_is_the_backward_one_step_at_a_time():
     for s in steps:
         assert s.grad is s.node.grad and s.input_grads is s.node.input_grads
     x2, W2, *_, loss2 = small_graph()
-    loss2.backward()
+    loss2.backward(keep_grads=True)
     np.testing.assert_array_equal(x.grad, x2.grad)
     np.testing.assert_array_equal(W.grad, W2.grad)
 
@@ -116,7 +116,7 @@ def test_keep_grads_false_leaves_the_nodes_clean():
     loss.backward(keep_grads=False)
     assert all(n.grad is None and n.input_grads is None for n in tg.graph(loss))
     x2, W2, *_, loss2 = small_graph()
-    loss2.backward()
+    loss2.backward(keep_grads=True)
     np.testing.assert_array_equal(W.grad, W2.grad)
 
 
@@ -154,7 +154,7 @@ def test_no_grad_records_nothing():
     assert y.node is None and not y.requires_grad and tg.graph(y) == []
     np.testing.assert_allclose(y.data, np.tanh(x.data * 2).sum())
     with pytest.raises(tg.GraphError):
-        y.backward()
+        y.backward(keep_grads=True)
 
     @tg.no_grad()
     def evaluate(t):
@@ -170,7 +170,7 @@ def test_detach_cuts_the_graph_and_shares_values():
     x = leaf(3)
     d = x.detach()
     assert d.node is None and not d.requires_grad and d.data is x.data
-    (x * d).sum().backward()
+    (x * d).sum().backward(keep_grads=True)
     np.testing.assert_allclose(x.grad, x.data)        # not 2x: d is a constant
     assert d.grad is None
 
@@ -178,7 +178,7 @@ def test_detach_cuts_the_graph_and_shares_values():
 def test_constants_never_receive_a_gradient():
     x, c = leaf(2, 3), Tensor(np.ones((2, 2)))
     y = tg.concat([x, c], axis=1).sum() + tg.stack([c, c]).sum() * 0.0 + (x[:, :2] * c).sum()
-    y.backward()
+    y.backward(keep_grads=True)
     assert c.grad is None and x.grad is not None
 
 
@@ -187,10 +187,10 @@ def test_retain_grad_keeps_grad_on_non_leaves_and_accumulates_like_pytorch():
     y = (x * 2.0).retain_grad()
     z = y * 3.0
     loss = (y * z).sum()
-    loss.backward(retain_graph=True)
+    loss.backward(retain_graph=True, keep_grads=True)
     np.testing.assert_allclose(y.grad, 6 * y.data)   # d(3 y^2)/dy
     assert z.grad is None
-    loss.backward()
+    loss.backward(keep_grads=True)
     np.testing.assert_allclose(y.grad, 12 * y.data)
     np.testing.assert_allclose(x.grad, 24 * y.data)
     assert loss.retain_grad() is loss
@@ -199,11 +199,11 @@ def test_retain_grad_keeps_grad_on_non_leaves_and_accumulates_like_pytorch():
 def test_second_backward_through_freed_graph_is_an_error_and_changes_nothing():
     w, v = leaf(3, name="w"), leaf(3, seed=1, name="v")
     y = (v * 2.0).tanh()
-    y.sum().backward()
+    y.sum().backward(keep_grads=True)
     assert all(n.saved is tape.FREED for n in tg.graph(y))
     v_grad = v.grad.copy()
     with pytest.raises(tg.GraphError, match="retain_graph=True"):
-        (y * w).sum().backward()
+        (y * w).sum().backward(keep_grads=True)
     assert w.grad is None                              # nothing half-accumulated before the error
     np.testing.assert_array_equal(v.grad, v_grad)
 
@@ -211,46 +211,46 @@ def test_second_backward_through_freed_graph_is_an_error_and_changes_nothing():
 def test_retain_graph_allows_a_second_backward_and_grads_accumulate():
     x = leaf(2, 3)
     loss = (x.tanh() * x).sum()
-    loss.backward(retain_graph=True)
+    loss.backward(retain_graph=True, keep_grads=True)
     first = x.grad.copy()
-    loss.backward()
+    loss.backward(keep_grads=True)
     np.testing.assert_allclose(x.grad, 2 * first, rtol=1e-15)
     with pytest.raises(tg.GraphError):
-        loss.backward()
+        loss.backward(keep_grads=True)
 
 
 def test_leaf_grad_accumulates_over_two_backward_calls():
     x = leaf(3)
     for _ in range(2):
-        (x * x).sum().backward()
+        (x * x).sum().backward(keep_grads=True)
     np.testing.assert_allclose(x.grad, 4 * x.data)
     x.grad = None
-    (x * x).sum().backward()
+    (x * x).sum().backward(keep_grads=True)
     np.testing.assert_allclose(x.grad, 2 * x.data)
 
 
 def test_backward_on_a_leaf_like_pytorch():
     w = Tensor(3.0, requires_grad=True)
-    w.backward()
-    w.backward()
+    w.backward(keep_grads=True)
+    w.backward(keep_grads=True)
     assert w.grad == 2.0
 
 
 def test_grads_do_not_alias():
     x, y = leaf(2, 3), leaf(2, 3, seed=1)
     s = x + y
-    s.sum().backward()
+    s.sum().backward(keep_grads=True)
     x.grad += 1.0
     np.testing.assert_array_equal(y.grad, np.ones((2, 3)))
     np.testing.assert_array_equal(s.node.input_grads[1], np.ones((2, 3)))
     a = leaf(3)
-    (a + a).sum().backward()
+    (a + a).sum().backward(keep_grads=True)
     before = a.grad
-    (a + a).sum().backward()
+    (a + a).sum().backward(keep_grads=True)
     np.testing.assert_array_equal(before, 2.0)         # the earlier array is not changed in place
     np.testing.assert_array_equal(a.grad, 4.0)
     r = (x * 1.0).retain_grad()
-    (r * 2.0).sum().backward()
+    (r * 2.0).sum().backward(keep_grads=True)
     r.grad[0, 0] = 99.0
     np.testing.assert_array_equal(r.node.grad, 2.0)                # .grad is a copy of the edge's array
 
@@ -260,7 +260,7 @@ def test_changing_an_index_array_after_forward_does_not_change_the_backward():
     idx = np.array([0, 0, 2])
     y = x[idx]
     idx[:] = 3
-    y.sum().backward()
+    y.sum().backward(keep_grads=True)
     np.testing.assert_array_equal(x.grad, [2.0, 0.0, 1.0, 0.0])
 
 
@@ -269,7 +269,7 @@ def test_iterating_a_tensor_yields_rows():
     rows = list(x)
     assert len(rows) == 3 and all(r.shape == (2,) for r in rows)
     a, b, c = x
-    (a + c * 2.0).sum().backward()
+    (a + c * 2.0).sum().backward(keep_grads=True)
     np.testing.assert_array_equal(x.grad, [[1, 1], [0, 0], [2, 2]])
 
 
@@ -301,7 +301,7 @@ def test_float32_forward_and_backward_stay_float32():
     h = (x @ W).tanh()
     loss = ((h * 2.0 - 1) ** 2).mean() + h.sigmoid().max() + tg.cross_entropy(h, [0, 1])
     assert loss.dtype == np.float32 and loss.data.dtype == np.float32
-    loss.backward()
+    loss.backward(keep_grads=True)
     assert x.grad.dtype == np.float32 and W.grad.dtype == np.float32
     assert all(n.grad.dtype == np.float32 for n in tg.graph(loss))
 
@@ -311,7 +311,7 @@ def test_mixed_dtypes_keep_each_leaf_grad_in_its_own_dtype():
     x = Tensor(np.ones((2, 3)), requires_grad=True)                    # float64
     y = x @ w + tg.concat([x, w[:1]]).sum() + tg.stack([w[0], x[0]]).sum()
     assert y.dtype == np.float64
-    y.sum().backward()
+    y.sum().backward(keep_grads=True)
     assert w.grad.dtype == np.float32 and x.grad.dtype == np.float64
     for node in tg.graph(y):
         for t, g in zip(node.inputs, node.input_grads):

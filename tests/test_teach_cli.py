@@ -44,7 +44,7 @@ def test_step_grads_are_backward():
     from tinygrad_rnn.stepper import Stepper
     Stepper(E, names=names).run()
     E2, names2 = teach_cli.build("gru", steps=3)
-    E2.backward()
+    E2.backward(keep_grads=True)
     for n in names:
         np.testing.assert_array_equal(names[n].grad, names2[n].grad)
 

@@ -174,7 +174,7 @@ class Tensor:
         self._retain = True
         return self
 
-    def backward(self, grad=None, retain_graph=False, keep_grads=True):
+    def backward(self, grad=None, retain_graph=False, keep_grads=False):
         """Backpropagate from this tensor: every leaf that requires grad accumulates its .grad."""
         seed = self._seed(grad)
         if self._node is None:                           # a leaf: d self / d self, as in PyTorch

@@ -32,14 +32,14 @@ def run(args):
     os.makedirs(args.out, exist_ok=True)
     written = []
 
-    _say("1. An LSTM unrolled over 4 steps; backward(); every edge labelled with the gradient it carried.")
+    _say("1. An LSTM unrolled over 4 steps; backward(keep_grads=True); every edge labelled with the gradient it carried.")
     loss, _ = build("lstm", steps=4)
-    loss.backward()
+    loss.backward(keep_grads=True)               # keep every edge's gradient: the picture shows them
     written += _pictures(viz, loss, os.path.join(args.out, "lstm_gradients"), detail="ops")
 
     _say("2. The seed's three-step network: s_t = tanh(x_t W_x + s_(t-1) W_s), y_3 = s_3 W_y, E_3.")
     seed_loss, names = build("seed", steps=3)
-    seed_loss.backward(retain_graph=True)
+    seed_loss.backward(keep_grads=True)
     written += _pictures(viz, seed_loss, os.path.join(args.out, "seed_bptt"))
 
     _say("3. The step-through player for the seed's network.")

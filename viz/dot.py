@@ -15,8 +15,8 @@ PALETTE = ["#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026", "#800026"]
 NO_GRAD = "#9a9a9a"
 GATE_FILL = {"forget_gate": "#fbeeee", "input_gate": "#eef6ec", "output_gate": "#edf1fa", "cell": "#fbf5e6",
              "candidate": "#fbf5e6", "reset_gate": "#f5eef9", "update_gate": "#ebf6f6"}
-STATUS = {"no_backward": "backward has not run: no gradients to show yet (call loss.backward() first)",
-          "not_kept": "backward ran with keep_grads=False: the gradients were not kept, nothing to show",
+STATUS = {"no_backward": "backward has not run: no gradients to show yet (call loss.backward(keep_grads=True) first)",
+          "not_kept": "backward() ran lean (the default) and kept no per-edge gradients: call loss.backward(keep_grads=True) to draw them",
           "off": ""}
 
 

@@ -51,7 +51,7 @@ def build_loss(model, steps=3, layers=1, hidden=3, inputs=2, phi="tanh", seed=0,
         loss.name = "E"
         what = f"{model.upper()}, {layers} layer{'s' * (layers > 1)}"
     if backward:
-        loss.backward()
+        loss.backward(keep_grads=True)                   # keep every edge's gradient for the picture
     return loss, f"{what}, {steps} step{'s' * (steps > 1)}"
 
 
