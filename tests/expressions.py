@@ -29,6 +29,7 @@ class TG:
     chunk = staticmethod(lambda x, n, axis: x.chunk(n, axis))
     cross_entropy = staticmethod(tg.cross_entropy)
     mse_loss = staticmethod(tg.mse_loss)
+    linear = staticmethod(tg.linear)
     tensor = staticmethod(lambda a: tg.Tensor(a))
 
 
@@ -59,6 +60,7 @@ def torch_backend(torch):
         chunk = staticmethod(lambda x, n, axis: torch.chunk(x, n, axis))
         cross_entropy = staticmethod(lambda x, t: torch.nn.functional.cross_entropy(x, torch.as_tensor(t)))
         mse_loss = staticmethod(torch.nn.functional.mse_loss)
+        linear = staticmethod(torch.nn.functional.linear)
         tensor = staticmethod(torch.as_tensor)
     Torch.index = staticmethod(index)
     return Torch
@@ -72,6 +74,7 @@ OPS = {
     "div": lambda B, a, b: a / (b * b + 0.5),
     "pow": lambda B, a, b: (a * a + 0.5) ** b.tanh(),
     "matmul": lambda B, a, b: a @ b,
+    "linear": lambda B, a, b: B.linear(a, b, b[:, 0] * 0.5),    # x W^T + b with a bias made from W
     "gram": lambda B, a: a @ (B.transpose(a, tuple(range(a.ndim - 2)) + (-1, -2)) if a.ndim > 1 else a),
     "rsub": lambda B, a: 2.0 - a,
     "rdiv": lambda B, a: 1.0 / (a * a + 0.5),
@@ -97,7 +100,7 @@ OPS = {
     "concat": lambda B, a, b, axis: B.concat([a, b], axis),
     "stack": lambda B, a, b, axis: B.stack([a, b], axis),
 }
-BINARY = {"add", "sub", "mul", "div", "pow", "matmul", "concat", "stack"}
+BINARY = {"add", "sub", "mul", "div", "pow", "matmul", "linear", "concat", "stack"}
 
 
 def run(B, program, inputs):
@@ -112,6 +115,8 @@ def _fits(name, a, b):
     try:
         if name == "matmul":
             return a.ndim > 0 and b.ndim > 0 and np.matmul(np.zeros(a.shape), np.zeros(b.shape)) is not None
+        if name == "linear":                              # x (..., in), W (out, in); its bias is W[:, 0]
+            return a.ndim > 0 and b.ndim == 2 and b.shape[1] > 0 and a.shape[-1] == b.shape[1]
         if name in ("concat", "stack"):
             return a.shape == b.shape and (a.ndim > 0 or name == "stack")
         return np.broadcast_shapes(a.shape, b.shape) is not None

@@ -85,6 +85,23 @@ case("matmul-const-right", "matmul", lambda a, b: a @ b, r(5, 2, 3), r(3, 4), gr
 case("matmul-numpy-left", "matmul", lambda b: np.ones((2, 3)) @ b, r(3, 4), f32=False)
 case("matmul-self-transposed", "matmul transpose", lambda a: a @ a.T, r(3, 4))
 
+# ---- linear: x W^T + b in one op (x (..., in), W (out, in), b (out,) or none) ---------------------------
+for sx in [(2, 3), (3,), (5, 2, 3), (2, 1, 2, 3), (1, 3)]:
+    case(f"linear-{sx}", "linear", lambda x, W, b: tg.linear(x, W, b), r(*sx), r(4, 3), r(4))
+    case(f"linear-{sx}-no-bias", "linear", lambda x, W: tg.linear(x, W), r(*sx), r(4, 3))
+case("linear-const-x", "linear", lambda x, W, b: tg.linear(x, W, b), r(5, 2, 3), r(4, 3), r(4),
+     grad=[False, True, True])
+case("linear-const-weight", "linear", lambda x, W, b: tg.linear(x, W, b), r(2, 3), r(4, 3), r(4),
+     grad=[True, False, True])
+case("linear-const-bias", "linear", lambda x, W, b: tg.linear(x, W, b), r(2, 3), r(4, 3), r(4),
+     grad=[True, True, False])
+case("linear-numpy-x", "linear", lambda W, b: tg.linear(np.ones((2, 3)), W, b), r(4, 3), r(4), f32=False)
+case("linear-nn-module-style", "linear", lambda x, W: tg.linear(x, W, W[:, 0] * 1.0), r(2, 3), r(4, 3))
+case("linear-shared-weight-per-step", "linear tanh getitem",     # W and b used at every step (their BPTT sum)
+     lambda W, b, xs: sum(tg.linear(xs[t], W, b).tanh().sum() for t in range(3)), r(3, 3) * 0.5, r(3), r(3, 2, 3))
+case("linear-recurrent", "linear tanh", lambda W, b, h: tg.linear(tg.linear(h, W, b).tanh(), W, b).tanh(),
+     r(3, 3) * 0.5, r(3), r(2, 3))
+
 # ---- elementwise unary -----------------------------------------------------------------------------
 case("exp", "exp", lambda x: x.exp(), r(2, 3))
 case("log", "log", lambda x: x.log(), pos(2, 3))
@@ -209,7 +226,7 @@ def test_float32_stays_float32(ops, fn, arrays, grads, f32):
     xs = _inputs(arrays, grads, np.float32)
     out = fn(*xs)
     assert out.dtype == np.float32
-    out.backward(np.ones(out.shape, np.float32))
+    out.backward(np.ones(out.shape, np.float32), keep_grads=True)
     for x in xs:
         if x.requires_grad:
             assert x.grad is not None and x.grad.dtype == np.float32 and x.grad.shape == x.shape

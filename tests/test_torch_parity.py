@@ -65,6 +65,12 @@ case("neg", lambda B, x: -x, r(3))
 for sa, sb in [((2, 3), (3, 4)), ((5, 2, 3), (5, 3, 4)), ((5, 2, 3), (3, 4)), ((2, 3), (5, 3, 4)), ((3,), (3,)),
                ((3,), (3, 4)), ((2, 3), (3,)), ((1, 2, 3), (5, 3, 4)), ((3,), (5, 3, 4)), ((5, 2, 3), (3,))]:
     case(f"matmul-{sa}-{sb}", lambda B, a, b: a @ b, r(*sa), r(*sb))
+for sx in [(2, 3), (3,), (5, 2, 3), (2, 1, 2, 3)]:
+    case(f"linear-{sx}", lambda B, x, W, b: B.linear(x, W, b), r(*sx), r(4, 3), r(4))
+    case(f"linear-{sx}-no-bias", lambda B, x, W: B.linear(x, W), r(*sx), r(4, 3))
+case("linear-const-x", lambda B, x, W, b: B.linear(x, W, b), r(5, 2, 3), r(4, 3), r(4), grads=[False, True, True])
+case("linear-per-step", lambda B, W, b, xs: sum(B.linear(xs[t], W, b).tanh().sum() for t in range(3)),
+     r(3, 3), r(3), r(3, 2, 3))
 case("exp-log-tanh", lambda B, x: x.exp() + x.log() * x.tanh(), pos(2, 3))
 case("sigmoid", lambda B, x: x.sigmoid(), np.array([-40.0, -5.0, -0.1, 0.0, 0.2, 5.0, 40.0]))
 case("relu", lambda B, x: x.relu(), away(3, 4))
@@ -108,6 +114,18 @@ def _rnn(B, Wx, Ws, b, xs):
 
 
 case("rnn-unrolled", _rnn, r(2, 3) * 0.5, r(3, 3) * 0.5, r(3) * 0.1, r(6, 2, 2))
+
+
+def _rnn_torch_layout(B, W_ih, W_hh, b_ih, b_hh, xs):
+    """As torch.nn.RNN: the input projection of all steps in one linear, then linear(h, W_hh, b_hh) per step."""
+    gx = B.linear(xs, W_ih, b_ih)
+    h = gx[0] * 0.0
+    for t in range(xs.shape[0]):
+        h = (gx[t] + B.linear(h, W_hh, b_hh)).tanh()
+    return (h * h).sum()
+
+
+case("rnn-linear-unrolled", _rnn_torch_layout, r(3, 2) * 0.5, r(3, 3) * 0.5, r(3) * 0.1, r(3) * 0.1, r(5, 2, 2))
 
 
 @pytest.mark.parametrize("fn, arrays, grads", CASES)

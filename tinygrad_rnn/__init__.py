@@ -1,6 +1,6 @@
 """tinygrad-rnn: a small, exact autodiff on numpy for learning how recurrent networks learn."""
 from .anomaly import AnomalyError, detect_anomaly
-from .functional import concat, cross_entropy, log_softmax, mse_loss, softmax, stack
+from .functional import concat, cross_entropy, linear, log_softmax, mse_loss, softmax, stack
 from .gradcheck import GradcheckError, gradcheck
 from .ops import OPS
 from .tape import GraphError, Node, Step, current_scope, graph, is_grad_enabled, no_grad, scope, walk
@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "Node", "Step", "OPS", "graph", "walk", "no_grad", "is_grad_enabled", "scope", "current_scope",
-    "concat", "stack", "softmax", "log_softmax", "cross_entropy", "mse_loss", "gradcheck",
+    "concat", "stack", "linear", "softmax", "log_softmax", "cross_entropy", "mse_loss", "gradcheck",
     "detect_anomaly", "set_default_dtype", "get_default_dtype",
     "GraphError", "OpError", "GradcheckError", "AnomalyError", "__version__",
 ]

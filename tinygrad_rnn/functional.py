@@ -25,6 +25,23 @@ def stack(tensors, axis=0):
     return apply(ops.Stack, *_tensors(tensors, "stack"), axis=axis)
 
 
+def linear(x, weight, bias=None):
+    """x W^T + b as one op (torch.nn.functional.linear): x (..., in), weight (out, in), bias (out,) or None.
+
+    The weight is an input of the op itself, not of a transpose made once: a weight applied at every time
+    step has one edge per step, each carrying that step's contribution to weight.grad."""
+    args = [_operand(x, "x"), _operand(weight, "weight")] + ([] if bias is None else [_operand(bias, "bias")])
+    return apply(ops.Linear, *args)
+
+
+def _operand(t, what):
+    if isinstance(t, Tensor):
+        return t
+    if isinstance(t, np.ndarray):
+        return Tensor(t)
+    raise TypeError(f"linear: {what} must be a Tensor or a numpy array, got {type(t).__name__}")
+
+
 def softmax(x, axis=-1):
     return x.softmax(axis)
 

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import rng
+from .functional import linear
 from .tensor import Tensor, get_default_dtype
 
 __all__ = ["Parameter", "Module", "Linear", "Embedding", "IncompatibleKeys", "check_size"]
@@ -264,8 +265,7 @@ class Linear(Module):
         x = as_tensor(x, "Linear", "x")
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"Linear: x must have shape (..., in_features={self.in_features}), got {x.shape}")
-        y = x @ self.weight.T
-        return y if self.bias is None else y + self.bias
+        return linear(x, self.weight, self.bias)
 
     def extra_repr(self):
         return f"{self.in_features}, {self.out_features}, bias={self.bias is not None}"

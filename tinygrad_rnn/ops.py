@@ -86,8 +86,9 @@ class Scatter(Lazy):
 
 
 class Outer(Lazy):
-    """a^T @ g for 2-D a (n, k) and g (n, m): the gradient a matmul sends its right operand. A lean walk
-    sums the terms of a weight shared by many matmuls as one product, [a_1; a_2; ...]^T [g_1; g_2; ...]."""
+    """a^T @ g for 2-D a (n, k) and g (n, m): the gradient a matmul sends its right operand (and linear its
+    weight, as g^T @ x). A lean walk sums the terms of a weight shared by many matmuls (or linears) as one
+    product, [a_1; a_2; ...]^T [g_1; g_2; ...]."""
     __slots__ = ("a", "g", "dtype")
 
     def __init__(self, a, g, dtype):
@@ -215,6 +216,48 @@ class MatMul(Op):
         ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2).reshape(a.shape) if needs[0] else None
         gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2).reshape(b.shape) if needs[1] else None
         return ga, gb
+
+
+class Linear(Op):
+    """y = x W^T + b (torch.nn.functional.linear) for x (..., in), W (out, in), b (out,) or no b.
+
+    One op instead of transpose, matmul and add: W itself is the input, so a weight used at every time step
+    has one edge per step, and the diagrams show each step's contribution on the weight."""
+    name = "linear"
+    rule = ("y = x W^T + b: dx = g W, dW = g^T x (summed over all leading dims of x), "
+            "db = g summed over the leading dims")
+    latex = (r"\bar{x} = \bar{y}\,W,\quad \bar{W} = \textstyle\sum_{\text{rows}} \bar{y}^\top x,"
+             r"\quad \bar{b} = \textstyle\sum_{\text{rows}} \bar{y}")
+
+    def forward(x, w, b=None):
+        if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
+            raise ValueError(f"linear needs x (..., in) and W (out, in) with the same `in`, got x {x.shape} "
+                             f"and W {w.shape}")
+        if b is not None and b.shape != (w.shape[0],):
+            raise ValueError(f"linear needs a bias of shape (out,) = ({w.shape[0]},), got {b.shape}")
+        if x.ndim > 2:                                   # (..., in): one product over all rows
+            y = (_rows(x) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
+        else:
+            y = x @ w.T
+        if b is not None:
+            if np.result_type(y, b) == y.dtype:
+                np.add(y, b, out=y)                      # y is ours: add the bias in place
+            else:
+                y = y + b
+        return y, (x, w, b)
+
+    def vjp(g, saved, needs):
+        grads = Linear.vjp_lean(g, saved, needs)
+        return tuple(c.dense() if isinstance(c, Lazy) else c for c in grads)
+
+    def vjp_lean(g, saved, needs):
+        x, w, b = saved
+        x2, g2 = (x, g) if x.ndim == 2 else (_rows(x), _rows(g))
+        gx = (g2 @ w).reshape(x.shape) if needs[0] else None
+        gw = Outer(g2, x2, w.dtype) if needs[1] else None        # g2^T @ x2: a lean walk batches the steps
+        if b is None:
+            return gx, gw
+        return gx, gw, (np.add.reduce(g2, axis=0).astype(b.dtype, copy=False) if needs[2] else None)
 
 
 # ---- elementwise unary ---------------------------------------------------------------------------
