@@ -216,3 +216,28 @@ def test_viz_player_is_the_function(tmp_path):
     p = viz.player(E, tmp_path / "p.html", names=names, check="none")
     assert isinstance(p, viz.Player) and (tmp_path / "p.html").exists()
     assert callable(viz.player) and importlib.import_module("viz.player").player is viz.player
+
+
+@pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
+def test_a_layer_weight_shows_one_contribution_per_step(model):
+    """linear(h_{t-1}, W_hh, b_hh) at every step: the leaf W_hh has T uses, each step's contribution says how it
+    is computed (gᵀ @ h_{t-1}), and the contributions add up to W_hh.grad."""
+    T = 3
+    E, names = build(model, T)
+    p = player(E, None, names=names, check="leaves", check_elements=2)
+    leaves = {leaf["name"]: leaf for leaf in p.data["leaves"]}
+    assert leaves["weight_hh_l0"]["uses"] == T and leaves["bias_hh_l0"]["uses"] == T
+    assert leaves["weight_ih_l0"]["uses"] == 1                   # the input projection of all steps: one op
+    assert leaves["weight_hh_l0"]["fd"]["ok"]
+    uses = [(s, e) for s in p.data["steps"] for e in s["inputs"] if e["name"] == "weight_hh_l0"]
+    assert [s["time"] for s, _ in uses] == [f"t={t}" for t in range(T, 0, -1)]
+    assert [e["formula"] for _, e in uses] == [f"gᵀ @ h_{t - 1}" for t in range(T, 0, -1)]
+    assert all(s["op"] == "linear" for s, _ in uses)
+    accs = [a for s in p.data["steps"] for a in s["accs"] if a["name"] == "weight_hh_l0"]
+    assert [a["use"] for a in accs] == [1, 2, 3] and accs[-1]["text"].endswith("weight_hh_l0.grad = t=3 + t=2 + t=1)")
+    w = names["weight_hh_l0"]
+    contributions = [e.grad for s in p.stepper.steps for e in s.inputs if e.tensor is w]
+    np.testing.assert_allclose(sum(contributions), w.grad, rtol=1e-12)
+    assert accs[-1]["total"]["norm"] == pytest.approx(norm(w.grad), rel=1e-12)
+    x_formula = next(e["formula"] for s, _ in uses[:1] for e in s["inputs"] if e["pos"] == 0)
+    assert x_formula == "g @ weight_hh_l0"

@@ -146,9 +146,17 @@ def test_scopes_and_names_for_diagrams():
     named = {(n.output.name, n.scope_name) for n in nodes if n.output.name}
     assert ("h_2", "lstm/layer1/t=2") in named and ("c_3", "lstm/layer0/t=3/cell") in named
     assert ("f_1", "lstm/layer0/t=1/forget_gate") in named
-    # the input projection of all steps is one matmul per layer, on a (T, B, I) input
-    matmuls = [n for n in nodes if n.op.name == "matmul" and n.scope_name == "lstm/layer0"]
-    assert len(matmuls) == 1 and matmuls[0].inputs[0].shape == (3, 1, 2)
+    # the input projection of all steps is one linear op per layer, on a (T, B, I) input
+    projections = [n for n in nodes if n.op.name == "linear" and n.scope_name == "lstm/layer0"]
+    assert len(projections) == 1 and projections[0].inputs[0].shape == (3, 1, 2)
+    assert projections[0].inputs[1] is lstm.weight_ih_l0 and projections[0].inputs[2] is lstm.bias_ih_l0
+    # the recurrent weight itself (no transpose made once) is an input at every step: one edge per step
+    for k in (0, 1):
+        w_hh = getattr(lstm, f"weight_hh_l{k}")
+        uses = [n.scope_name for n in nodes for t in n.inputs if t is w_hh]
+        assert uses == [f"lstm/layer{k}/t={t}" for t in (1, 2, 3)]
+        assert all(n.op.name == "linear" for n in nodes if any(t is w_hh for t in n.inputs))
+    assert not [n for n in nodes if n.op.name in ("transpose", "matmul")]
     gru = rnn.GRU(2, 3, name="enc")
     scopes = {n.scope_name for n in tg.graph(gru(x.detach() * 1 + x)[0].sum())}
     assert {"enc/layer0/t=1/reset_gate", "enc/layer0/t=2/update_gate", "enc/layer0/t=3/candidate"} <= scopes

@@ -242,14 +242,16 @@ def test_stepper_over_a_recurrent_layer():
     loss = (out * out).sum()
     st = Stepper(loss, names=dict(layer.named_parameters()), retain_graph=True)
     steps = st.run()
-    w_hh = layer.weight_hh_l0
-    per_step = [a for s in steps for a in s.accumulations if a.name == "weight_hh_l0.T"]
+    w_hh = layer.weight_hh_l0                  # used by linear(h_{t-1}, W_hh, b_hh) at every step: 5 edges
+    per_step = [a for s in steps for a in s.accumulations if a.name == "weight_hh_l0"]
+    assert all(a.tensor is w_hh and a.kind == "leaf" for a in per_step)
     assert [a.when for a in per_step] == [f"t={t}" for t in range(5, 0, -1)]
     assert per_step[2].text == \
-        "weight_hh_l0.T += contribution from t=3 (3rd of 5 uses; dE/dweight_hh_l0.T = t=5 + t=4 + t=3)"
-    assert per_step[4].text.endswith("(5th of 5 uses; dE/dweight_hh_l0.T = t=5 + t=4 + ... + t=1)")
-    (into_leaf,) = [a for s in steps for a in s.accumulations if a.tensor is w_hh]
-    np.testing.assert_allclose(into_leaf.total, per_step[-1].total.T)
+        "weight_hh_l0 += contribution from t=3 (3rd of 5 uses; weight_hh_l0.grad = t=5 + t=4 + t=3)"
+    assert per_step[4].text.endswith("(5th of 5 uses; weight_hh_l0.grad = t=5 + t=4 + ... + t=1)")
+    np.testing.assert_allclose(sum(a.contribution for a in per_step), per_step[-1].total)
+    np.testing.assert_allclose(per_step[-1].total, w_hh.grad)
+    assert "linear -> linear(h_4, weight_hh_l0, bias_hh_l0)" in steps[5].describe()
     grads = {n: p.grad.copy() for n, p in layer.named_parameters()}
     layer.zero_grad()
     loss.backward(keep_grads=True)

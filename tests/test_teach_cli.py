@@ -35,7 +35,8 @@ def test_step_all_on_the_seed(capsys):
 def test_step_all_on_layers(capsys, model):
     code, out, _ = run(capsys, "step", "--model", model, "--steps", "2", "--all")
     assert code == 0
-    assert "weight_hh_l0.T += contribution from t=1 (2nd of 2 uses" in out
+    assert "weight_hh_l0 += contribution from t=1 (2nd of 2 uses; weight_hh_l0.grad = t=2 + t=1)" in out
+    assert "shared: weight_hh_l0 summed 2 contributions: t=2 + t=1" in out
     assert "done: every leaf's gradient is final" in out
 
 

@@ -81,7 +81,7 @@ def hand_rnn(T, backward=True):
     loss = (s * s).sum()
     loss.name = "E"
     if backward:
-        loss.backward()
+        loss.backward(keep_grads=True)
     return loss, W_x, W_s
 
 
@@ -106,7 +106,7 @@ def test_one_cluster_per_time_step(T):
 
 def test_seed_weight_drawn_once_with_an_edge_per_use_summing_to_grad():
     E, named = three_step_network()
-    E.backward()
+    E.backward(keep_grads=True)
     nodes, edges = parse(viz.draw(E).source)
     for name in ("W_x", "W_s"):
         W = named[name]
@@ -134,7 +134,16 @@ def test_lstm_copies_per_step_and_table_total():
         assert close(grad_on(nodes[vid]), per_step[int(vid.rsplit("_t", 1)[1])])
     rows = {w.name: w for w in view.weights}
     assert close(rows["bias_hh_l0"].total, norm(b.grad)) and close(rows["bias_hh_l0"].grad, norm(b.grad))
-    assert close(rows["weight_hh_l0ᵀ"].total, norm(params["weight_hh_l0"].grad))   # W_hh^T: transposed once
+    w = params["weight_hh_l0"]                  # the leaf itself is used at every step (linear, no transpose)
+    w_terms = dict(zip(range(1, 10), uses_of(loss, w)))
+    assert len(uses_of(loss, w)) == 9
+    w_drawn = [vid for vid in nodes if vid.startswith("leaf_weight_hh_l0_t")]
+    assert len(w_drawn) == 6
+    for vid in w_drawn:
+        assert close(grad_on(nodes[vid]), norm(w_terms[int(vid.rsplit("_t", 1)[1])]))
+    assert close(rows["weight_hh_l0"].total, norm(w.grad)) and close(rows["weight_hh_l0"].grad, norm(w.grad))
+    np.testing.assert_allclose(sum(w_terms.values()), w.grad, rtol=1e-12)
+    assert not any(name.endswith("ᵀ") and "weight_hh" in name for name in rows)
     assert "weights" in nodes and "bias_hh_l0" in nodes["weights"]["label"]
     assert view.columns == ["t=1", "t=2", "t=3", "t=4…6", "t=7", "t=8", "t=9"]
     assert close(rows["bias_hh_l0"].terms["t=4…6"], norm(terms[4] + terms[5] + terms[6]))
@@ -156,7 +165,7 @@ def test_edge_labels_equal_the_engines_gradients():
 def test_a_plus_a_is_two_edges():
     x = tg.Tensor([1.0, 2.0], requires_grad=True, name="x")
     y = (x + x).sum()
-    y.backward()
+    y.backward(keep_grads=True)
     _, edges = parse(viz.draw(y).source)
     assert len([e for e in edges if e[0] == "leaf_x"]) == 2
 
@@ -188,8 +197,8 @@ def test_before_backward_the_picture_says_so():
     assert "backward has not run" in source and "∇" not in source
     assert all("label" not in a for _, _, a in parse(source)[1])
     loss, _, _ = hand_rnn(3, backward=False)
-    loss.backward(keep_grads=False)
-    assert "keep_grads=False" in viz.draw(loss).source
+    loss.backward()                                                          # the lean default
+    assert "kept no per-edge gradients" in viz.draw(loss).source
     loss, _, _ = hand_rnn(3)
     quiet = viz.draw(loss, grads=False).source                               # asked for no gradients
     assert "∇" not in quiet and "backward" not in quiet
@@ -197,7 +206,7 @@ def test_before_backward_the_picture_says_so():
 
 def test_ids_and_classes_are_stable_and_reach_the_svg():
     E, _ = three_step_network()
-    E.backward()
+    E.backward(keep_grads=True)
     first, second = viz.draw(E).source, viz.draw(E).source
     assert first == second
     nodes, edges = parse(first)

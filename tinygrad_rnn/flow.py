@@ -129,8 +129,7 @@ def measure(spec, steps=50, input_size=4, hidden_size=16, max_norm=1.0, seed=0):
             raise RuntimeError(f"gradient_flow: the {kind} layer's graph has no tensors named {missing[:3]}...")
         hs = [outputs[f"h_{t}"] for t in range(1, steps + 1)]
         cs = [outputs[f"c_{t}"] for t in range(1, steps + 1)] if kind == "lstm" else None
-        w_hh_t = next(out for node, out in tape.recorded(loss)
-                      if node.op.name == "transpose" and node.inputs[0] is layer.weight_hh_l0)
+        w_hh = layer.weight_hh_l0               # an input of the linear op at every step: one edge per step
 
         # one backward walk (it *is* loss.backward(retain_graph=True)), observed on the way
         state_sq = np.zeros(steps)
@@ -142,7 +141,7 @@ def measure(spec, steps=50, input_size=4, hidden_size=16, max_norm=1.0, seed=0):
             if t is not None:
                 state_sq[t] += np.sum(np.square(step.grad))
             for inp, c in zip(step.node.inputs, step.input_grads):
-                if inp is w_hh_t and c is not None:
+                if inp is w_hh and c is not None:
                     terms[int(time_of(step.node)[2:]) - 1] = np.linalg.norm(c)
 
         s_T = concat([hs[-1], cs[-1]], axis=-1) if cs else hs[-1]

@@ -3,16 +3,18 @@
 Everything is composed of the core's primitive ops; backpropagation through time is nothing but the tape's
 ordinary walk over the unrolled graph, in which each weight is used once per time step.
 
-One matmul computes all gates, and each gate is sliced out inside its own scope, so a diagram shows
+One `linear` op computes all gates, and each gate is sliced out inside its own scope, so a diagram shows
 `forget_gate`, `input_gate`, ... as separate nodes. A layer computes the input projection of all T steps in
-one matmul, x (T, B, I) @ W_ih^T, and slices out step t under the scope `<name>/layer<k>/t=<t>` (t = 1..T,
-as in the seed). Tensors are named h_1, c_1, f_1, ... so diagrams can label them.
+one op, linear(x (T, B, I), W_ih, b_ih), and slices out step t under the scope `<name>/layer<k>/t=<t>`
+(t = 1..T, as in the seed). Each step applies linear(h_{t-1}, W_hh, b_hh) to the weight itself (no transpose
+made once and shared), so W_hh has one edge per time step, carrying that step's term of its gradient.
+Tensors are named h_1, c_1, f_1, ... so diagrams can label them.
 """
 import math
 
 import numpy as np
 
-from .functional import stack
+from .functional import linear, stack
 from .nn import Module, as_tensor, check_size, uniform_parameter
 from .tape import gc_paused, scope
 from .tensor import Tensor
@@ -27,22 +29,16 @@ def _named(tensor, name):
     return tensor
 
 
-def _affine(x, w_t, b):
-    """x W^T + b, with W^T given (so one transpose serves every time step)."""
-    y = x @ w_t
-    return y if b is None else y + b
-
-
 # ---- one time step: gx = x_t W_ih^T + b_ih is already computed -------------------------------------
 
-def _rnn_step(gx, h, w_hh_t, b_hh, nonlinearity, n):
-    pre = _named(gx + _affine(h, w_hh_t, b_hh), f"a{n}")
+def _rnn_step(gx, h, w_hh, b_hh, nonlinearity, n):
+    pre = _named(gx + linear(h, w_hh, b_hh), f"a{n}")
     return _named(pre.tanh() if nonlinearity == "tanh" else pre.relu(), f"h{n}")
 
 
-def _lstm_step(gx, h, c, w_hh_t, b_hh, n):
+def _lstm_step(gx, h, c, w_hh, b_hh, n):
     H = h.shape[-1]
-    gates = _named(gx + _affine(h, w_hh_t, b_hh), f"gates{n}")     # (B, 4H) in PyTorch's order i, f, g, o
+    gates = _named(gx + linear(h, w_hh, b_hh), f"gates{n}")     # (B, 4H) in PyTorch's order i, f, g, o
     with scope("forget_gate"):
         f = _named(gates[..., H:2 * H].sigmoid(), f"f{n}")
     with scope("input_gate"):
@@ -55,9 +51,9 @@ def _lstm_step(gx, h, c, w_hh_t, b_hh, n):
     return _named(o * c.tanh(), f"h{n}"), c
 
 
-def _gru_step(gx, h, w_hh_t, b_hh, n):
+def _gru_step(gx, h, w_hh, b_hh, n):
     H = h.shape[-1]
-    gh = _named(_affine(h, w_hh_t, b_hh), f"gh{n}")               # h W_hh^T + b_hh for r, z, n at once
+    gh = _named(linear(h, w_hh, b_hh), f"gh{n}")                  # h W_hh^T + b_hh for r, z, n at once
     with scope("reset_gate"):
         r = _named((gx[..., :H] + gh[..., :H]).sigmoid(), f"r{n}")
     with scope("update_gate"):
@@ -115,7 +111,7 @@ class _Cell(Module):
         return x, x.shape[:-1] + (self.hidden_size,)
 
     def _gx(self, x):
-        return _affine(x, self.weight_ih.T, self.bias_ih)
+        return linear(x, self.weight_ih, self.bias_ih)
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}"
@@ -132,7 +128,7 @@ class RNNCell(_Cell):
         x, shape = self._input(x)
         h = _state(h, shape, "RNNCell", "h", self.weight_hh)
         with scope(self.name):
-            return _rnn_step(self._gx(x), h, self.weight_hh.T, self.bias_hh, self.nonlinearity, "")
+            return _rnn_step(self._gx(x), h, self.weight_hh, self.bias_hh, self.nonlinearity, "")
 
 
 class LSTMCell(_Cell):
@@ -147,7 +143,7 @@ class LSTMCell(_Cell):
         h = _state(h, shape, "LSTMCell", "h", self.weight_hh)
         c = _state(c, shape, "LSTMCell", "c", self.weight_hh)
         with scope(self.name):
-            return _lstm_step(self._gx(x), h, c, self.weight_hh.T, self.bias_hh, "")
+            return _lstm_step(self._gx(x), h, c, self.weight_hh, self.bias_hh, "")
 
 
 class GRUCell(_Cell):
@@ -158,7 +154,7 @@ class GRUCell(_Cell):
         x, shape = self._input(x)
         h = _state(h, shape, "GRUCell", "h", self.weight_hh)
         with scope(self.name):
-            return _gru_step(self._gx(x), h, self.weight_hh.T, self.bias_hh, "")
+            return _gru_step(self._gx(x), h, self.weight_hh, self.bias_hh, "")
 
 
 # ---- layers --------------------------------------------------------------------------------------
@@ -221,12 +217,11 @@ class _Layer(Module):
         for k in range(self.num_layers):
             w_ih, w_hh, b_ih, b_hh = self._weights(k)
             with scope(f"{self.name}/layer{k}"):
-                gx_all = _affine(x, w_ih.T, b_ih)           # input projection of all T steps: one matmul
-                w_hh_t = w_hh.T
+                gx_all = linear(x, w_ih, b_ih)              # input projection of all T steps: one op
             h, c, hs = h0s[k], c0s[k], []
             for t in range(1, T + 1):
                 with scope(f"{self.name}/layer{k}/t={t}"):
-                    h, c = self._step(_named(gx_all[t - 1], f"xW_{t}"), h, c, w_hh_t, b_hh, f"_{t}")
+                    h, c = self._step(_named(gx_all[t - 1], f"xW_{t}"), h, c, w_hh, b_hh, f"_{t}")
                 hs.append(h)
             with scope(f"{self.name}/layer{k}"):
                 x = stack(hs, axis=0)                       # this layer's output is the next one's input
@@ -257,8 +252,8 @@ class RNN(_Layer):
         self.nonlinearity = _check_nonlinearity(nonlinearity, "RNN")
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dtype, name)
 
-    def _step(self, gx, h, c, w_hh_t, b_hh, n):
-        return _rnn_step(gx, h, w_hh_t, b_hh, self.nonlinearity, n), None
+    def _step(self, gx, h, c, w_hh, b_hh, n):
+        return _rnn_step(gx, h, w_hh, b_hh, self.nonlinearity, n), None
 
     def extra_repr(self):
         return super().extra_repr() + (", nonlinearity='relu'" if self.nonlinearity == "relu" else "")
@@ -268,16 +263,16 @@ class LSTM(_Layer):
     """torch.nn.LSTM: call lstm(input, (h_0, c_0) = zeros) -> (output, (h_n, c_n))."""
     kind = "lstm"
 
-    def _step(self, gx, h, c, w_hh_t, b_hh, n):
-        return _lstm_step(gx, h, c, w_hh_t, b_hh, n)
+    def _step(self, gx, h, c, w_hh, b_hh, n):
+        return _lstm_step(gx, h, c, w_hh, b_hh, n)
 
 
 class GRU(_Layer):
     """torch.nn.GRU: call gru(input, h_0 = zeros) -> (output, h_n)."""
     kind = "gru"
 
-    def _step(self, gx, h, c, w_hh_t, b_hh, n):
-        return _gru_step(gx, h, w_hh_t, b_hh, n), None
+    def _step(self, gx, h, c, w_hh, b_hh, n):
+        return _gru_step(gx, h, w_hh, b_hh, n), None
 
 
 def detach_state(state):

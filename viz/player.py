@@ -37,6 +37,7 @@ CHECK_BUDGET = 150_000      # check="auto": node visits that finite differences 
 FORMULA = {
     "add": ("g", "g"), "sub": ("g", "−g"), "mul": ("g ⊙ {b}", "g ⊙ {a}"),
     "div": ("g / {b}", "−g ⊙ {a} / {b}²"), "matmul": ("g @ {b}ᵀ", "{a}ᵀ @ g"),
+    "linear": ("g @ {b}", "gᵀ @ {a}", "g summed over its rows"),       # y = a bᵀ + bias (see _formula)
     "pow": ("g ⊙ {b}·{a}^({b}−1)", "g ⊙ {y} ⊙ ln {a}"), "neg": ("−g",), "exp": ("g ⊙ {y}",),
     "log": ("g / {a}",), "tanh": ("g ⊙ (1 − {y}²)",), "sigmoid": ("g ⊙ {y} ⊙ (1 − {y})",),
     "relu": ("g ⊙ [{a} > 0]",), "softplus": ("g ⊙ σ({a})",), "sum": ("g copied to every element of {a}",),
@@ -159,6 +160,13 @@ def _formula(step, pos):
                                        index=_index_text(index) if index is not None else "")
     else:
         return step.rule
+    if op == "linear" and pos:                  # y = x Wᵀ + b: a vector x, or rows over several leading axes
+        lead = inputs[0].tensor.ndim - 1
+        if lead == 0:
+            text = f"g ⊗ {names[0]} (outer product)" if pos == 1 else "g"
+        elif lead > 1:
+            text = "g summed over every leading axis" if pos == 2 else \
+                f"gᵀ @ {names[0]} with g and {names[0]} flattened to rows: a sum over every leading axis"
     if op in BROADCASTING and tuple(inputs[pos].tensor.shape) != tuple(step.shape):
         text += f", summed over the broadcast axes back to shape {tuple(inputs[pos].tensor.shape)}"
     return text

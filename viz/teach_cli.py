@@ -61,10 +61,10 @@ def _summary(stepper):
     lines = ["", "done: every leaf's gradient is final (the same .grad that backward() gives)"]
     for name, leaf in stepper.leaves.items():
         lines.append(f"  {name}.grad = {compact(leaf.grad)}  |.|={norm(leaf.grad):.3g}")
-    shared = {}                # last running sum of each weight (or transposed weight) used at several steps
+    shared = {}                # last running sum of each weight used at several steps
     for step in stepper.steps:
         for acc in step.accumulations:
-            if acc.shared and (acc.kind == "leaf" or acc.name.endswith(".T")):
+            if acc.shared and acc.kind == "leaf":
                 shared[acc.name] = acc
     for acc in shared.values():
         terms = list(acc.history)

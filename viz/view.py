@@ -3,7 +3,7 @@
 One pass over `tinygrad_rnn.graph(root)` decides where each tape node goes:
 - its step is the `t=k` of its scope; a node without one that only combines results of one step (or of
   two neighbouring ones, like a running sum of losses) belongs to that step too (E_3 = ½‖y_3 − d_3‖²).
-  Other nodes are drawn before the steps (weights transposed once, the input projection of all steps) or
+  Other nodes are drawn before the steps (the input projection of all steps, linear(x, W_ih, b_ih)) or
   after them (the stacked outputs and what follows), in clusters named by their scope;
 - ops detail: one vertex per op, named results (s_1, h_2) labelled with their name; cells detail: the ops
   of one cell application (scope `<module>/layer<k>/t=<step>`) collapse into one box with ports;
@@ -11,7 +11,7 @@ One pass over `tinygrad_rnn.graph(root)` decides where each tape node goes:
 Parallel edges that a collapse creates are merged by summing their gradient arrays, so every drawn edge
 carries the exact gradient that flowed along it.
 
-A tensor made outside the steps and used at several steps — a weight, W_hh^T, x W_ih^T for all steps —
+A tensor made outside the steps and used at several steps — a weight, x W_ih^T + b_ih for all steps —
 is shared: drawn once with an edge to each use (a few steps), or as a dashed copy inside each step (many
 steps, or when steps depend on results gathered from earlier steps). Symmetrically, a node after the steps
 that gathers results of several steps (the stacked outputs) gets a dashed stub inside each step when
@@ -33,7 +33,7 @@ STEP = re.compile(r"^t=(\d+)$")
 STATE = re.compile(r"^(.+?)_(\d+)$")          # s_1, h_12, c_3: a tensor and its step
 SYMBOL = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "matmul": "@", "pow": "^", "neg": "−",
           "sigmoid": "σ", "transpose": "ᵀ"}
-ROWWISE = {"matmul", "add", "sub", "mul", "tanh", "sigmoid", "relu"}    # row t of the result needs row t only
+ROWWISE = {"matmul", "linear", "add", "sub", "mul", "tanh", "sigmoid", "relu"}   # row t needs row t only
 OPS_LIMIT = 150          # detail="auto" draws ops up to this many op vertices
 OPS_BUDGET = 240         # detail="ops" draws at most 6 steps, fewer when that would pass this many op vertices
 EDGES_LIMIT = 40         # shared="auto": an edge per use of a shared leaf up to 4 steps and this many ops
@@ -189,7 +189,7 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
         crossing = _crossing(tape, step, gathers, users)
         small = len(drawn) <= 4 and len(tape) <= EDGES_LIMIT and not hidden
         made_shared = any(step[n.index] is None and len({step[c.index] for c, _ in users[n.index]} - {None}) > 1
-                          for n in tape)        # e.g. W_hh^T made once: its vertex would stretch over the row
+                          for n in tape)        # e.g. x W_ih^T made once: its vertex would stretch over the row
         shared = "edges" if small and not crossing and not made_shared else "copies"
 
     vertices, clusters, notes, at = {}, {}, [], {}     # at: tape node index -> vertex id
@@ -363,7 +363,7 @@ def _layout_steps(tape, where, users):
 
 def _pass_through(tape, step, users):
     """Find stacks of per-step results (h_1..h_T) that reach the steps again only through row-wise ops and
-    a slice per step — a multi-layer RNN's next layer: stack(h) @ W_ih^T + b, then [t-1] at step t.
+    a slice per step — a multi-layer RNN's next layer: linear(stack(h), W_ih, b), then [t-1] at step t.
     Returns {(id(sliced tensor), slicing node index): (stack node, k)} and the stacks' node indices;
     the edge h_k -> slice then carries the stack's gradient for input k, exactly what flowed that way."""
     through, gathers = {}, set()
@@ -376,7 +376,7 @@ def _pass_through(tape, step, users):
             m = frontier.pop()
             for c, pos in users[m.index]:
                 index = c.params.get("index")
-                if step[c.index] is None and c.op.name in ROWWISE and not (c.op.name == "matmul" and pos):
+                if step[c.index] is None and c.op.name in ROWWISE and not (c.op.name in ("matmul", "linear") and pos):
                     frontier.append(c)
                 elif (step[c.index] is not None and c.op.name == "getitem" and isinstance(index, (int, np.integer))
                       and 0 <= index < len(g.inputs)):
@@ -408,7 +408,7 @@ def _crossing(tape, step, gathers, users):
 
 
 def describe(t, depth=2):
-    """A short name for a tensor: its name, or an expression of its inputs' names (W_hhᵀ, x @ W + b)."""
+    """A short name for a tensor: its name, or an expression of its inputs' names (W_hhᵀ, x @ Wᵀ + b)."""
     n = t._node
     if t.name:
         return t.name
@@ -416,6 +416,11 @@ def describe(t, depth=2):
         return "const" if not t.requires_grad else "leaf"
     if n.op.name == "transpose":
         return describe(n.inputs[0], depth) + "ᵀ"
+    if depth and n.op.name == "linear":          # linear(x, W, b) reads as x @ Wᵀ + b
+        x, w, *b = (describe(x, depth - 1) for x in n.inputs)
+        text = f"{x} @ {w}ᵀ" + "".join(f" + {v}" for v in b)
+        if len(text) <= 40:
+            return text
     if depth and n.op.name in SYMBOL and len(n.inputs) == 2:
         text = f" {SYMBOL[n.op.name]} ".join(describe(x, depth - 1) for x in n.inputs)
         if len(text) <= 40:
