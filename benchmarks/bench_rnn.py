@@ -180,19 +180,18 @@ def setup_torch(kind, d):
 def loop_forward(F, kind, x, h0s, c0s, params):
     """The per-step loop of this project's cells (tinygrad_rnn/rnn.py), for torch and autograd.numpy.
 
-    F provides matmul-free helpers: F.sigmoid, F.tanh, F.stack. Same ops in the same order as the cells:
-    the input projection of all steps in one matmul, then per step h @ W_hh^T + b_hh, slices, gates.
+    F provides the helpers: F.linear (x W^T + b), F.sigmoid, F.tanh, F.stack. Same ops in the same order as
+    the cells: the input projection of all steps in one linear, then per step linear(h, W_hh, b_hh), slices, gates.
     """
     T = x.shape[0]
     for k, (w_ih, w_hh, b_ih, b_hh) in enumerate(params):
         H = w_hh.shape[1]
-        gx_all = x @ w_ih.T + b_ih
-        w_hh_t = w_hh.T
+        gx_all = F.linear(x, w_ih, b_ih)
         h, c, hs = h0s[k], (c0s[k] if c0s is not None else None), []
         for t in range(T):
             gx = gx_all[t]
             if kind == "lstm":
-                gates = gx + (h @ w_hh_t + b_hh)
+                gates = gx + F.linear(h, w_hh, b_hh)
                 f = F.sigmoid(gates[..., H:2 * H])
                 i = F.sigmoid(gates[..., 0:H])
                 g = F.tanh(gates[..., 2 * H:3 * H])
@@ -200,13 +199,13 @@ def loop_forward(F, kind, x, h0s, c0s, params):
                 o = F.sigmoid(gates[..., 3 * H:])
                 h = o * F.tanh(c)
             elif kind == "gru":
-                gh = h @ w_hh_t + b_hh
+                gh = F.linear(h, w_hh, b_hh)
                 r = F.sigmoid(gx[..., :H] + gh[..., :H])
                 z = F.sigmoid(gx[..., H:2 * H] + gh[..., H:2 * H])
                 n = F.tanh(gx[..., 2 * H:] + r * gh[..., 2 * H:])
                 h = (1 - z) * n + z * h
             else:
-                h = F.tanh(gx + (h @ w_hh_t + b_hh))
+                h = F.tanh(gx + F.linear(h, w_hh, b_hh))
             hs.append(h)
         x = F.stack(hs)
     return x
@@ -217,6 +216,7 @@ def setup_torch_loop(kind, d):
 
     class F:
         sigmoid, tanh, stack = torch.sigmoid, torch.tanh, torch.stack
+        linear = staticmethod(torch.nn.functional.linear)      # one fused op, as this project's linear
 
     t = lambda a: torch.tensor(a, requires_grad=True)  # noqa: E731
     x, h0 = t(d["x"]), t(d["h0"])
@@ -243,6 +243,10 @@ def setup_autograd(kind, d):
 
     class F:
         tanh, stack = anp.tanh, anp.stack
+
+        @staticmethod
+        def linear(x, w, b):                    # autograd.numpy has no fused linear: its primitives
+            return x @ w.T + b
 
         @staticmethod
         def sigmoid(a):                         # the baseline's stable form: sigma(a) = (tanh(a/2) + 1) / 2
