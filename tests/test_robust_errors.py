@@ -249,8 +249,8 @@ def test_a_failed_save_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatc
 
 @pytest.mark.parametrize("call, error, match", [
     (lambda: Tensor([1.0], name=3), TypeError, r"Tensor: name must be a string"),
-    (lambda: tg.set_default_dtype("nonsense"), TypeError, r"set_default_dtype: expected a float dtype"),
-    (lambda: tg.set_default_dtype(np.int32), TypeError, r"set_default_dtype: expected a float dtype .* int32"),
+    (lambda: tg.set_default_dtype("nonsense"), TypeError, r"set_default_dtype: dtype must be a float dtype"),
+    (lambda: tg.set_default_dtype(np.int32), TypeError, r"set_default_dtype: dtype must be a float dtype .* int32"),
     (lambda: Tensor(np.ones(3)).split(1, axis=3), ValueError, r"split: axis must be an integer in \[-1, 1\)"),
     (lambda: Tensor(np.ones(3)).split(1.5), TypeError, r"split: expected a piece size \(int\) or a list"),
     (lambda: Tensor(np.ones(3)).split([1, -1, 3]), TypeError, r"split: expected a piece size"),

@@ -17,6 +17,7 @@ import numpy as np
 from . import rng
 from .functional import linear
 from .tensor import Tensor, get_default_dtype
+from .tensor import float_dtype as _float_dtype
 
 __all__ = ["Parameter", "Module", "Linear", "Embedding", "IncompatibleKeys", "check_size"]
 
@@ -48,16 +49,7 @@ def check_size(value, what, owner, minimum=1):
 
 def float_dtype(dtype):
     """The dtype a module's parameters get: `dtype` if it is a float dtype, the default one for None."""
-    if dtype is None:
-        return get_default_dtype()
-    try:
-        known = np.dtype(dtype)
-    except TypeError:
-        known = None
-    if known is None or known.kind != "f":
-        raise TypeError(f"dtype must be a float dtype such as np.float32 or np.float64 (or None for the default), "
-                        f"got {known if known is not None else repr(dtype)}")
-    return known
+    return get_default_dtype() if dtype is None else _float_dtype(dtype, "parameters")
 
 
 def uniform_parameter(shape, bound, dtype=None):

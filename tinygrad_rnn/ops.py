@@ -438,6 +438,25 @@ def _is_basic(index):
     return True
 
 
+def index_text(index):
+    """x[index] as written: (Ellipsis, slice(3, 6)) -> '..., 3:6'."""
+    parts = index if isinstance(index, tuple) else (index,)
+
+    def one(p):
+        if p is Ellipsis:
+            return "..."
+        if isinstance(p, slice):
+            text = f"{'' if p.start is None else p.start}:{'' if p.stop is None else p.stop}"
+            return text + (f":{p.step}" if p.step is not None else "")
+        if p is None:
+            return "None"
+        if isinstance(p, (int, np.integer)):
+            return str(int(p))
+        return "[...]"
+    return ", ".join(one(p) for p in parts)
+
+
+
 class GetItem(Op):
     name, rule = "getitem", "gradient scattered back to the selected positions (repeats add up)"
     latex = r"\bar{x}[\mathrm{idx}] \mathrel{+}= \bar{y}"

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import tape
+from .ops import index_text
 from .tensor import Tensor
 
 # ---- compact numbers -------------------------------------------------------------------------------
@@ -306,7 +307,7 @@ class Stepper:
         if op == "neg":
             return f"-{parts[0]}"
         if op == "getitem":
-            return f"{parts[0]}[{_index_text(node.params.get('index'))}]"
+            return f"{parts[0]}[{index_text(node.params.get('index'))}]"
         return f"{op}({', '.join(plain)})"
 
     @staticmethod
@@ -375,24 +376,6 @@ class Stepper:
 
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "pow": "**"}
-
-
-def _index_text(index):
-    """x[index] as written: (Ellipsis, slice(3, 6)) -> '..., 3:6'."""
-    parts = index if isinstance(index, tuple) else (index,)
-
-    def one(p):
-        if p is Ellipsis:
-            return "..."
-        if isinstance(p, slice):
-            text = f"{'' if p.start is None else p.start}:{'' if p.stop is None else p.stop}"
-            return text + (f":{p.step}" if p.step is not None else "")
-        if p is None:
-            return "None"
-        if isinstance(p, (int, np.integer)):
-            return str(int(p))
-        return "[...]"
-    return ", ".join(one(p) for p in parts)
 
 
 def _unique(name, taken):

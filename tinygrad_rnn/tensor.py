@@ -10,18 +10,22 @@ _default_dtype = np.dtype(np.float32)
 _NUMPY1 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
 
 
-def set_default_dtype(dtype):
-    """The float dtype given to Python numbers, lists and integer arrays (float32 unless changed)."""
-    global _default_dtype
+def float_dtype(dtype, who):
+    """np.dtype(dtype) if it is a float dtype, else a TypeError that names `who` asked."""
     try:
         known = np.dtype(dtype)
     except TypeError:
         known = None
     if known is None or known.kind != "f":
-        raise TypeError(f"set_default_dtype: expected a float dtype such as float32 or float64, "
+        raise TypeError(f"{who}: dtype must be a float dtype such as np.float32 or np.float64, "
                         f"got {known if known is not None else repr(dtype)}")
-    dtype = known
-    _default_dtype = dtype
+    return known
+
+
+def set_default_dtype(dtype):
+    """The float dtype given to Python numbers, lists and integer arrays (float32 unless changed)."""
+    global _default_dtype
+    _default_dtype = float_dtype(dtype, "set_default_dtype")
 
 
 def get_default_dtype():

@@ -154,10 +154,10 @@ def _formula(step, pos):
         text = f"g[{pos}]" if op == "stack" else f"piece {pos + 1} of g (the slice that came from this input)"
     elif op in FORMULA and pos < len(FORMULA[op]):
         index = step.node.params.get("index") if op == "getitem" else None
-        from tinygrad_rnn.stepper import _index_text
+        from tinygrad_rnn.ops import index_text
         text = FORMULA[op][pos].format(a=names[0], b=names[1] if len(names) > 1 else "", y=y,
                                        shape=tuple(inputs[pos].tensor.shape),
-                                       index=_index_text(index) if index is not None else "")
+                                       index=index_text(index) if index is not None else "")
     else:
         return step.rule
     if op == "linear" and pos:                  # y = x Wᵀ + b: a vector x, or rows over several leading axes

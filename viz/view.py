@@ -27,6 +27,7 @@ from itertools import pairwise
 import numpy as np
 
 import tinygrad_rnn as tg
+from tinygrad_rnn.ops import index_text
 from tinygrad_rnn.tape import FREED
 
 STEP = re.compile(r"^t=(\d+)$")
@@ -434,16 +435,7 @@ def _value(t):
 
 
 def _index_text(index):
-    parts = index if isinstance(index, tuple) else (index,)
-
-    def one(p):
-        if p is Ellipsis:
-            return "…"
-        if isinstance(p, slice):
-            text = f"{'' if p.start is None else p.start}:{'' if p.stop is None else p.stop}"
-            return text + (f":{p.step}" if p.step not in (None, 1) else "")
-        return str(p) if isinstance(p, (int, np.integer)) else "idx"
-    return "[" + ", ".join(map(one, parts)) + "]"
+    return "[" + index_text(index).replace("...", "…") + "]"
 
 
 def _op_label(n):
