@@ -14,7 +14,7 @@ def register(subparsers):
     p = subparsers.add_parser("demo", help="draw, step through and train: the whole tour, outputs in one folder",
                               description=__doc__.splitlines()[0])
     p.add_argument("--out", default="demo-out", metavar="DIR", help="folder for the outputs (default: demo-out)")
-    p.add_argument("--train-steps", type=int, default=300, metavar="N", help="adding-problem training steps")
+    p.add_argument("--train-steps", type=int, default=600, metavar="N", help="adding-problem training steps")
     p.set_defaults(run=run)
 
 
@@ -53,7 +53,7 @@ def run(args):
 
     _say(f"5. An LSTM learns the adding problem (T=10, {args.train_steps} Adam steps, clipping at 1.0):")
     result = tasks.train_adding("lstm", seq_len=10, steps=args.train_steps, on_step=_progress)
-    _say("\n   " + result.summary())
+    _say("   " + result.summary())
 
     _say(f"\nWrote {len(written)} files into {os.path.abspath(args.out)}:")
     for path in written:
@@ -73,5 +73,6 @@ def _pictures(viz, loss, stem, **options):
 def _progress(step, steps, loss):
     if step % max(1, steps // 20) == 0 or step == steps:
         done = int(30 * step / steps)
-        sys.stdout.write(f"\r   [{'#' * done}{'.' * (30 - done)}] step {step}/{steps}  loss {loss:.4f}")
+        end = "\r" if sys.stdout.isatty() and step < steps else "\n"      # one line on a terminal, a log in a file
+        sys.stdout.write(f"   [{'#' * done}{'.' * (30 - done)}] step {step}/{steps}  loss {loss:.4f}{end}")
         sys.stdout.flush()
