@@ -27,6 +27,7 @@ class Op:
     name = "op"
     rule = ""     # the local derivative as plain text
     latex = ""    # the same as LaTeX
+    keeps_lazy = False   # True: vjp_lean's lazy is the same numbers, cheap to keep, so even a watched walk uses it
 
     def __init_subclass__(cls):
         OPS[cls.name] = cls
@@ -460,6 +461,7 @@ def index_text(index):
 class GetItem(Op):
     name, rule = "getitem", "gradient scattered back to the selected positions (repeats add up)"
     latex = r"\bar{x}[\mathrm{idx}] \mathrel{+}= \bar{y}"
+    keeps_lazy = True    # x[t] at every step: a dense gradient per step would cost T^2 memory
 
     def forward(x, index):
         return x[index], (x.shape, x.dtype, index, _is_basic(index))

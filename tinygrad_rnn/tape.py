@@ -155,6 +155,22 @@ def graph(root):
 
 # ---- the walk ------------------------------------------------------------------------------------
 
+class EdgeGrads(tuple):
+    """A node's per-edge gradients where some are kept lazy (a slice's gradient as the slice): reading an
+    item or iterating builds the dense array, so memory stays linear in the number of time steps."""
+    __slots__ = ()
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return tuple(self)[i]
+        g = tuple.__getitem__(self, i)
+        return g.dense() if isinstance(g, Lazy) else g
+
+    def __iter__(self):
+        for g in tuple.__iter__(self):
+            yield g.dense() if isinstance(g, Lazy) else g
+
+
 class Step(NamedTuple):
     """One node of the backward walk: the gradient that arrived at its output and what it sent on."""
     number: int          # 0 for the root, then 1, 2, ... in the order the walk visits nodes
@@ -200,7 +216,8 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
             needs = _NEEDS[inputs[0].requires_grad][inputs[1].requires_grad]
         else:
             needs = tuple([t.requires_grad for t in inputs])
-        grads = (getattr(op, "vjp_lean", op.vjp) if lean else op.vjp)(g, node.saved, needs)
+        keep_lazy = getattr(op, "keeps_lazy", False) and not anomaly   # a slice's gradient stays the slice
+        grads = (getattr(op, "vjp_lean", op.vjp) if lean or keep_lazy else op.vjp)(g, node.saved, needs)
         if anomaly:
             grads = _in_dtypes(inputs, grads)
             _check_grads(node, out, g, grads, number == 0)
@@ -234,11 +251,15 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
                 else:
                     entry[1] = _Sum(entry[1], c)
             elif t.grad is None:                         # a leaf: accumulate into .grad (own copy)
-                t.grad = np.array(c)
+                t.grad = c.dense() if isinstance(c, Lazy) else np.array(c)
+            elif isinstance(c, Lazy):
+                c.add_to(t.grad)                         # in place, touching only the slice's positions
             else:
                 t.grad = t.grad + c
         if cast:
             grads = _in_dtypes(inputs, grads)            # each edge's gradient in its input's dtype, as sent
+        if keep_lazy and not lean:
+            grads = EdgeGrads(grads)                     # readers see dense arrays, built when read
         if keep_grads:
             node.grad, node.input_grads = g, grads
         if out._retain:                                  # accumulates across backward calls, as leaves do
