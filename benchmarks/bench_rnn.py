@@ -546,7 +546,7 @@ def main(argv=None):
 
     if "scaling" in a.sections:
         B, I, H = SCALING_SHAPE
-        scaled = [c for c in names if c != "tg+keep"]   # keeps a dense gradient per edge: O(T^2) for x[t]
+        scaled = names
         rows = []
         for T in scaling_T:
             if T <= 1000:                               # interleaved in this process, memory in a subprocess
@@ -562,8 +562,7 @@ def main(argv=None):
             print(f"  T={T}: " + ", ".join(f"{c} {cell(c)}" for c in scaled) + f"  [{load()}]", flush=True)
         print(f"\nScaling in T, LSTM (B, I, H) = {SCALING_SHAPE}: CPU time per time step (us) and peak memory of one "
               f"step (MB); linear growth = constant us per step, MB proportional to T. T <= 1000: median of 3 "
-              f"interleaved steps; T > 1000: one step in a subprocess (time limit {a.timeout:.0f} s). tg+keep is "
-              "left out: it keeps every per-edge gradient dense, and the gradient of x[t] is the size of x.")
+              f"interleaved steps; T > 1000: one step in a subprocess (time limit {a.timeout:.0f} s).")
         print(table(rows, ["T"] + scaled) + "\n", flush=True)
 
     if "overhead" in a.sections:
