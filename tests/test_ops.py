@@ -218,11 +218,9 @@ def test_gradcheck(ops, fn, arrays, grads, f32):
     assert tg.gradcheck(fn, xs)
 
 
-@pytest.mark.parametrize("ops, fn, arrays, grads, f32", CASES)
+@pytest.mark.parametrize("ops, fn, arrays, grads, f32", [c for c in CASES if c.values[-1]])   # not the float64 mixes
 def test_float32_stays_float32(ops, fn, arrays, grads, f32):
     """float32 in, float32 out, float32 gradients on every leaf and along every edge of the tape."""
-    if not f32:
-        pytest.skip("mixes in a float64 numpy array on purpose")
     xs = _inputs(arrays, grads, np.float32)
     out = fn(*xs)
     assert out.dtype == np.float32

@@ -266,11 +266,13 @@ def test_a_state_that_receives_gradient_from_two_places(browser, tmp_path, shots
     assert "is used 2 times" in parts.text
     shown = [float(n.get_attribute("data-v")) for n in parts.find_elements(By.CSS_SELECTOR, ".nrm")]
     assert shown == [pytest.approx(norm(g.grad), rel=1e-12) for g in visit.grad_parts]
-    import time
-    time.sleep(0.6)                                       # let the smooth scroll to the current node finish
-    ringed = browser.find_element(By.CSS_SELECTOR, "#graph g.pl-current").rect
-    pane = browser.find_element(By.ID, "graph-pane").rect
-    assert pane["x"] <= ringed["x"] and ringed["x"] + ringed["width"] <= pane["x"] + pane["width"]   # in view
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def in_view(b):                                       # the smooth scroll to the current node may take a while
+        ringed = b.find_element(By.CSS_SELECTOR, "#graph g.pl-current").rect
+        pane = b.find_element(By.ID, "graph-pane").rect
+        return pane["x"] <= ringed["x"] and ringed["x"] + ringed["width"] <= pane["x"] + pane["width"]
+    WebDriverWait(browser, 10, poll_frequency=0.1).until(in_view)
     assert errors(browser) == []
     browser.save_screenshot(os.path.join(shots, "player_two_layer_s2.png"))
 
