@@ -10,6 +10,7 @@ pytest.importorskip("graphviz")
 
 from tinygrad_rnn import Tensor, scope
 from tinygrad_rnn.stepper import Stepper, norm
+from viz import TooLarge
 from viz.cli import main
 from viz.player import HEAT, VALUES, player
 from viz.teach_cli import build
@@ -241,3 +242,12 @@ def test_a_layer_weight_shows_one_contribution_per_step(model):
     assert accs[-1]["total"]["norm"] == pytest.approx(norm(w.grad), rel=1e-12)
     x_formula = next(e["formula"] for s, _ in uses[:1] for e in s["inputs"] if e["pos"] == 0)
     assert x_formula == "g @ weight_hh_l0"
+
+
+def test_player_refuses_an_unscoped_long_loop_with_advice(tmp_path):
+    W = Tensor(np.full((2, 2), 0.1), requires_grad=True, name="W")
+    h = Tensor(np.ones((1, 2)))
+    for _ in range(50):                                   # no t= scopes: W would fan out to 50 ops
+        h = (h @ W).tanh()
+    with pytest.raises(TooLarge, match="scope"):
+        player(h.sum(), tmp_path / "p.html")

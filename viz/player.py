@@ -297,10 +297,12 @@ def _layout(root, stepper, detail, shared, max_steps, data):
     Returns (svg text or None, a note for the page when the graph cannot be drawn)."""
     import graphviz
 
+    from . import check_layout
     from .dot import NO_GRAD, colour, fmt, shade, to_dot
     from .view import build
 
     view = build(root, detail, True, False, shared, max_steps)
+    check_layout(view)                                # refuse, with advice, what dot could not lay out in time
     step_of = {s["node"]: s["i"] for s in data["steps"]}
     nodes = {n.index: n for n in _tape(root)}
     lo, hi = view.norm_range or (1.0, 1.0)
