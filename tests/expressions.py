@@ -178,22 +178,27 @@ def _params(draw, name, a):
 
 
 @st.composite
-def programs(draw, max_steps=6):
-    """(input arrays, program): 1-3 inputs broadcastable to one small shape, then up to max_steps ops on them
-    (the ops are picked by a seeded numpy generator: hypothesis' own choices lean to the first option)."""
-    base = tuple(draw(st.sampled_from([2, 3, 1])) for _ in range(draw(st.sampled_from([2, 3, 1]))))
+def programs(draw, max_steps=6, dtypes=(np.float64,), empty=False, params_for=None):
+    """(input arrays, program): 1-3 inputs broadcastable to one small shape (with `empty`, axes may be 0 long),
+    each of a dtype drawn from `dtypes`; then up to max_steps ops, each applied to the newest tensor or to any
+    earlier one, so that intermediates are shared between later ops. The ops are picked by a seeded numpy
+    generator (hypothesis' own choices lean to the first option); params_for(draw, op, array) picks params."""
+    params_for = params_for or _params
+    sizes = [2, 3, 1, 2, 3, 1, 0] if empty else [2, 3, 1]
+    base = tuple(draw(st.sampled_from(sizes)) for _ in range(draw(st.sampled_from([2, 3, 1] + [0] * empty))))
     shapes = []
     for _ in range(draw(st.sampled_from([2, 3, 1]))):
         keep = len(base) - draw(st.integers(0, len(base)))    # drop leading axes, set some to 1: broadcasting
         shapes.append(tuple(1 if draw(st.booleans()) else n for n in base[len(base) - keep:]))
     rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
-    values = [rng.standard_normal(s) for s in shapes]
-    live = [tg.Tensor(v) for v in values]
+    values = [rng.standard_normal(s).astype(draw(st.sampled_from(dtypes))) for s in shapes]
+    live = [tg.Tensor(v.astype(np.float64)) for v in values]
     program = []
     with tg.no_grad():
         for _ in range(draw(st.sampled_from(range(max_steps, 0, -1)))):
-            name = str(rng.choice(sorted(OPS)))             # uniform over the ops (hypothesis favours the first)
-            i = len(live) - 1 - draw(st.integers(0, len(live) - 1))  # mostly the newest tensor: deep chains
+            name = str(rng.choice(sorted(OPS)))
+            newest = len(live) - 1
+            i = newest if draw(st.booleans()) else draw(st.integers(0, newest))   # deep chains and reuse
             args = (i,)
             if name in BINARY:
                 fits = [j for j, t in enumerate(live) if _fits(name, live[i], t)]
@@ -202,13 +207,33 @@ def programs(draw, max_steps=6):
                 elif not fits:
                     continue
                 args = (i, draw(st.sampled_from(fits))) if fits else (i,)
-            params = _params(draw, name, live[i].data)
+            params = params_for(draw, name, live[i].data)
             if params is None:
                 continue
             out = OPS[name](TG, *(live[k] for k in args), **params)
-            if out.data.size == 0 or out.data.size > 64 or not np.all(np.abs(out.data) < 1e3):
+            too_big = out.data.size > 64 or (out.data.size == 0 and not empty)
+            if too_big or not np.all(np.abs(out.data) < 1e3):        # (nan fails this too)
                 continue
             live.append(out)
             program.append((name, args, params))
     assume(program)
     return values, program
+
+
+def assert_same_as_torch(out, ref, ours, theirs, keep_grads=False, seed=3, tol=1e-10):
+    """Our output and ref (torch's) agree in value, and after backward with the same random v, every input's
+    gradient agrees too (an input torch gives no gradient gets none, or zeros, from us)."""
+    assert out.shape == tuple(ref.shape) and out.dtype == np.float64
+    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=tol, atol=tol)
+    if not ref.requires_grad:
+        assert not out.requires_grad
+        return
+    v = np.random.default_rng(seed).standard_normal(out.shape)
+    out.backward(v, keep_grads=keep_grads)
+    ref.backward(ref.new_tensor(v))
+    for i, (x, t) in enumerate(zip(ours, theirs)):
+        if t.grad is None:
+            assert x.grad is None or not np.any(x.grad), f"input {i}"
+        else:
+            assert x.grad is not None and x.grad.shape == tuple(t.grad.shape), f"input {i}"
+            np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=tol, atol=tol, err_msg=f"gradient of input {i}")

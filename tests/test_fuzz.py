@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 import pytest
-from expressions import BINARY, OPS, TG, _fits, _params, run, torch_backend
+from expressions import OPS, TG, _params, assert_same_as_torch, programs, run, torch_backend
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -62,44 +62,9 @@ def params_for(draw, name, a):
     return _params(draw, name, a)
 
 
-@st.composite
-def graphs(draw, dtypes=(F64,), empty=True, max_steps=6):
-    """(input arrays, program) for expressions.run: 1-3 inputs broadcastable to one shape of up to 3 dims
-    (0, 1, 2 or 3 long), each of a dtype drawn from `dtypes`; then up to max_steps ops, each applied to the
-    newest tensor or to any earlier one, so that intermediates are shared between several later ops."""
-    sizes = [2, 3, 1, 2, 3, 1, 0] if empty else [2, 3, 1]
-    base = tuple(draw(st.sampled_from(sizes)) for _ in range(draw(st.sampled_from([2, 3, 1, 0]))))
-    shapes = []
-    for _ in range(draw(st.sampled_from([2, 3, 1]))):
-        keep = len(base) - draw(st.integers(0, len(base)))           # drop leading axes, set some to 1
-        shapes.append(tuple(1 if draw(st.booleans()) else n for n in base[len(base) - keep:]))
-    rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
-    values = [rng.standard_normal(s).astype(draw(st.sampled_from(dtypes))) for s in shapes]
-    live = [tg.Tensor(v.astype(np.float64)) for v in values]
-    program = []
-    with tg.no_grad():
-        for _ in range(draw(st.sampled_from(range(max_steps, 0, -1)))):
-            name = str(rng.choice(sorted(OPS)))
-            newest = len(live) - 1
-            i = newest if draw(st.booleans()) else draw(st.integers(0, newest))   # deep chains and reuse
-            args = (i,)
-            if name in BINARY:
-                fits = [j for j, t in enumerate(live) if _fits(name, live[i], t)]
-                if not fits and name == "matmul":
-                    name, fits = "gram", None
-                elif not fits:
-                    continue
-                args = (i, draw(st.sampled_from(fits))) if fits else (i,)
-            params = params_for(draw, name, live[i].data)
-            if params is None:
-                continue
-            out = OPS[name](TG, *(live[k] for k in args), **params)
-            if out.data.size > 64 or not np.all(np.abs(out.data) < 1e3):    # (nan fails this too)
-                continue
-            live.append(out)
-            program.append((name, args, params))
-    assume(program)
-    return values, program
+def graphs(dtypes=(F64,), empty=True, max_steps=6):
+    """expressions.programs with empty and size-1 dims, dtype mixes and this file's params (empty indices)."""
+    return programs(max_steps=max_steps, dtypes=dtypes, empty=empty, params_for=params_for)
 
 
 def leaves(values, dtype=None):
@@ -216,20 +181,7 @@ def compare_with_torch(torch, program, values, keep_grads=False):
     ours = leaves(values, np.float64)
     theirs = [torch.tensor(v.astype(np.float64), requires_grad=True) for v in values]
     out, ref = run(TG, program, ours), run(torch_backend(torch), program, theirs)
-    assert out.shape == tuple(ref.shape) and out.dtype == np.float64
-    np.testing.assert_allclose(out.data, ref.detach().numpy(), rtol=1e-10, atol=1e-10)
-    if not ref.requires_grad:
-        assert not out.requires_grad
-        return
-    v = np.random.default_rng(3).standard_normal(out.shape)
-    out.backward(v, keep_grads=keep_grads)
-    ref.backward(torch.from_numpy(v))
-    for i, (x, t) in enumerate(zip(ours, theirs)):
-        if t.grad is None:
-            assert x.grad is None or not np.any(x.grad), f"input {i}"
-        else:
-            assert x.grad is not None and x.grad.shape == tuple(t.grad.shape), f"input {i}"
-            np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-10, atol=1e-10, err_msg=f"input {i}")
+    assert_same_as_torch(out, ref, ours, theirs, keep_grads)
 
 
 @FUZZ

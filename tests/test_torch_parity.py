@@ -5,10 +5,10 @@ TINYGRAD_RNN_REQUIRE_TORCH is set (CI).
 """
 import numpy as np
 import pytest
+from expressions import TG, assert_same_as_torch, programs, run, torch_backend
 from hypothesis import HealthCheck, given, settings
 
 import tinygrad_rnn as tg
-from expressions import TG, programs, run, torch_backend
 
 TOL = dict(rtol=1e-10, atol=1e-10)
 rng = np.random.default_rng(7)
@@ -32,17 +32,8 @@ def compare(torch, fn, arrays, grads=None, seed=0):
     ours = [tg.Tensor(np.array(a, dtype=np.float64), requires_grad=g) for a, g in zip(arrays, grads)]
     theirs = [torch.tensor(np.array(a, dtype=np.float64), requires_grad=g) for a, g in zip(arrays, grads)]
     out, ref = fn(TG, *ours), fn(torch_backend(torch), *theirs)
-    assert out.shape == tuple(ref.shape) and out.dtype == np.float64 and ref.dtype == torch.float64
-    np.testing.assert_allclose(out.data, ref.detach().numpy(), **TOL)
-    v = np.random.default_rng(seed).standard_normal(out.shape)
-    out.backward(v)
-    ref.backward(torch.from_numpy(v))
-    for i, (x, t) in enumerate(zip(ours, theirs)):
-        if t.grad is None:
-            assert x.grad is None or not np.any(x.grad), f"input {i}"
-        else:
-            assert x.grad is not None and x.grad.shape == tuple(t.grad.shape), f"input {i}"
-            np.testing.assert_allclose(x.grad, t.grad.numpy(), **TOL, err_msg=f"gradient of input {i}")
+    assert ref.dtype == torch.float64
+    assert_same_as_torch(out, ref, ours, theirs, seed=seed, tol=TOL["rtol"])
 
 
 CASES = []
