@@ -86,7 +86,8 @@ def test_table_and_plot(flows, tmp_path):
     assert "relu-RNN (rho(W_hh)=3)" in text and f"t={T}" in text
     pytest.importorskip("matplotlib")
     out = tmp_path / "flow.png"
-    flow.plot(flows, out)
+    from viz.plots import gradient_flow
+    gradient_flow(flows, out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

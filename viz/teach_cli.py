@@ -140,7 +140,8 @@ def run_gradient_flow(args):
             import matplotlib  # noqa: F401
         except ImportError:
             raise OSError("the plot needs matplotlib: pip install 'tinygrad-rnn[plot]'") from None
-        flow.plot(flows, args.out)
+        from viz.plots import gradient_flow
+        gradient_flow(flows, args.out)
         print(f"\nplot written to {args.out}")
     return 0
 
