@@ -185,7 +185,7 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
 
     keep_grads stores each node's arriving and outgoing gradients on the node (what viz draws);
     retain_graph keeps the saved intermediates so the graph can be walked again.
-    lean is for a walk nobody watches (what `backward(keep_grads=False)` asks for): it yields no steps, ops
+    lean is for a walk nobody watches (what a plain `backward()` asks for): it yields no steps, ops
     may send lazy gradients (`op.vjp_lean`: a slice's gradient stays the slice, the matmul terms of a weight
     used at every time step are multiplied out together), and leaves receive their .grad when it ends.
     """

@@ -179,7 +179,11 @@ class Tensor:
         return self
 
     def backward(self, grad=None, retain_graph=False, keep_grads=False):
-        """Backpropagate from this tensor: every leaf that requires grad accumulates its .grad."""
+        """Backpropagate from this tensor: every leaf that requires grad accumulates its .grad.
+
+        By default the walk is lean (nothing kept per edge: what a training loop wants). keep_grads=True keeps
+        on every node the gradient that arrived (node.grad) and what it sent along each input (node.input_grads),
+        which viz draws; retain_graph=True keeps the saved values so the graph can be walked again."""
         seed = self._seed(grad)
         if self._node is None:                           # a leaf: d self / d self, as in PyTorch
             self.grad = np.array(seed) if self.grad is None else self.grad + seed
