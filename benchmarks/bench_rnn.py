@@ -436,7 +436,7 @@ def workload_overhead(kind, layers, B, I, H, T, repeats=7):
     out, _ = model(x)
     loss = (out * tg.Tensor(d["R"])).sum()
     nodes = tg.graph(loss)
-    loss.backward(retain_graph=True)
+    loss.backward(retain_graph=True, keep_grads=True)       # every node's arriving gradient, for the replay
     fwd = [(n.op.forward, tuple(t.data for t in n.inputs), n.params) for n in nodes]
     bwd = [(n.op.vjp_lean, n.grad, n.saved, [t.requires_grad for t in n.inputs]) for n in reversed(nodes)
            if n.grad is not None]

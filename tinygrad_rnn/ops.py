@@ -90,12 +90,10 @@ class Outer(Lazy):
     """a^T @ g for 2-D a (n, k) and g (n, m): the gradient a matmul sends its right operand (and linear its
     weight, as g^T @ x). A lean walk sums the terms of a weight shared by many matmuls (or linears) as one
     product, [a_1; a_2; ...]^T [g_1; g_2; ...]."""
-    __slots__ = ("a", "g", "dtype")
+    __slots__ = ("a", "g", "dtype", "shape")
 
     def __init__(self, a, g, dtype):
-        self.a, self.g, self.dtype = a, g, dtype
-
-    shape = property(lambda self: (self.a.shape[1], self.g.shape[1]))
+        self.a, self.g, self.dtype, self.shape = a, g, dtype, (a.shape[1], g.shape[1])
 
     def dense(self):
         return (self.a.T @ self.g).astype(self.dtype, copy=False)

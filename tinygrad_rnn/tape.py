@@ -224,14 +224,14 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
         if not retain_graph:
             node.saved = FREED
         cast = False
-        for t, c, need in zip(inputs, grads, needs):
-            if c is None or not need:                    # constants never receive a gradient
+        for t, c in zip(inputs, grads):
+            if c is None or not t.requires_grad:         # constants never receive a gradient
                 continue
             data = t.data
             if c.shape != data.shape:
                 raise GraphError(f"the vjp of {op.name} (node #{node.index}) sent a gradient of shape "
                                  f"{c.shape} to an input of shape {t.shape}: the op must undo its broadcasting")
-            if c.dtype != data.dtype:                    # e.g. float32 W @ float64 x: W's gradient is float32
+            if c.dtype is not data.dtype and c.dtype != data.dtype:   # float32 W @ float64 x: W's grad is float32
                 c, cast = c.astype(data.dtype), True
             source = t._node
             if source is not None:                       # an intermediate: sum over all its uses
@@ -240,6 +240,8 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
                     pending[source] = c
                 elif type(before) is _Sum:
                     before.add(c)
+                elif type(before) is np.ndarray and type(c) is np.ndarray:
+                    pending[source] = before + c         # two dense terms (h_t feeds two ops): one new array
                 else:
                     pending[source] = _Sum(before, c)
             elif lean:                                   # a leaf, summed here; its .grad is set at the end
@@ -256,16 +258,19 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
                 c.add_to(t.grad)                         # in place, touching only the slice's positions
             else:
                 t.grad = t.grad + c
+        if lean:
+            if out._retain:
+                _retain(out, g)
+            continue
         if cast:
             grads = _in_dtypes(inputs, grads)            # each edge's gradient in its input's dtype, as sent
-        if keep_lazy and not lean:
+        if keep_lazy:
             grads = EdgeGrads(grads)                     # readers see dense arrays, built when read
         if keep_grads:
             node.grad, node.input_grads = g, grads
-        if out._retain:                                  # accumulates across backward calls, as leaves do
-            out.grad = np.array(g) if out.grad is None else out.grad + g
-        if not lean:
-            yield Step(number, node, out, g, grads)
+        if out._retain:
+            _retain(out, g)
+        yield Step(number, node, out, g, grads)
         number += 1
     for t, c in leaves.values():
         fresh = isinstance(c, Lazy)                      # building a lazy sum makes a new array the leaf can keep
@@ -277,6 +282,11 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
 
 
 _NEEDS = (((False, False), (False, True)), ((True, False), (True, True)))
+
+
+def _retain(out, g):
+    """A tensor that asked to retain_grad accumulates across backward calls, as leaves do."""
+    out.grad = np.array(g) if out.grad is None else out.grad + g
 
 
 def _in_dtypes(inputs, grads):
