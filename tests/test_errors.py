@@ -143,3 +143,10 @@ def test_split_and_chunk_errors():
 def test_item_of_many_values():
     with pytest.raises(ValueError, match=r"shape \(2,\)"):
         leaf(2).item()
+
+
+def test_linear_add_term_of_the_wrong_shape_names_the_op_shapes_and_scope():
+    x, w, b = leaf(2, 3), leaf(4, 3), leaf(4)
+    with tg.scope("rnn/t=2"), pytest.raises(tg.OpError, match=r"^linear\(.*\(2, 3\).*\(4, 3\).*\(4,\).*\(3, 4\)\) "
+                                                              r"in scope 'rnn/t=2': .*output's shape \(2, 4\)"):
+        tg.linear(x, w, b, add=leaf(3, 4))

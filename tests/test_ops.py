@@ -99,6 +99,17 @@ case("linear-numpy-x", "linear", lambda W, b: tg.linear(np.ones((2, 3)), W, b), 
 case("linear-nn-module-style", "linear", lambda x, W: tg.linear(x, W, W[:, 0] * 1.0), r(2, 3), r(4, 3))
 case("linear-shared-weight-per-step", "linear tanh getitem",     # W and b used at every step (their BPTT sum)
      lambda W, b, xs: sum(tg.linear(xs[t], W, b).tanh().sum() for t in range(3)), r(3, 3) * 0.5, r(3), r(3, 2, 3))
+for sx in [(2, 3), (3,), (5, 2, 3)]:                  # x W^T + b + r, the sum inside the op (torch.addmm)
+    case(f"linear-add-{sx}", "linear", lambda x, W, b, a: tg.linear(x, W, b, add=a), r(*sx), r(4, 3), r(4),
+         r(*sx[:-1], 4))
+case("linear-add-const-term", "linear", lambda x, W, b, a: tg.linear(x, W, b, add=a), r(2, 3), r(4, 3), r(4),
+     r(2, 4), grad=[True, True, True, False])
+case("linear-add-only-term", "linear", lambda x, W, b, a: tg.linear(x, W, b, add=a), r(2, 3), r(4, 3), r(4),
+     r(2, 4), grad=[False, False, False, True])
+case("linear-add-no-bias", "linear add", lambda x, W, a: tg.linear(x, W, add=a), r(2, 3), r(4, 3), r(2, 4))
+case("linear-add-recurrent", "linear tanh getitem",   # an RNN step: gx_t + h W_hh^T + b_hh, as the layers do it
+     lambda W, b, gx: tg.linear(tg.linear(gx[0], W, b, add=gx[1]).tanh(), W, b, add=gx[2]).tanh(),
+     r(3, 3) * 0.5, r(3), r(3, 2, 3))
 case("linear-recurrent", "linear tanh", lambda W, b, h: tg.linear(tg.linear(h, W, b).tanh(), W, b).tanh(),
      r(3, 3) * 0.5, r(3), r(2, 3))
 

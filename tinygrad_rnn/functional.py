@@ -25,13 +25,18 @@ def stack(tensors, axis=0):
     return apply(ops.Stack, *_tensors(tensors, "stack"), axis=axis)
 
 
-def linear(x, weight, bias=None):
+def linear(x, weight, bias=None, add=None):
     """x W^T + b as one op (torch.nn.functional.linear): x (..., in), weight (out, in), bias (out,) or None.
+    add (of the output's shape): x W^T + b + add, still one op (torch.addmm), when there is a bias.
 
     The weight is an input of the op itself, not of a transpose made once: a weight applied at every time
     step has one edge per step, each carrying that step's contribution to weight.grad."""
     args = [_operand(x, "x"), _operand(weight, "weight")] + ([] if bias is None else [_operand(bias, "bias")])
-    return apply(ops.Linear, *args)
+    if add is None:
+        return apply(ops.Linear, *args)
+    if bias is None:                                     # the op's fourth input comes after a bias
+        return _operand(add, "add") + apply(ops.Linear, *args)
+    return apply(ops.Linear, *args, _operand(add, "add"))
 
 
 def _operand(t, what):

@@ -218,17 +218,19 @@ class MatMul(Op):
 
 
 class Linear(Op):
-    """y = x W^T + b (torch.nn.functional.linear) for x (..., in), W (out, in), b (out,) or no b.
+    """y = x W^T + b (torch.nn.functional.linear) for x (..., in), W (out, in), b (out,) or no b; with a fourth
+    input r of y's shape, y = x W^T + b + r (PyTorch's addmm: the sum is made in the product's own buffer).
 
     One op instead of transpose, matmul and add: W itself is the input, so a weight used at every time step
-    has one edge per step, and the diagrams show each step's contribution on the weight."""
+    has one edge per step, and the diagrams show each step's contribution on the weight. A recurrent layer
+    passes the step's input projection as r: gates = x_t W_ih^T + b_ih + h W_hh^T + b_hh is one node."""
     name = "linear"
-    rule = ("y = x W^T + b: dx = g W, dW = g^T x (summed over all leading dims of x), "
-            "db = g summed over the leading dims")
+    rule = ("y = x W^T + b (+ r): dx = g W, dW = g^T x (summed over all leading dims of x), "
+            "db = g summed over the leading dims, dr = g")
     latex = (r"\bar{x} = \bar{y}\,W,\quad \bar{W} = \textstyle\sum_{\text{rows}} \bar{y}^\top x,"
-             r"\quad \bar{b} = \textstyle\sum_{\text{rows}} \bar{y}")
+             r"\quad \bar{b} = \textstyle\sum_{\text{rows}} \bar{y},\quad \bar{r} = \bar{y}")
 
-    def forward(x, w, b=None):
+    def forward(x, w, b=None, r=None):
         if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
             raise ValueError(f"linear needs x (..., in) and W (out, in) with the same `in`, got x {x.shape} "
                              f"and W {w.shape}")
@@ -238,11 +240,15 @@ class Linear(Op):
             y = (_rows(x) @ w.T).reshape(x.shape[:-1] + (w.shape[0],))
         else:
             y = x @ w.T
-        if b is not None:
-            if np.result_type(y, b) == y.dtype:
-                np.add(y, b, out=y)                      # y is ours: add the bias in place
+        if r is not None and r.shape != y.shape:
+            raise ValueError(f"linear: the added term must have the output's shape {y.shape}, got {r.shape}")
+        for term in (b, r):                              # y is ours: add bias and term in place
+            if term is None:
+                continue
+            if np.result_type(y, term) == y.dtype:
+                np.add(y, term, out=y)
             else:
-                y = y + b
+                y = y + term
         return y, (x, w, b)
 
     def vjp(g, saved, needs):
@@ -254,9 +260,10 @@ class Linear(Op):
         x2, g2 = (x, g) if x.ndim == 2 else (_rows(x), _rows(g))
         gx = (g2 @ w).reshape(x.shape) if needs[0] else None
         gw = Outer(g2, x2, w.dtype) if needs[1] else None        # g2^T @ x2: a lean walk batches the steps
-        if b is None:
+        if len(needs) == 2:
             return gx, gw
-        return gx, gw, (np.add.reduce(g2, axis=0).astype(b.dtype, copy=False) if needs[2] else None)
+        gb = np.add.reduce(g2, axis=0).astype(b.dtype, copy=False) if needs[2] else None
+        return (gx, gw, gb) if len(needs) == 3 else (gx, gw, gb, g if needs[3] else None)
 
 
 # ---- elementwise unary ---------------------------------------------------------------------------

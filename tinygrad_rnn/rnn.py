@@ -6,8 +6,9 @@ ordinary walk over the unrolled graph, in which each weight is used once per tim
 One `linear` op computes all gates, and each gate is sliced out inside its own scope, so a diagram shows
 `forget_gate`, `input_gate`, ... as separate nodes. A layer computes the input projection of all T steps in
 one op, linear(x (T, B, I), W_ih, b_ih), and slices out step t under the scope `<name>/layer<k>/t=<t>`
-(t = 1..T, as in the seed). Each step applies linear(h_{t-1}, W_hh, b_hh) to the weight itself (no transpose
-made once and shared), so W_hh has one edge per time step, carrying that step's term of its gradient.
+(t = 1..T, as in the seed). Each step applies linear(h_{t-1}, W_hh, b_hh, add=xW_t) to the weight itself (no
+transpose made once and shared), so W_hh has one edge per time step, carrying that step's term of its gradient;
+the step's input projection xW_t is added inside that op (as PyTorch's addmm), not by a node of its own.
 Tensors are named h_1, c_1, f_1, ... so diagrams can label them.
 """
 import math
@@ -32,13 +33,13 @@ def _named(tensor, name):
 # ---- one time step: gx = x_t W_ih^T + b_ih is already computed -------------------------------------
 
 def _rnn_step(gx, h, w_hh, b_hh, nonlinearity, n):
-    pre = _named(gx + linear(h, w_hh, b_hh), f"a{n}")
+    pre = _named(linear(h, w_hh, b_hh, add=gx), f"a{n}")          # gx + h W_hh^T + b_hh: one op
     return _named(pre.tanh() if nonlinearity == "tanh" else pre.relu(), f"h{n}")
 
 
 def _lstm_step(gx, h, c, w_hh, b_hh, n):
     H = h.shape[-1]
-    gates = _named(gx + linear(h, w_hh, b_hh), f"gates{n}")     # (B, 4H) in PyTorch's order i, f, g, o
+    gates = _named(linear(h, w_hh, b_hh, add=gx), f"gates{n}")  # (B, 4H) in PyTorch's order i, f, g, o
     with scope("forget_gate"):
         f = _named(gates[..., H:2 * H].sigmoid(), f"f{n}")
     with scope("input_gate"):

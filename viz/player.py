@@ -37,7 +37,7 @@ CHECK_BUDGET = 150_000      # check="auto": node visits that finite differences 
 FORMULA = {
     "add": ("g", "g"), "sub": ("g", "−g"), "mul": ("g ⊙ {b}", "g ⊙ {a}"),
     "div": ("g / {b}", "−g ⊙ {a} / {b}²"), "matmul": ("g @ {b}ᵀ", "{a}ᵀ @ g"),
-    "linear": ("g @ {b}", "gᵀ @ {a}", "g summed over its rows"),       # y = a bᵀ + bias (see _formula)
+    "linear": ("g @ {b}", "gᵀ @ {a}", "g summed over its rows", "g"),  # y = a bᵀ + bias + r (see _formula)
     "pow": ("g ⊙ {b}·{a}^({b}−1)", "g ⊙ {y} ⊙ ln {a}"), "neg": ("−g",), "exp": ("g ⊙ {y}",),
     "log": ("g / {a}",), "tanh": ("g ⊙ (1 − {y}²)",), "sigmoid": ("g ⊙ {y} ⊙ (1 − {y})",),
     "relu": ("g ⊙ [{a} > 0]",), "softplus": ("g ⊙ σ({a})",), "sum": ("g copied to every element of {a}",),
@@ -160,7 +160,7 @@ def _formula(step, pos):
                                        index=index_text(index) if index is not None else "")
     else:
         return step.rule
-    if op == "linear" and pos:                  # y = x Wᵀ + b: a vector x, or rows over several leading axes
+    if op == "linear" and pos in (1, 2):        # y = x Wᵀ + b: a vector x, or rows over several leading axes
         lead = inputs[0].tensor.ndim - 1
         if lead == 0:
             text = f"g ⊗ {names[0]} (outer product)" if pos == 1 else "g"
