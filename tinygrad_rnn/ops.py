@@ -434,13 +434,14 @@ class Transpose(Op):
 
 
 _BASIC = (slice, int, np.integer, type(None), type(Ellipsis))
+PLAIN_INDEX_TYPES = frozenset({slice, int, type(None), type(Ellipsis)})   # exactly these types: basic, at once
 
 
 def _is_basic(index):
     """Slices, integers, None and ... only: then x[index] is a view and its positions are distinct."""
-    for p in index if isinstance(index, tuple) else (index,):
-        if not isinstance(p, _BASIC) or isinstance(p, bool):          # x[True] is a mask, not a position
-            return False
+    for p in index if type(index) is tuple else (index,):
+        if type(p) not in PLAIN_INDEX_TYPES and (not isinstance(p, _BASIC) or isinstance(p, bool)):
+            return False                                 # x[True] is a mask, not a position
     return True
 
 

@@ -83,10 +83,12 @@ class scope(contextlib.ContextDecorator):
     A class, not a generator function: recurrent layers enter one per gate per time step."""
 
     def __init__(self, name):
+        if type(name) is str and name and "/" not in name:   # one level, the common case: no splitting
+            self.parts = (name,)
+            return
         if not isinstance(name, str) or not name.strip("/"):
             raise ValueError(f"scope name must be a non-empty string, got {name!r}")
-        parts = name.split("/")
-        self.parts = tuple(p for p in parts if p) if "" in parts else tuple(parts)
+        self.parts = tuple(p for p in name.split("/") if p)
 
     def __enter__(self):
         self.before = state.scope
@@ -214,6 +216,8 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
         inputs, op = node.inputs, node.op
         if len(inputs) == 2:                             # which inputs want a gradient, without a new list
             needs = _NEEDS[inputs[0].requires_grad][inputs[1].requires_grad]
+        elif len(inputs) == 1:
+            needs = _NEEDS1[inputs[0].requires_grad]
         else:
             needs = tuple([t.requires_grad for t in inputs])
         keep_lazy = getattr(op, "keeps_lazy", False) and not anomaly   # a slice's gradient stays the slice
@@ -282,6 +286,7 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
 
 
 _NEEDS = (((False, False), (False, True)), ((True, False), (True, True)))
+_NEEDS1 = ((False,), (True,))
 
 
 def _retain(out, g):

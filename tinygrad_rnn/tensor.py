@@ -297,7 +297,7 @@ def _plain_index(index):
         return index.data.astype(np.intp)
     if isinstance(index, tuple):
         for i in index:                                  # slices and integers (x[..., 0:H]) pass as they are
-            if isinstance(i, (Tensor, tuple, list, np.ndarray)):
+            if type(i) not in ops.PLAIN_INDEX_TYPES and isinstance(i, (Tensor, tuple, list, np.ndarray)):
                 return tuple(_plain_index(i) for i in index)
         return index
     if isinstance(index, (list, np.ndarray)):
