@@ -204,8 +204,8 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
                 "were freed by the first backward. Use backward(retain_graph=True) the first time.")
     anomaly = state.anomaly
     lean = lean and not anomaly            # detect_anomaly checks every contribution as an array
-    pending = {root._node: grad}           # gradient arriving at each node not yet visited
-    leaves = {}                            # lean: id(leaf) -> [leaf, its gradient from this walk]
+    pending = {root._node: grad}           # gradient arriving at each node not yet visited (and, in a lean
+                                           # walk, at each leaf: keyed by the tensor, its .grad set at the end)
     number = 0
     for _, node, out in order:
         g = pending.pop(node, None)
@@ -237,31 +237,21 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
                                  f"{c.shape} to an input of shape {t.shape}: the op must undo its broadcasting")
             if c.dtype is not data.dtype and c.dtype != data.dtype:   # float32 W @ float64 x: W's grad is float32
                 c, cast = c.astype(data.dtype), True
-            source = t._node
-            if source is not None:                       # an intermediate: sum over all its uses
-                before = pending.get(source)
-                if before is None:
-                    pending[source] = c
-                elif type(before) is _Sum:
-                    before.add(c)
-                elif type(before) is np.ndarray and type(c) is np.ndarray:
-                    pending[source] = before + c         # two dense terms (h_t feeds two ops): one new array
-                else:
-                    pending[source] = _Sum(before, c)
-            elif lean:                                   # a leaf, summed here; its .grad is set at the end
-                entry = leaves.get(id(t))
-                if entry is None:
-                    leaves[id(t)] = [t, c]
-                elif type(entry[1]) is _Sum:
-                    entry[1].add(c)
-                else:
-                    entry[1] = _Sum(entry[1], c)
-            elif t.grad is None:                         # a leaf: accumulate into .grad (own copy)
-                t.grad = c.dense() if isinstance(c, Lazy) else np.array(c)
-            elif isinstance(c, Lazy):
-                c.add_to(t.grad)                         # in place, touching only the slice's positions
+            key = t._node                                # an intermediate: sum over all its uses
+            if key is None:
+                if not lean:                             # a leaf in a watched walk: into .grad at once
+                    _accumulate(t, c)
+                    continue
+                key = t                                  # a leaf in a lean walk: summed here, .grad set at the end
+            before = pending.get(key)
+            if before is None:
+                pending[key] = c
+            elif type(before) is _Sum:
+                before.add(c)
+            elif type(before) is np.ndarray and type(c) is np.ndarray:
+                pending[key] = before + c                # two dense terms (h_t feeds two ops): one new array
             else:
-                t.grad = t.grad + c
+                pending[key] = _Sum(before, c)
         if lean:
             if out._retain:
                 _retain(out, g)
@@ -276,7 +266,7 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
             _retain(out, g)
         yield Step(number, node, out, g, grads)
         number += 1
-    for t, c in leaves.values():
+    for t, c in pending.items():                         # what is left: the leaves of a lean walk
         fresh = isinstance(c, Lazy)                      # building a lazy sum makes a new array the leaf can keep
         c = c.dense() if fresh else c
         t.grad = (c if fresh else np.array(c)) if t.grad is None else t.grad + c
@@ -287,6 +277,16 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
 
 _NEEDS = (((False, False), (False, True)), ((True, False), (True, True)))
 _NEEDS1 = ((False,), (True,))
+
+
+def _accumulate(leaf, c):
+    """leaf.grad += c, the leaf keeping its own array (c may be shared with other edges)."""
+    if leaf.grad is None:
+        leaf.grad = c.dense() if isinstance(c, Lazy) else np.array(c)
+    elif isinstance(c, Lazy):
+        c.add_to(leaf.grad)                              # in place, touching only the slice's positions
+    else:
+        leaf.grad = leaf.grad + c
 
 
 def _retain(out, g):
@@ -317,7 +317,9 @@ class _Sum(Lazy):
         self.add(second)
 
     def add(self, c):
-        if type(c) is Outer:
+        if type(c) is np.ndarray:
+            self._add_dense(c, fresh=False)
+        elif type(c) is Outer:
             self.a.append(c.a)
             self.g.append(c.g)
             self.rows += len(c.a)
