@@ -29,6 +29,7 @@ class _State:
 
 state = _State()
 _creation = itertools.count()
+_next_index = _creation.__next__   # creation numbers 0, 1, 2, ...
 FREED = object()        # what a node's `saved` becomes once backward has consumed it
 
 
@@ -42,7 +43,7 @@ class Node:
         self.saved = saved            # what op.vjp needs; FREED after backward
         self.params = params          # keyword arguments of the op (axis, index, ...) or {}
         self.scope = state.scope
-        self.index = next(_creation)  # creation number: a topological order
+        self.index = _next_index()    # creation number: a topological order
         self.grad = None              # after backward: dE/d(output), the gradient that arrived here
         self.input_grads = None       # after backward: the contribution sent along each input edge
         self._out = None              # weak reference to the output, set when the graph is inspected
@@ -206,7 +207,7 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
     lean = lean and not anomaly            # detect_anomaly checks every contribution as an array
     pending = {root._node: grad}           # gradient arriving at each node not yet visited (and, in a lean
                                            # walk, at each leaf: keyed by the tensor, its .grad set at the end)
-    number = 0
+    number, vjps = 0, {}
     for _, node, out in order:
         g = pending.pop(node, None)
         if g is None:
@@ -220,8 +221,12 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
             needs = _NEEDS1[inputs[0].requires_grad]
         else:
             needs = tuple([t.requires_grad for t in inputs])
-        keep_lazy = getattr(op, "keeps_lazy", False) and not anomaly   # a slice's gradient stays the slice
-        grads = (getattr(op, "vjp_lean", op.vjp) if lean or keep_lazy else op.vjp)(g, node.saved, needs)
+        chosen = vjps.get(op)
+        if chosen is None:                               # once per op: which vjp, and may it send a lazy
+            keep_lazy = getattr(op, "keeps_lazy", False) and not anomaly   # a slice's gradient stays the slice
+            chosen = vjps[op] = (getattr(op, "vjp_lean", op.vjp) if lean or keep_lazy else op.vjp), keep_lazy
+        vjp, keep_lazy = chosen
+        grads = vjp(g, node.saved, needs)
         if anomaly:
             grads = _in_dtypes(inputs, grads)
             _check_grads(node, out, g, grads, number == 0)
