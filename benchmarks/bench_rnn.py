@@ -16,6 +16,8 @@ input and initial state. Contenders (issue 6):
 Method: every contender runs in this process with one BLAS / OpenMP thread; contenders are interleaved
 (each repeat visits them all, in a rotating order) and timed with time.process_time() (CPU time, so other
 jobs on a shared machine count little); the table shows the median ms per step and the ratio to numpy.
+The process keeps freed memory in glibc's heap (steady_heap), so that no contender's time depends on page
+faults the allocation history of the process happened to cause.
 Peak memory runs each contender alone in a fresh subprocess: after the imports, a tiny warm-up step and
 building the inputs, the kernel's peak-RSS mark is reset (/proc/self/clear_refs = 5); peak = VmHWM after
 one step minus VmRSS before it -- everything the step made the process hold, numpy, torch's allocator and
@@ -290,6 +292,22 @@ def available(name):
 
 # ---- measuring -------------------------------------------------------------------------------------------
 
+def steady_heap():
+    """Keep freed memory in glibc's heap for the rest of this process, for every contender alike.
+
+    By default glibc returns the top of the heap to the kernel once more than a few MB are free there, and
+    serves large blocks by mmap: a step that frees its tens of MB then touches fresh pages next step, each a
+    page fault (6,500 per step, a third of its time, for our LSTM step in some histories, none in others).
+    Which contender pays depends on what the process happened to allocate before; fixing the thresholds
+    (M_TRIM_THRESHOLD, M_MMAP_THRESHOLD) makes every timing free of that. Returns whether it applied."""
+    import ctypes
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):                  # not glibc: nothing to fix
+        return False
+    return bool(mallopt(-1, 1 << 30)) and bool(mallopt(-3, 32 << 20))   # trim at 1 GiB, mmap from 32 MiB
+
+
 def cpu_ms(step):
     gc.collect()
     start = time.process_time()
@@ -520,6 +538,8 @@ def main(argv=None):
     print(f"start: {load()} (this benchmark itself adds about 1.0)\n", flush=True)
 
     names = [c for c in contenders]
+    print("glibc heap: " + ("freed memory kept (M_TRIM_THRESHOLD 1 GiB, M_MMAP_THRESHOLD 32 MiB) for every "
+                            "contender's timing" if steady_heap() else "allocator defaults (not glibc)") + "\n")
     if "time" in a.sections:
         rows = []
         for w in workloads:
