@@ -219,12 +219,11 @@ class _Layer(Module):
             w_ih, w_hh, b_ih, b_hh = self._weights(k)
             with scope(f"{self.name}/layer{k}"):
                 gx_all = linear(x, w_ih, b_ih)              # input projection of all T steps: one op
-            h, c, hs = h0s[k], c0s[k], []
-            for t in range(1, T + 1):
-                with scope(f"{self.name}/layer{k}/t={t}"):
-                    h, c = self._step(_named(gx_all[t - 1], f"xW_{t}"), h, c, w_hh, b_hh, f"_{t}")
-                hs.append(h)
-            with scope(f"{self.name}/layer{k}"):
+                h, c, hs = h0s[k], c0s[k], []
+                for t in range(1, T + 1):
+                    with scope(f"t={t}"):
+                        h, c = self._step(_named(gx_all[t - 1], f"xW_{t}"), h, c, w_hh, b_hh, f"_{t}")
+                    hs.append(h)
                 x = stack(hs, axis=0)                       # this layer's output is the next one's input
             h_n.append(h)
             c_n.append(c)
