@@ -150,3 +150,11 @@ def test_linear_add_term_of_the_wrong_shape_names_the_op_shapes_and_scope():
     with tg.scope("rnn/t=2"), pytest.raises(tg.OpError, match=r"^linear\(.*\(2, 3\).*\(4, 3\).*\(4,\).*\(3, 4\)\) "
                                                               r"in scope 'rnn/t=2': .*output's shape \(2, 4\)"):
         tg.linear(x, w, b, add=leaf(3, 4))
+
+
+@pytest.mark.parametrize("shape", [(5, 2, 4), (4,), (3, 4)])
+def test_linear_add_term_must_have_the_output_shape_with_or_without_a_bias(shape):
+    x, w = leaf(2, 3), leaf(4, 3)
+    for bias in (None, leaf(4)):
+        with pytest.raises(tg.OpError, match=r"^linear\(.*: the added term must have the output's shape \(2, 4\)"):
+            tg.linear(x, w, bias, add=leaf(*shape))

@@ -132,3 +132,19 @@ def test_ops_without_a_lean_vjp_still_work_in_a_lean_walk():
     x = Tensor(np.array([1.0, -2.0]), requires_grad=True)
     tg.tensor.apply(Square, x).sum().backward(keep_grads=False)
     np.testing.assert_array_equal(x.grad, [2.0, -4.0])
+
+
+@pytest.mark.parametrize("keep_grads", [False, True])
+def test_a_0d_leaf_keeps_an_array_grad_through_dense_and_slice_terms(keep_grads):
+    s = tg.Tensor(np.array(1.0), requires_grad=True)     # 0-d sums are numpy scalars: a slice's term into one was lost
+    for _ in range(2):
+        ((s[None] * 5.0).sum() + s * 2.0 + s * 3.0).backward(keep_grads=keep_grads)
+        assert type(s.grad) is np.ndarray
+    assert s.grad == 20.0
+
+
+def test_requires_grad_set_to_a_numpy_bool_still_walks():
+    x = tg.Tensor(np.ones((1, 2)))
+    x.requires_grad = np.True_
+    (x.tanh() * x).sum().backward()
+    np.testing.assert_allclose(x.grad, np.tanh(1.0) + 1 - np.tanh(1.0) ** 2)

@@ -135,3 +135,14 @@ def test_parity_with_torch_at_large_values(torch, dtype):
         ref.backward(torch.from_numpy(np.asarray(v)))
         np.testing.assert_allclose(out.data, ref.detach().numpy(), **tol(dtype), err_msg=name)
         np.testing.assert_allclose(a.grad, b.grad.numpy(), **tol(dtype), err_msg=name)
+
+
+def test_sigmoid_of_float16_keeps_its_tiny_values():
+    """e^-x overflows float16 from x = -11.1: the values below that (down to 6e-8) must not become 0."""
+    x = np.array([-16.0, -14.0, -12.0, -11.5, -1.0, 0.0, 3.0, 20.0])
+    out, grad = grad_of(lambda t: t.sigmoid(), x, np.float16)
+    s = exact_sigmoid(x)
+    assert out.data.dtype == np.float16 and grad.dtype == np.float16
+    np.testing.assert_allclose(out.data, s, rtol=2e-3, atol=1e-7)
+    np.testing.assert_allclose(grad, s * (1 - s), rtol=2e-3, atol=1e-7)
+    assert (out.data[:4] > 0).all()

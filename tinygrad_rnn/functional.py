@@ -2,7 +2,7 @@
 import numpy as np
 
 from . import ops
-from .tensor import Tensor, apply
+from .tensor import Tensor, _op_error, apply
 
 
 def _tensors(tensors, fname):
@@ -34,9 +34,14 @@ def linear(x, weight, bias=None, add=None):
     args = [_operand(x, "x"), _operand(weight, "weight")] + ([] if bias is None else [_operand(bias, "bias")])
     if add is None:
         return apply(ops.Linear, *args)
-    if bias is None:                                     # the op's fourth input comes after a bias
-        return _operand(add, "add") + apply(ops.Linear, *args)
-    return apply(ops.Linear, *args, _operand(add, "add"))
+    add = _operand(add, "add")
+    if bias is not None:
+        return apply(ops.Linear, *args, add)
+    y = apply(ops.Linear, *args)                         # the op's fourth input comes after a bias: add after it,
+    if add.shape != y.shape:                             # with the op's own rule that add has y's shape
+        raise _op_error(ops.Linear, (*args, add), {}, ValueError(
+            f"the added term must have the output's shape {y.shape}, got {add.shape}"))
+    return add + y
 
 
 def _operand(t, what):

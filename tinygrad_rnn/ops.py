@@ -320,13 +320,15 @@ class Sigmoid(Op):
     def forward(x):
         # 1 / (1 + e^-x), as PyTorch computes it; e^-x overflows to inf below x = -88 (float32), and 1 / inf is
         # the exact 0 there, so the overflow is expected and not reported. Four fast ufuncs, in one buffer.
-        if x.dtype.kind != "f":
-            x = x.astype(np.result_type(x.dtype, np.float16))
+        dtype = x.dtype if x.dtype.kind == "f" else np.result_type(x.dtype, np.float16)
+        if dtype.itemsize < 4:                           # float16 (and small ints): e^-x overflows from x = -11,
+            x = x.astype(np.float32)                     # so compute in float32 and round once, as torch does
         out = _array(np.negative(x))                     # also a contiguous copy of a gate sliced from (B, 4H)
         with np.errstate(over="ignore"):
             np.exp(out, out=out)
         np.add(out, 1, out=out)
-        return np.reciprocal(out, out=out), out
+        out = np.reciprocal(out, out=out).astype(dtype, copy=False)
+        return out, out
 
     def vjp(g, out, needs):
         d = _array(1 - out)                              # sigmoid (1 - sigmoid), then times g, in one buffer

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .ops import Lazy, Outer
+from .ops import Lazy, Outer, _array
 
 
 class GraphError(RuntimeError):
@@ -216,9 +216,9 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
             g = g.dense()
         inputs, op = node.inputs, node.op
         if len(inputs) == 2:                             # which inputs want a gradient, without a new list
-            needs = _NEEDS[inputs[0].requires_grad][inputs[1].requires_grad]
+            needs = (inputs[0].requires_grad, inputs[1].requires_grad)
         elif len(inputs) == 1:
-            needs = _NEEDS1[inputs[0].requires_grad]
+            needs = (inputs[0].requires_grad,)
         else:
             needs = tuple([t.requires_grad for t in inputs])
         chosen = vjps.get(op)
@@ -254,7 +254,7 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
             elif type(before) is _Sum:
                 before.add(c)
             elif type(before) is np.ndarray and type(c) is np.ndarray:
-                pending[key] = before + c                # two dense terms (h_t feeds two ops): one new array
+                pending[key] = _array(before + c)        # two dense terms (h_t feeds two ops): one new array
             else:
                 pending[key] = _Sum(before, c)
         if lean:
@@ -274,14 +274,10 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
     for t, c in pending.items():                         # what is left: the leaves of a lean walk
         fresh = isinstance(c, Lazy)                      # building a lazy sum makes a new array the leaf can keep
         c = c.dense() if fresh else c
-        t.grad = (c if fresh else np.array(c)) if t.grad is None else t.grad + c
+        t.grad = (c if fresh else np.array(c)) if t.grad is None else _array(t.grad + c)
     if anomaly:                                          # a leaf's sum over its uses can overflow too
         from .anomaly import check_leaves
         check_leaves([(node, out) for _, node, out in order])
-
-
-_NEEDS = (((False, False), (False, True)), ((True, False), (True, True)))
-_NEEDS1 = ((False,), (True,))
 
 
 def _accumulate(leaf, c):
@@ -291,12 +287,12 @@ def _accumulate(leaf, c):
     elif isinstance(c, Lazy):
         c.add_to(leaf.grad)                              # in place, touching only the slice's positions
     else:
-        leaf.grad = leaf.grad + c
+        leaf.grad = _array(leaf.grad + c)                # a 0-d sum is a numpy scalar: keep an array
 
 
 def _retain(out, g):
     """A tensor that asked to retain_grad accumulates across backward calls, as leaves do."""
-    out.grad = np.array(g) if out.grad is None else out.grad + g
+    out.grad = np.array(g) if out.grad is None else _array(out.grad + g)
 
 
 def _in_dtypes(inputs, grads):

@@ -186,7 +186,7 @@ class Tensor:
         which viz draws; retain_graph=True keeps the saved values so the graph can be walked again."""
         seed = self._seed(grad)
         if self._node is None:                           # a leaf: d self / d self, as in PyTorch
-            self.grad = np.array(seed) if self.grad is None else self.grad + seed
+            self.grad = np.array(seed) if self.grad is None else np.asarray(self.grad + seed)
             return
         with tape.gc_paused():                           # no cycles to find; a long tape is slow to scan
             for _ in tape.walk(self, seed, retain_graph, keep_grads, lean=not keep_grads):
