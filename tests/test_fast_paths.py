@@ -62,3 +62,30 @@ def test_constants_keep_type_sign_and_nan():
     assert np.isnan((x * float("nan")).data).all()
     i = Tensor(np.array([3, 4]), dtype=np.int64)
     assert (i * 2).dtype == np.int64 and (i * 2.0).dtype == np.float64 and (i * 2.5).data.tolist() == [7.5, 10.0]
+
+
+@pytest.mark.parametrize("shape", [(130, 7), (64, 5), (3, 200)])
+def test_a_weight_transposed_once_gives_the_same_linear(shape):
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(shape)
+    x = Tensor(rng.standard_normal((4, shape[1])), requires_grad=True)
+    W = Tensor(w, requires_grad=True)
+    want = tg.linear(x, W).data
+    other = Tensor(w.copy())                             # equal values, another array: not the transposed one
+    with pytest.raises(KeyError), tg.ops.transposed_once(w):
+        assert tg.ops._transposed[0] is w and tg.ops._transposed[1].flags.c_contiguous
+        np.testing.assert_array_equal(tg.ops._transposed[1], w.T)
+        np.testing.assert_allclose(tg.linear(x, W).data, want, rtol=1e-13)
+        np.testing.assert_allclose(tg.linear(x, other).data, want, rtol=1e-13)
+        raise KeyError                                   # leaving on an error restores the plain product
+    assert tg.ops._transposed == (None, None)
+
+
+def test_a_layer_transposes_each_layers_recurrent_weight_for_its_own_steps(monkeypatch):
+    seen = []
+    real = tg.ops.transposed_once
+    monkeypatch.setattr(tg.ops, "transposed_once", lambda w: seen.append(w) or real(w))
+    lstm = tg.rnn.LSTM(3, 4, num_layers=2)
+    lstm(np.ones((5, 2, 3)))
+    assert len(seen) == 2 and seen[0] is lstm.weight_hh_l0.data and seen[1] is lstm.weight_hh_l1.data
+    assert tg.ops._transposed == (None, None)

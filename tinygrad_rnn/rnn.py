@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from . import ops
 from .functional import linear, stack
 from .nn import Module, as_tensor, check_size, uniform_parameter
 from .tape import gc_paused, scope
@@ -217,7 +218,7 @@ class _Layer(Module):
         h_n, c_n = [], []
         for k in range(self.num_layers):
             w_ih, w_hh, b_ih, b_hh = self._weights(k)
-            with scope(f"{self.name}/layer{k}"):
+            with scope(f"{self.name}/layer{k}"), ops.transposed_once(w_hh.data):   # W_hh^T copied once, not T times
                 gx_all = linear(x, w_ih, b_ih)              # input projection of all T steps: one op
                 h, c, hs = h0s[k], c0s[k], []
                 for t in range(1, T + 1):
