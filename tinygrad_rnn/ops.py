@@ -45,7 +45,7 @@ def unbroadcast(grad, like):
         kept = tuple(i for i, n in enumerate(like.shape) if n == 1 and grad.shape[i] != 1)
         if kept:
             grad = np.add.reduce(grad, axis=kept, keepdims=True)
-    if grad.dtype != like.dtype:
+    if grad.dtype is not like.dtype and grad.dtype != like.dtype:
         grad = grad.astype(like.dtype)
     return grad
 

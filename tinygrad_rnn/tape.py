@@ -253,9 +253,9 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
                 pending[key] = c
             elif type(before) is _Sum:
                 before.add(c)
-            elif type(before) is np.ndarray and type(c) is np.ndarray:
-                pending[key] = _array(before + c)        # two dense terms (h_t feeds two ops): one new array
-            else:
+            elif type(before) is np.ndarray and type(c) is np.ndarray and key is not t:
+                pending[key] = _array(before + c)        # two dense terms (h_t feeds two ops): one new array;
+            else:                                        # lazy terms, or a leaf's (often many): one buffer
                 pending[key] = _Sum(before, c)
         if lean:
             if out._retain:
