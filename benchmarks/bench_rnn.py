@@ -383,7 +383,7 @@ def run_child(contender, kind, layers, B, I, H, T, timeout=None):
 
 # ---- per-op overhead -------------------------------------------------------------------------------------
 
-def per_op_overhead(n_ops=3000, shape=(8, 32), repeats=7):
+def per_op_overhead(n_ops=3000, shape=(8, 32), repeats=15):
     """Framework time per recorded op (forward + backward), outside the ops' own numpy work.
 
     A chain of n_ops elementwise ops (mul by a leaf, tanh, add a leaf, sigmoid, ...) on small arrays is run
@@ -434,44 +434,6 @@ def per_op_overhead(n_ops=3000, shape=(8, 32), repeats=7):
     tf, tk = np.median(tf), np.median(tk)
     return {"ops": n_ops, "framework_us": 1e3 * tf / n_ops, "kernels_us": 1e3 * tk / n_ops,
             "overhead_us": 1e3 * (tf - tk) / n_ops}
-
-
-def workload_overhead(kind, layers, B, I, H, T, repeats=7):
-    """Per recorded op of a real workload: the step's CPU time and the part spent outside the ops' kernels.
-
-    The step is recorded once (retain_graph, keep_grads) to collect, for every node, its inputs' arrays and
-    the gradient that reached it. Replaying just the ops' forward and vjp functions on those arrays, in a bare
-    loop, is the kernel time (numpy's work as the ops table writes it: lean steps replay `vjp_lean`, whose
-    deferred products are then counted as framework time). The rest of a step -- Tensor, apply, Node,
-    scopes, the layer's Python, the walk, gradient accumulation -- is the framework's overhead.
-    """
-    import tinygrad_rnn as tg
-    d = make_inputs(kind, layers, B, I, H, T)
-    step = setup_project(kind, d)
-    step()
-    x = tg.Tensor(d["x"], requires_grad=True)
-    model = {"lstm": tg.rnn.LSTM, "gru": tg.rnn.GRU, "rnn": tg.rnn.RNN}[kind](I, H, num_layers=layers)
-    out, _ = model(x)
-    loss = (out * tg.Tensor(d["R"])).sum()
-    nodes = tg.graph(loss)
-    loss.backward(retain_graph=True, keep_grads=True)       # every node's arriving gradient, for the replay
-    fwd = [(n.op.forward, tuple(t.data for t in n.inputs), n.params) for n in nodes]
-    bwd = [(n.op.vjp_lean, n.grad, n.saved, [t.requires_grad for t in n.inputs]) for n in reversed(nodes)
-           if n.grad is not None]
-
-    def kernels():
-        for f, args, params in fwd:
-            f(*args, **params)
-        for vjp, g, saved, needs in bwd:
-            vjp(g, saved, needs)
-
-    ts, tk = [], []
-    for _ in range(repeats):
-        ts.append(cpu_ms(step))
-        tk.append(cpu_ms(kernels))
-    ts, tk = np.median(ts), np.median(tk)
-    return {"ops": len(nodes), "step_us": 1e3 * ts / len(nodes), "kernels_us": 1e3 * tk / len(nodes),
-            "overhead_us": 1e3 * (ts - tk) / len(nodes)}
 
 
 # ---- report ----------------------------------------------------------------------------------------------
@@ -590,11 +552,6 @@ def main(argv=None):
         print(f"Per-op overhead of this project: a chain of {o['ops']} small elementwise ops (8x32), forward + "
               f"backward: {o['framework_us']:.2f} us per op through Tensors, {o['kernels_us']:.2f} us in the "
               f"ops' own numpy forward/vjp -> framework overhead {o['overhead_us']:.2f} us per recorded op")
-        for w in workloads:
-            spec = WORKLOADS[w]
-            o = workload_overhead(*spec)
-            print(f"  {label(*spec)}: {o['ops']} recorded ops per step, {o['step_us']:.2f} us per op, of which "
-                  f"{o['kernels_us']:.2f} us in the ops' forward/vjp -> framework overhead {o['overhead_us']:.2f} us")
     print(f"\nend: {load()}")
 
 
