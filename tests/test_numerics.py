@@ -146,3 +146,12 @@ def test_sigmoid_of_float16_keeps_its_tiny_values():
     np.testing.assert_allclose(out.data, s, rtol=2e-3, atol=1e-7)
     np.testing.assert_allclose(grad, s * (1 - s), rtol=2e-3, atol=1e-7)
     assert (out.data[:4] > 0).all()
+
+
+@pytest.mark.parametrize("dtype, want", [(np.int8, np.float16), (np.int32, np.float64), (np.int64, np.float64),
+                                         (np.bool_, np.float16)])
+def test_sigmoid_of_integers_is_a_float_of_numpys_choice(dtype, want):
+    x = np.array([-20, -1, 0, 1], dtype=dtype)
+    out = Tensor(x, dtype=dtype).sigmoid().data
+    assert out.dtype == want
+    np.testing.assert_allclose(out, exact_sigmoid(x), rtol=1e-3 if want == np.float16 else 1e-13, atol=1e-8)

@@ -343,9 +343,9 @@ class Sigmoid(Op):
     def forward(x):
         # 1 / (1 + e^-x), as PyTorch computes it; e^-x overflows to inf below x = -88 (float32), and 1 / inf is
         # the exact 0 there, so the overflow is expected and not reported. Four fast ufuncs, in one buffer.
-        dtype = x.dtype if x.dtype.kind == "f" else np.result_type(x.dtype, np.float16)
-        if dtype.itemsize < 4:                           # float16 (and small ints): e^-x overflows from x = -11,
-            x = x.astype(np.float32)                     # so compute in float32 and round once, as torch does
+        dtype = x.dtype if x.dtype.kind == "f" else np.result_type(x.dtype, np.float16)   # ints: a float type
+        if x.dtype != dtype or dtype.itemsize < 4:       # float16's e^-x overflows from x = -11: compute in
+            x = x.astype(dtype if dtype.itemsize >= 4 else np.float32)   # float32, round once, as torch does
         out = _array(np.negative(x))                     # also a contiguous copy of a gate sliced from (B, 4H)
         with np.errstate(over="ignore"):
             np.exp(out, out=out)

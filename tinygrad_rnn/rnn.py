@@ -7,8 +7,9 @@ One `linear` op computes all gates, and each gate is sliced out inside its own s
 `forget_gate`, `input_gate`, ... as separate nodes. A layer computes the input projection of all T steps in
 one op, linear(x (T, B, I), W_ih, b_ih), and slices out step t under the scope `<name>/layer<k>/t=<t>`
 (t = 1..T, as in the seed). Each step applies linear(h_{t-1}, W_hh, b_hh, add=xW_t) to the weight itself (no
-transpose made once and shared), so W_hh has one edge per time step, carrying that step's term of its gradient;
-the step's input projection xW_t is added inside that op (as PyTorch's addmm), not by a node of its own.
+transpose node shared by the steps), so W_hh has one edge per time step, carrying that step's term of its
+gradient; the step's input projection xW_t is added inside that op (as PyTorch's addmm), not by a node of its
+own. (The numpy products use one contiguous copy of W_hh^T per unroll, `ops.transposed_once`: not a node.)
 Tensors are named h_1, c_1, f_1, ... so diagrams can label them.
 """
 import math
