@@ -158,3 +158,19 @@ def test_linear_add_term_must_have_the_output_shape_with_or_without_a_bias(shape
     for bias in (None, leaf(4)):
         with pytest.raises(tg.OpError, match=r"^linear\(.*: the added term must have the output's shape \(2, 4\)"):
             tg.linear(x, w, bias, add=leaf(*shape))
+
+
+@pytest.mark.parametrize("keep_grads", [False, True])
+def test_an_op_outside_the_table_whose_vjp_forgets_to_unbroadcast_is_named(keep_grads):
+    class AddRow:                     # duck-typed op, not gradchecked with the table: its shapes are checked
+        name = "add_row"
+
+        def forward(x, row):
+            return x + row, None
+
+        def vjp(g, saved, needs):
+            return g, g               # the row's gradient should be summed over the rows
+
+    x, row = leaf(2, 3), leaf(3)
+    with pytest.raises(tape.GraphError, match=r"vjp of add_row .* shape \(2, 3\) to an input of shape \(3,\)"):
+        tg.tensor.apply(AddRow, x, row).sum().backward(keep_grads=keep_grads)
