@@ -105,6 +105,10 @@ def _array(x):
     return x if type(x) is np.ndarray else np.array(x)
 
 
+def _cast(x, dtype):
+    return x if x.dtype is dtype else x.astype(dtype, copy=False)
+
+
 def _axes(axis, ndim):
     return tuple(range(ndim)) if axis is None else normalize_axis_tuple(axis, ndim)
 
@@ -247,7 +251,7 @@ class Linear(Op):
         for term in (b, r):                              # y is ours: add bias and term in place
             if term is None:
                 continue
-            if np.result_type(y, term) == y.dtype:
+            if term.dtype is y.dtype or np.result_type(y, term) == y.dtype:
                 np.add(y, term, out=y)
             else:
                 y = y + term
@@ -264,7 +268,7 @@ class Linear(Op):
         gw = Outer(g2, x2, w.dtype) if needs[1] else None        # g2^T @ x2: a lean walk batches the steps
         if len(needs) == 2:
             return gx, gw
-        gb = np.add.reduce(g2, axis=0).astype(b.dtype, copy=False) if needs[2] else None
+        gb = _cast(np.add.reduce(g2, axis=0), b.dtype) if needs[2] else None
         return (gx, gw, gb) if len(needs) == 3 else (gx, gw, gb, g if needs[3] else None)
 
 
@@ -350,7 +354,9 @@ class Sigmoid(Op):
         with np.errstate(over="ignore"):
             np.exp(out, out=out)
         np.add(out, 1, out=out)
-        out = np.reciprocal(out, out=out).astype(dtype, copy=False)
+        np.reciprocal(out, out=out)
+        if out.dtype != dtype:
+            out = out.astype(dtype)
         return out, out
 
     def vjp(g, out, needs):
