@@ -383,14 +383,10 @@ def run_child(contender, kind, layers, B, I, H, T, timeout=None):
 
 # ---- per-op overhead -------------------------------------------------------------------------------------
 
-def per_op_overhead(n_ops=3000, shape=(8, 32), repeats=15):
-    """Framework time per recorded op (forward + backward), outside the ops' own numpy work.
-
-    A chain of n_ops elementwise ops (mul by a leaf, tanh, add a leaf, sigmoid, ...) on small arrays is run
-    twice: through Tensors (record + backward(keep_grads=False)), and as the same ops' forward and vjp
-    functions called directly on numpy arrays in the same order. The difference, per op, is the cost of
-    Tensor, apply, Node, the walk and gradient accumulation.
-    """
+def op_chain(n_ops=3000, shape=(8, 32)):
+    """Two functions that run one chain of n_ops small elementwise ops (mul by a leaf, tanh, add a leaf,
+    sigmoid, ...), forward and backward: through Tensors (record + backward(keep_grads=False)), and as the same
+    ops' forward and vjp functions called directly on numpy arrays in the same order."""
     import tinygrad_rnn as tg
     from tinygrad_rnn import ops
 
@@ -427,6 +423,14 @@ def per_op_overhead(n_ops=3000, shape=(8, 32), repeats=15):
                 else:
                     gb = grads[1] if gb is None else gb + grads[1]
 
+    return framework, kernels, n_ops
+
+
+def per_op_overhead(repeats=15):
+    """Framework time per recorded op (forward + backward), outside the ops' own numpy work: the chain of
+    `op_chain` through Tensors minus its bare kernels, per op -- the cost of Tensor, apply, Node, the walk and
+    gradient accumulation."""
+    framework, kernels, n_ops = op_chain()
     tf, tk = [], []
     for _ in range(repeats):                    # interleaved, as the contenders are
         tf.append(cpu_ms(framework))
