@@ -45,9 +45,7 @@ def unbroadcast(grad, like):
         kept = tuple(i for i, n in enumerate(like.shape) if n == 1 and grad.shape[i] != 1)
         if kept:
             grad = np.add.reduce(grad, axis=kept, keepdims=True)
-    if grad.dtype is not like.dtype and grad.dtype != like.dtype:
-        grad = grad.astype(like.dtype)
-    return grad
+    return _cast(grad, like.dtype)
 
 
 # ---- lazy gradients: what a lean walk adds up without building ----------------------------------
@@ -106,6 +104,7 @@ def _array(x):
 
 
 def _cast(x, dtype):
+    """x in dtype, copied only when its dtype differs."""
     return x if x.dtype is dtype else x.astype(dtype, copy=False)
 
 
@@ -354,9 +353,7 @@ class Sigmoid(Op):
         with np.errstate(over="ignore"):
             np.exp(out, out=out)
         np.add(out, 1, out=out)
-        np.reciprocal(out, out=out)
-        if out.dtype != dtype:
-            out = out.astype(dtype)
+        out = _cast(np.reciprocal(out, out=out), dtype)
         return out, out
 
     def vjp(g, out, needs):
