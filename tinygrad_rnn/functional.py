@@ -32,16 +32,20 @@ def linear(x, weight, bias=None, add=None):
     The weight is an input of the op itself, not of a transpose made once: a weight applied at every time
     step has one edge per step, each carrying that step's contribution to weight.grad."""
     args = [_operand(x, "x"), _operand(weight, "weight")] + ([] if bias is None else [_operand(bias, "bias")])
+    how = _CONTIGUOUS if ops._transposed[0] is args[1].data else {}   # inside ops.transposed_once(weight)
     if add is None:
-        return apply(ops.Linear, *args)
+        return apply(ops.Linear, *args, **how)
     add = _operand(add, "add")
     if bias is not None:
-        return apply(ops.Linear, *args, add)
-    y = apply(ops.Linear, *args)                         # the op's fourth input comes after a bias: add after it,
+        return apply(ops.Linear, *args, add, **how)
+    y = apply(ops.Linear, *args, **how)                  # the op's fourth input comes after a bias: add after it,
     if add.shape != y.shape:                             # with the op's own rule that add has y's shape
         raise _op_error(ops.Linear, (*args, add), {}, ValueError(
             f"the added term must have the output's shape {y.shape}, got {add.shape}"))
     return add + y
+
+
+_CONTIGUOUS = {"contiguous_wt": True}
 
 
 def _operand(t, what):

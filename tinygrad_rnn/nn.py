@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import rng
+from . import rng, tape
 from .functional import linear
 from .tensor import Tensor, get_default_dtype
 from .tensor import float_dtype as _float_dtype
@@ -130,6 +130,7 @@ class Module:
                              + "\n".join(problems))
         for key, array in arrays.items():
             own[key].data = np.array(array, dtype=own[key].dtype)
+            tape.changed(own[key])
         return IncompatibleKeys(missing, unexpected)
 
     def save(self, path):

@@ -36,16 +36,16 @@ class Op:
             cls.vjp_lean = cls.vjp
 
 
-def unbroadcast(grad, like):
-    """Sum `grad` back to the shape (and dtype) of the array `like` that was broadcast forward."""
-    if grad.shape != like.shape:
-        extra = grad.ndim - like.ndim                   # np.add.reduce: ndarray.sum without its Python wrapper
+def unbroadcast(grad, shape, dtype):
+    """Sum `grad` back to the shape (and dtype) of an input that was broadcast forward."""
+    if grad.shape != shape:
+        extra = grad.ndim - len(shape)                  # np.add.reduce: ndarray.sum without its Python wrapper
         if extra:
             grad = np.add.reduce(grad, axis=tuple(range(extra)))
-        kept = tuple(i for i, n in enumerate(like.shape) if n == 1 and grad.shape[i] != 1)
+        kept = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
         if kept:
             grad = np.add.reduce(grad, axis=kept, keepdims=True)
-    return _cast(grad, like.dtype)
+    return _cast(grad, dtype)
 
 
 # ---- lazy gradients: what a lean walk adds up without building ----------------------------------
@@ -124,12 +124,12 @@ class Add(Op):
     latex = r"\frac{\partial(a+b)}{\partial a} = 1,\quad \frac{\partial(a+b)}{\partial b} = 1"
 
     def forward(a, b):
-        return a + b, (a, b)
+        return a + b, (a.shape, a.dtype, b.shape, b.dtype)     # the backward needs no values
 
     def vjp(g, saved, needs):
-        a, b = saved
-        return (unbroadcast(g, a) if needs[0] else None,
-                unbroadcast(g, b) if needs[1] else None)
+        a_shape, a_dtype, b_shape, b_dtype = saved
+        return (unbroadcast(g, a_shape, a_dtype) if needs[0] else None,
+                unbroadcast(g, b_shape, b_dtype) if needs[1] else None)
 
 
 class Sub(Op):
@@ -137,12 +137,12 @@ class Sub(Op):
     latex = r"\frac{\partial(a-b)}{\partial a} = 1,\quad \frac{\partial(a-b)}{\partial b} = -1"
 
     def forward(a, b):
-        return a - b, (a, b)
+        return a - b, (a.shape, a.dtype, b.shape, b.dtype)     # the backward needs no values
 
     def vjp(g, saved, needs):
-        a, b = saved
-        return (unbroadcast(g, a) if needs[0] else None,
-                unbroadcast(-g, b) if needs[1] else None)
+        a_shape, a_dtype, b_shape, b_dtype = saved
+        return (unbroadcast(g, a_shape, a_dtype) if needs[0] else None,
+                unbroadcast(-g, b_shape, b_dtype) if needs[1] else None)
 
 
 class Mul(Op):
@@ -154,8 +154,8 @@ class Mul(Op):
 
     def vjp(g, saved, needs):
         a, b = saved
-        return (unbroadcast(g * b, a) if needs[0] else None,
-                unbroadcast(g * a, b) if needs[1] else None)
+        return (unbroadcast(g * b, a.shape, a.dtype) if needs[0] else None,
+                unbroadcast(g * a, b.shape, b.dtype) if needs[1] else None)
 
 
 class Div(Op):
@@ -168,8 +168,8 @@ class Div(Op):
 
     def vjp(g, saved, needs):
         a, b, out = saved
-        return (unbroadcast(g / b, a) if needs[0] else None,
-                unbroadcast(-g * out / b, b) if needs[1] else None)
+        return (unbroadcast(g / b, a.shape, a.dtype) if needs[0] else None,
+                unbroadcast(-g * out / b, b.shape, b.dtype) if needs[1] else None)
 
 
 class Pow(Op):
@@ -182,8 +182,8 @@ class Pow(Op):
 
     def vjp(g, saved, needs):
         a, b, out = saved        # as torch at the edges: d/da = 0 where b = 0, d/db = 0 where a = 0 (no 0 * inf)
-        return (unbroadcast(g * b * a ** np.where(b == 0, 1, b - 1), a) if needs[0] else None,
-                unbroadcast(g * out * np.log(np.where(a == 0, 1, a)), b) if needs[1] else None)
+        return (unbroadcast(g * b * a ** np.where(b == 0, 1, b - 1), a.shape, a.dtype) if needs[0] else None,
+                unbroadcast(g * out * np.log(np.where(a == 0, 1, a)), b.shape, b.dtype) if needs[1] else None)
 
 
 def _rows(x):
@@ -216,8 +216,8 @@ class MatMul(Op):
         a2 = a[None] if a.ndim == 1 else a               # a vector is a 1-row matrix ...
         b2 = b[:, None] if b.ndim == 1 else b            # ... or a 1-column matrix
         g2 = g.reshape(np.matmul(a2[..., :1, :], b2[..., :, :1]).shape[:-2] + (a2.shape[-2], b2.shape[-1]))
-        ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2).reshape(a.shape) if needs[0] else None
-        gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2).reshape(b.shape) if needs[1] else None
+        ga = unbroadcast(g2 @ np.swapaxes(b2, -1, -2), a2.shape, a2.dtype).reshape(a.shape) if needs[0] else None
+        gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g2, b2.shape, b2.dtype).reshape(b.shape) if needs[1] else None
         return ga, gb
 
 
@@ -234,13 +234,16 @@ class Linear(Op):
     latex = (r"\bar{x} = \bar{y}\,W,\quad \bar{W} = \textstyle\sum_{\text{rows}} \bar{y}^\top x,"
              r"\quad \bar{b} = \textstyle\sum_{\text{rows}} \bar{y},\quad \bar{r} = \bar{y}")
 
-    def forward(x, w, b=None, r=None):
+    def forward(x, w, b=None, r=None, contiguous_wt=False):
         if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
             raise ValueError(f"linear needs x (..., in) and W (out, in) with the same `in`, got x {x.shape} "
                              f"and W {w.shape}")
         if b is not None and b.shape != (w.shape[0],):
             raise ValueError(f"linear needs a bias of shape (out,) = ({w.shape[0]},), got {b.shape}")
-        wt = _transposed[1] if _transposed[0] is w else w.T
+        if not contiguous_wt:
+            wt = w.T
+        else:                                            # as recorded inside transposed_once: the same bits again
+            wt = _transposed[1] if _transposed[0] is w else _contiguous_t(w)
         if x.ndim > 2:                                   # (..., in): one product over all rows
             y = (_rows(x) @ wt).reshape(x.shape[:-1] + (w.shape[0],))
         else:
@@ -279,17 +282,22 @@ def transposed_once(w):
     """Inside, linear(x, w, ...) multiplies by one contiguous copy of w^T, made here.
 
     BLAS computes x @ w^T with w as stored, (out, in), up to 2x slower than with a contiguous w^T when x has
-    few rows, as one time step's batch does; a layer applies its W_hh T times. The copy goes 64 rows at a
-    time, which stay in cache: 3x faster than one strided copy."""
+    few rows, as one time step's batch does; a layer applies its W_hh T times. The product's last bits
+    depend on the layout, so each such node records `contiguous_wt=True`: recomputed, it gives the same bits."""
     global _transposed
-    wt = np.empty(w.shape[::-1], w.dtype)
-    for i in range(0, w.shape[0], 64):
-        wt[:, i:i + 64] = w[i:i + 64].T
-    before, _transposed = _transposed, (w, wt)
+    before, _transposed = _transposed, (w, _contiguous_t(w))
     try:
         yield
     finally:
         _transposed = before
+
+
+def _contiguous_t(w):
+    """A C-contiguous copy of w^T, 64 rows at a time, which stay in cache: 3x faster than one strided copy."""
+    wt = np.empty(w.shape[::-1], w.dtype)
+    for i in range(0, w.shape[0], 64):
+        wt[:, i:i + 64] = w[i:i + 64].T
+    return wt
 
 
 # ---- elementwise unary ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import numbers
 
 import numpy as np
 
+from .tape import changed
 from .tensor import Tensor
 
 __all__ = ["SGD", "Adam", "Optimizer", "clip_grad_norm"]
@@ -63,6 +64,7 @@ class SGD(Optimizer):
                 v = v if self.velocity[k] is None else self.momentum * self.velocity[k] + v
                 self.velocity[k] = v
             p.data = p.data - self.lr * v
+            changed(p)
 
 
 class Adam(Optimizer):
@@ -92,6 +94,7 @@ class Adam(Optimizer):
             step_size = self.lr / (1 - b1 ** self.steps[k])
             denom = np.sqrt(self.v[k]) / math.sqrt(1 - b2 ** self.steps[k]) + self.eps
             p.data = p.data - step_size * self.m[k] / denom
+            changed(p)
 
 
 def clip_grad_norm(params, max_norm):

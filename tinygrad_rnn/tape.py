@@ -10,6 +10,7 @@ all read this one walk.
 import contextlib
 import gc
 import itertools
+import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -34,30 +35,46 @@ FREED = object()        # what a node's `saved` becomes once backward has consum
 
 
 class Node:
-    """How one tensor was made: op(inputs, **params), with what the vjp needs saved."""
-    __slots__ = ("op", "inputs", "saved", "params", "scope", "index", "grad", "input_grads", "_out")
+    """How one tensor was made: op(inputs, **params), with what the vjp needs saved.
 
-    def __init__(self, op, inputs, saved, params):
+    The node points back to what made its inputs, not to their values: `args` holds, per input, the leaf
+    Tensor itself or the Node that produced it. So the forward keeps alive only what some vjp saved (as
+    PyTorch's autograd does); an intermediate nobody holds is freed at once. `inputs` gives the input Tensors
+    back, recomputing the values nobody kept (see `materialize`): the diagrams and the stepper read those."""
+    __slots__ = ("op", "args", "saved", "params", "scope", "index", "shape", "dtype", "name",
+                 "grad", "input_grads", "_out", "_inputs")
+    requires_grad = True              # a node's output always requires grad (what the walk asks of an input)
+
+    def __init__(self, op, args, saved, params):
         self.op = op                  # an Op class from ops.py
-        self.inputs = inputs          # tuple of Tensors, in argument order (a + a is two edges)
+        self.args = args              # per input, in argument order (a + a is two edges): leaf Tensor or Node
         self.saved = saved            # what op.vjp needs; FREED after backward
         self.params = params          # keyword arguments of the op (axis, index, ...) or {}
         self.scope = state.scope
         self.index = _next_index()    # creation number: a topological order
+        self.name = None              # the output's name (kept here: the output tensor may be gone)
         self.grad = None              # after backward: dE/d(output), the gradient that arrived here
         self.input_grads = None       # after backward: the contribution sent along each input edge
-        self._out = None              # weak reference to the output, set when the graph is inspected
+        self._inputs = None           # the input Tensors, once materialized
+        # shape, dtype of the output and _out (a weak reference to it) are set by the Tensor made for it
+
+    @property
+    def inputs(self):
+        """The input Tensors in argument order; values the forward did not keep are recomputed."""
+        if self._inputs is None:
+            materialize(self)
+        return self._inputs
 
     @property
     def output(self):
-        return self._out() if self._out is not None else None
+        return self._out()
 
     @property
     def scope_name(self):
         return "/".join(self.scope)
 
     def __repr__(self):
-        shapes = ", ".join(str(t.shape) for t in self.inputs)
+        shapes = ", ".join(str(a.shape) for a in self.args)
         where = f" in {self.scope_name}" if self.scope else ""
         return f"<Node #{self.index} {self.op.name}({shapes}){where}>"
 
@@ -128,32 +145,82 @@ def gc_paused():
 # ---- reading the recorded graph ------------------------------------------------------------------
 
 def recorded(root):
-    """(node, output tensor) for every node that produced `root`, newest first. No recursion."""
-    return [(node, t) for _, node, t in _newest_first(root)]
+    """(node, output tensor) for every node that produced `root`, newest first, with every value. No recursion."""
+    if root._node is None:
+        return []
+    order = _newest_first(root._node)
+    materialize(root._node, order)
+    return [(node, node._out()) for _, node in order]
 
 
-def _newest_first(root):
-    """(creation number, node, output tensor) for every node that produced `root`, newest first."""
-    found, seen, stack = [], set(), [root]
+def _newest_first(last, walkable=False):
+    """(creation number, node) for `last` and every node that produced its inputs, newest first.
+    walkable: first make sure no node was freed by an earlier backward (so that none of .grad changes)."""
+    found, seen, stack = [], {last}, [last]
     while stack:
-        t = stack.pop()
-        node = t._node
-        if node is None or node in seen:
-            continue
-        seen.add(node)
-        found.append((node.index, node, t))
-        stack.extend(node.inputs)
+        node = stack.pop()
+        if walkable and node.saved is FREED:
+            raise GraphError(
+                f"backward through {node.op.name} (node #{node.index}"
+                f"{' in ' + node.scope_name if node.scope else ''}) a second time: its saved values "
+                "were freed by the first backward. Use backward(retain_graph=True) the first time.")
+        found.append((node.index, node))
+        for a in node.args:
+            if type(a) is Node and a not in seen:
+                seen.add(a)
+                stack.append(a)
     found.sort(reverse=True)                             # by creation number alone: numbers are unique
     return found
 
 
 def graph(root):
     """The nodes of the graph that produced `root`, in execution order (node.output is the tensor)."""
-    import weakref
-    pairs = recorded(root)
-    for node, out in pairs:
-        node._out = weakref.ref(out)
-    return [node for node, _ in reversed(pairs)]
+    return [node for node, _ in reversed(recorded(root))]
+
+
+def materialize(last, order=None):
+    """Give `last` and every node before it their input Tensors (`node.inputs`), making the values the
+    forward did not keep again: each node's op runs forward once more on its inputs, oldest first.
+
+    A tensor someone still holds is used as it is (so `node.inputs` holds your own `h`), a recomputed one is
+    made once and shared by all its users. The values are the forward's, unless a leaf changed in between."""
+    if last._inputs is not None:
+        return
+    for _, node in reversed(order if order is not None else _newest_first(last)):
+        if node._inputs is not None:
+            continue
+        inputs = []
+        for a in node.args:
+            if type(a) is Node:
+                t = a._out()
+                if t is None:                            # nobody kept this value: compute it again
+                    t = _recompute(a)
+                    a._out = weakref.ref(t)
+                a = t
+            inputs.append(a)
+        node._inputs = tuple(inputs)                     # held from here: the graph now keeps every value
+
+
+def changed(leaf):
+    """Note that `leaf` got new values (an optimizer step, load_state_dict): graphs recorded before this
+    cannot recompute their values from it, and say so instead of showing numbers the forward never had."""
+    leaf._changed_at = _next_index()
+
+
+def _recompute(node):
+    from .tensor import Tensor
+    for t in node._inputs:
+        if t._node is None and getattr(t, "_changed_at", -1) > node.index:
+            raise GraphError(
+                f"cannot recompute the value of node #{node.index} ({node.op.name}"
+                f"{' in ' + node.scope_name if node.scope else ''}): its input {t.name or 'a leaf'} {t.shape} "
+                "was changed (by an optimizer step or load_state_dict) after this graph was recorded. "
+                "Draw or step through a graph before changing its weights, or run the forward again.")
+    data = [t.data for t in node._inputs]
+    out = np.asarray(node.op.forward(*data, **node.params)[0]).astype(node.dtype, copy=False)
+    t = Tensor._result(out, node)
+    t._name = node.name
+    return t
 
 
 # ---- the walk ------------------------------------------------------------------------------------
@@ -196,31 +263,27 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
         raise GraphError("this tensor was not produced by a recorded op: nothing to backpropagate")
     if lean and keep_grads:
         raise ValueError("walk: a lean walk keeps no per-edge gradients; pass keep_grads=False with lean=True")
-    order = _newest_first(root)
-    for _, node, _ in order:               # check first: a failed backward must not half-update .grad
-        if node.saved is FREED:
-            raise GraphError(
-                f"backward through {node.op.name} (node #{node.index}"
-                f"{' in ' + node.scope_name if node.scope else ''}) a second time: its saved values "
-                "were freed by the first backward. Use backward(retain_graph=True) the first time.")
+    order = _newest_first(root._node, walkable=True)
     anomaly = state.anomaly
     lean = lean and not anomaly            # detect_anomaly checks every contribution as an array
+    if not lean:                           # a watched walk shows every value: the graph keeps them from now on
+        materialize(root._node, order)
     pending = {root._node: grad}           # gradient arriving at each node not yet visited (and, in a lean
                                            # walk, at each leaf: keyed by the tensor, its .grad set at the end)
     number, vjps = 0, {}
-    for _, node, out in order:
+    for _, node in order:
         g = pending.pop(node, None)
         if g is None:
             continue
         if isinstance(g, Lazy):
             g = g.dense()
-        inputs, op = node.inputs, node.op
-        if len(inputs) == 2:                             # which inputs want a gradient, without a new list
-            needs = (inputs[0].requires_grad, inputs[1].requires_grad)
-        elif len(inputs) == 1:
-            needs = (inputs[0].requires_grad,)
+        args, op = node.args, node.op
+        if len(args) == 2:                               # which inputs want a gradient, without a new list
+            needs = (args[0].requires_grad, args[1].requires_grad)
+        elif len(args) == 1:
+            needs = (args[0].requires_grad,)
         else:
-            needs = tuple([t.requires_grad for t in inputs])
+            needs = tuple([a.requires_grad for a in args])
         chosen = vjps.get(op)
         if chosen is None:                               # once per op: which vjp, may it send a lazy, is it ours
             keep_lazy = getattr(op, "keeps_lazy", False) and not anomaly   # a slice's gradient stays the slice
@@ -228,42 +291,45 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
                                  OPS.get(getattr(op, "name", None)) is op)
         vjp, keep_lazy, tested = chosen
         grads = vjp(g, node.saved, needs)
+        out = node._out()                                # None when nobody holds the output (a lean walk)
         if anomaly:
-            grads = _in_dtypes(inputs, grads)
+            grads = _in_dtypes(args, grads)
             _check_grads(node, out, g, grads, number == 0)
         if not retain_graph:
             node.saved = FREED
         cast = False
-        for t, c in zip(inputs, grads):
-            if c is None or not t.requires_grad:         # constants never receive a gradient
+        for key, c in zip(args, grads):                  # key: the input's Node, or the leaf tensor itself
+            if c is None:
                 continue
-            data = t.data
-            if not tested and c.shape != data.shape:     # the table's ops are gradchecked for their shapes
+            if type(key) is Node:
+                dtype = key.dtype
+            elif key.requires_grad:
+                dtype = key.data.dtype
+            else:                                        # constants never receive a gradient
+                continue
+            if not tested and c.shape != key.shape:      # the table's ops are gradchecked for their shapes
                 raise GraphError(f"the vjp of {op.name} (node #{node.index}) sent a gradient of shape "
-                                 f"{c.shape} to an input of shape {t.shape}: the op must undo its broadcasting")
-            if c.dtype is not data.dtype and c.dtype != data.dtype:   # float32 W @ float64 x: W's grad is float32
-                c, cast = c.astype(data.dtype), True
-            key = t._node                                # an intermediate: sum over all its uses
-            if key is None:
-                if not lean:                             # a leaf in a watched walk: into .grad at once
-                    _accumulate(t, c)
-                    continue
-                key = t                                  # a leaf in a lean walk: summed here, .grad set at the end
-            before = pending.get(key)
+                                 f"{c.shape} to an input of shape {key.shape}: the op must undo its broadcasting")
+            if c.dtype is not dtype and c.dtype != dtype:   # float32 W @ float64 x: W's grad is float32
+                c, cast = c.astype(dtype), True
+            if type(key) is not Node and not lean:       # a leaf in a watched walk: into .grad at once
+                _accumulate(key, c)
+                continue
+            before = pending.get(key)                    # an intermediate (or a lean walk's leaf): sum its uses
             if before is None:
                 pending[key] = c
             elif type(before) is _Sum:
                 before.add(c)
-            elif type(before) is np.ndarray and type(c) is np.ndarray and key is not t:
+            elif type(before) is np.ndarray and type(c) is np.ndarray and type(key) is Node:
                 pending[key] = _array(before + c)        # two dense terms (h_t feeds two ops): one new array;
             else:                                        # lazy terms, or a leaf's (often many): one buffer
                 pending[key] = _Sum(before, c)
         if lean:
-            if out._retain:
+            if out is not None and out._retain:
                 _retain(out, g)
             continue
         if cast:
-            grads = _in_dtypes(inputs, grads)            # each edge's gradient in its input's dtype, as sent
+            grads = _in_dtypes(args, grads)              # each edge's gradient in its input's dtype, as sent
         if keep_lazy:
             grads = EdgeGrads(grads)                     # readers see dense arrays, built when read
         if keep_grads:
@@ -278,7 +344,7 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
         t.grad = (c if fresh else np.array(c)) if t.grad is None else _array(t.grad + c)
     if anomaly:                                          # a leaf's sum over its uses can overflow too
         from .anomaly import check_leaves
-        check_leaves([(node, out) for _, node, out in order])
+        check_leaves([(node, node._out()) for _, node in order])
 
 
 def _accumulate(leaf, c):
@@ -296,8 +362,8 @@ def _retain(out, g):
     out.grad = np.array(g) if out.grad is None else _array(out.grad + g)
 
 
-def _in_dtypes(inputs, grads):
-    return tuple(c if c is None or c.dtype == t.data.dtype else c.astype(t.data.dtype) for t, c in zip(inputs, grads))
+def _in_dtypes(args, grads):
+    return tuple(c if c is None or c.dtype == a.dtype else c.astype(a.dtype) for a, c in zip(args, grads))
 
 
 FLUSH_ROWS = 1024   # a shared weight's deferred matmul terms are multiplied out once they hold this many rows

@@ -1,5 +1,6 @@
 """Tensor: a numpy array, its gradient, and the Node that made it (None for a leaf)."""
 import numbers
+import weakref
 
 import numpy as np
 
@@ -38,7 +39,7 @@ class OpError(ValueError):
 
 def _op_error(op, inputs, params, err):
     shapes = ", ".join(f"{t.name or 'x'}{t.shape}" if t.name else str(t.shape) for t in inputs)
-    shown = {k: v for k, v in params.items() if k not in ("index",)}
+    shown = {k: v for k, v in params.items() if k not in ("index", "contiguous_wt")}   # how, not what
     if "index" in params:
         shown["index"] = _short(params["index"])
     extra = "".join(f", {k}={v}" for k, v in shown.items())
@@ -71,8 +72,18 @@ def apply(op, *inputs, **params):
         check_forward(op, inputs, out)
     if state.grad_enabled:
         for t in inputs:
-            if t.requires_grad:
-                return _result(out, Node(op, inputs, saved, params))
+            if t.requires_grad:                          # record: per input, its producer (or the leaf itself)
+                if len(inputs) == 1:                     # t is the input
+                    args = (t if t._node is None else t._node,)
+                elif len(inputs) == 2:
+                    a, b = inputs
+                    args = (a if a._node is None else a._node, b if b._node is None else b._node)
+                else:
+                    args = tuple([t if t._node is None else t._node for t in inputs])
+                node = Node(op, args, saved, params)
+                t = _result(out, node)
+                node.shape, node.dtype, node._out = out.shape, out.dtype, _ref(t)
+                return t
     return _result(out, None)
 
 
@@ -104,7 +115,7 @@ def _lift(value, like, opname):
 
 
 class Tensor:
-    __slots__ = ("data", "grad", "requires_grad", "name", "_node", "_retain", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "_name", "_node", "_retain", "_changed_at", "__weakref__")
     __array_ufunc__ = None     # numpy defers to our operators: np_array * tensor -> Tensor
 
     def __init__(self, data, requires_grad=False, name=None, dtype=None):
@@ -122,17 +133,28 @@ class Tensor:
         if requires_grad and array.dtype.kind != "f":
             raise TypeError(f"Tensor: requires_grad=True needs a float tensor, got dtype {array.dtype} "
                             "(only floating point values have gradients)")
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"Tensor: name must be a string (or None), got {type(name).__name__} {name!r}")
         self.data, self.grad, self.requires_grad = array, None, bool(requires_grad)
-        self.name, self._node, self._retain = name, None, False
+        self._node, self._retain = None, False
+        self.name = name
 
     @staticmethod
     def _result(data, node):
         """An op's output (or a constant): no checks, no copy. A plain function: every op makes one."""
         t = _new(Tensor)
-        t.data, t.grad, t.requires_grad, t.name, t._node, t._retain = data, None, node is not None, None, node, False
+        t.data, t.grad, t.requires_grad, t._name, t._node, t._retain = data, None, node is not None, None, node, False
         return t
+
+    @property
+    def name(self):
+        return self._name
+
+    @name.setter
+    def name(self, name):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Tensor: name must be a string (or None), got {type(name).__name__} {name!r}")
+        self._name = name
+        if self._node is not None:                       # the graph keeps the name after the tensor is gone
+            self._node.name = name
 
     # ---- what it is -----------------------------------------------------------------------------
     shape = property(lambda self: self.data.shape)
@@ -206,18 +228,24 @@ class Tensor:
             raise ValueError(f"backward(): grad has shape {grad.shape}, but the tensor has shape {self.shape}")
         return grad.astype(self.dtype, copy=False)
 
-    # ---- arithmetic (a Python number or array on either side) -----------------------------------
-    def __add__(self, other): return apply(ops.Add, self, _lift(other, self, "add"))
+    # ---- arithmetic (a Python number or array on either side; a Tensor goes straight to the op) --
+    def __add__(self, other):
+        return apply(ops.Add, self, other if type(other) is Tensor else _lift(other, self, "add"))
     def __radd__(self, other): return apply(ops.Add, _lift(other, self, "add"), self)
-    def __sub__(self, other): return apply(ops.Sub, self, _lift(other, self, "sub"))
+    def __sub__(self, other):
+        return apply(ops.Sub, self, other if type(other) is Tensor else _lift(other, self, "sub"))
     def __rsub__(self, other): return apply(ops.Sub, _lift(other, self, "sub"), self)
-    def __mul__(self, other): return apply(ops.Mul, self, _lift(other, self, "mul"))
+    def __mul__(self, other):
+        return apply(ops.Mul, self, other if type(other) is Tensor else _lift(other, self, "mul"))
     def __rmul__(self, other): return apply(ops.Mul, _lift(other, self, "mul"), self)
-    def __truediv__(self, other): return apply(ops.Div, self, _lift(other, self, "div"))
+    def __truediv__(self, other):
+        return apply(ops.Div, self, other if type(other) is Tensor else _lift(other, self, "div"))
     def __rtruediv__(self, other): return apply(ops.Div, _lift(other, self, "div"), self)
-    def __pow__(self, other): return apply(ops.Pow, self, _lift(other, self, "pow"))
+    def __pow__(self, other):
+        return apply(ops.Pow, self, other if type(other) is Tensor else _lift(other, self, "pow"))
     def __rpow__(self, other): return apply(ops.Pow, _lift(other, self, "pow"), self)
-    def __matmul__(self, other): return apply(ops.MatMul, self, _lift(other, self, "matmul"))
+    def __matmul__(self, other):
+        return apply(ops.MatMul, self, other if type(other) is Tensor else _lift(other, self, "matmul"))
     def __rmatmul__(self, other): return apply(ops.MatMul, _lift(other, self, "matmul"), self)
     def __neg__(self): return apply(ops.Neg, self)
 
@@ -284,6 +312,7 @@ def _check_axis(t, axis, owner):
 
 _new = object.__new__
 _result = Tensor._result
+_ref = weakref.ref
 
 
 def _plain_index(index):
