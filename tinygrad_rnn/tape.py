@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import ops
 from .ops import OPS, Lazy, Outer, _array
 
 
@@ -186,19 +187,20 @@ def materialize(last, order=None):
     made once and shared by all its users. The values are the forward's, unless a leaf changed in between."""
     if last._inputs is not None:
         return
-    for _, node in reversed(order if order is not None else _newest_first(last)):
-        if node._inputs is not None:
-            continue
-        inputs = []
-        for a in node.args:
-            if type(a) is Node:
-                t = a._out()
-                if t is None:                            # nobody kept this value: compute it again
-                    t = _recompute(a)
-                    a._out = weakref.ref(t)
-                a = t
-            inputs.append(a)
-        node._inputs = tuple(inputs)                     # held from here: the graph now keeps every value
+    with contextlib.ExitStack() as transposed:           # a layer's W_hh^T copied once, as in its forward
+        for _, node in reversed(order if order is not None else _newest_first(last)):
+            if node._inputs is not None:
+                continue
+            inputs = []
+            for a in node.args:
+                if type(a) is Node:
+                    t = a._out()
+                    if t is None:                        # nobody kept this value: compute it again
+                        t = _recompute(a, transposed)
+                        a._out = weakref.ref(t)
+                    a = t
+                inputs.append(a)
+            node._inputs = tuple(inputs)                 # held from here: the graph now keeps every value
 
 
 def changed(leaf):
@@ -207,7 +209,7 @@ def changed(leaf):
     leaf._changed_at = _next_index()
 
 
-def _recompute(node):
+def _recompute(node, transposed):
     from .tensor import Tensor
     for t in node._inputs:
         if t._node is None and getattr(t, "_changed_at", -1) > node.index:
@@ -217,6 +219,8 @@ def _recompute(node):
                 "was changed (by an optimizer step or load_state_dict) after this graph was recorded. "
                 "Draw or step through a graph before changing its weights, or run the forward again.")
     data = [t.data for t in node._inputs]
+    if node.params.get("contiguous_wt") and ops._transposed[0] is not data[1]:
+        transposed.enter_context(ops.transposed_once(data[1]))
     out = np.asarray(node.op.forward(*data, **node.params)[0]).astype(node.dtype, copy=False)
     t = Tensor._result(out, node)
     t._name = node.name
