@@ -1,7 +1,9 @@
 """The tape: what the forward pass records and the one walk that replays it backwards.
 
-Forward: every op on a tensor that requires grad makes a Node (op, inputs in argument order, what the
-vector-Jacobian product needs, scope, creation number) and hangs it on its output tensor.
+Forward: every op on a tensor that requires grad makes a Node (op, its inputs' producers in argument order,
+what the vector-Jacobian product needs, scope, creation number) and hangs it on its output tensor. Only
+what some vjp saved stays alive; the diagrams and the stepper get every other value back by recomputing it
+(`materialize`), so a training step holds no more than a hand-written BPTT.
 Backward: gather the nodes reachable from the root with an explicit stack, visit them by decreasing
 creation number (creation order is a topological order), push each node's gradient through its op's vjp
 and add every contribution to the input it belongs to. `Tensor.backward()`, the stepper and the diagrams
@@ -9,7 +11,9 @@ all read this one walk.
 """
 import contextlib
 import gc
+import heapq
 import itertools
+import operator
 import weakref
 from typing import NamedTuple
 
@@ -42,7 +46,7 @@ class Node:
     Tensor itself or the Node that produced it. So the forward keeps alive only what some vjp saved (as
     PyTorch's autograd does); an intermediate nobody holds is freed at once. `inputs` gives the input Tensors
     back, recomputing the values nobody kept (see `materialize`): the diagrams and the stepper read those."""
-    __slots__ = ("op", "args", "saved", "params", "scope", "index", "shape", "dtype", "name",
+    __slots__ = ("op", "args", "saved", "params", "scope", "index", "dtype", "name",
                  "grad", "input_grads", "_out", "_inputs")
     requires_grad = True              # a node's output always requires grad (what the walk asks of an input)
 
@@ -57,7 +61,7 @@ class Node:
         self.grad = None              # after backward: dE/d(output), the gradient that arrived here
         self.input_grads = None       # after backward: the contribution sent along each input edge
         self._inputs = None           # the input Tensors, once materialized
-        # shape, dtype of the output and _out (a weak reference to it) are set by the Tensor made for it
+        # dtype (the output's) and _out (a weak reference to the output) are set by apply, which made it
 
     @property
     def inputs(self):
@@ -75,9 +79,9 @@ class Node:
         return "/".join(self.scope)
 
     def __repr__(self):
-        shapes = ", ".join(str(a.shape) for a in self.args)
+        args = ", ".join(f"#{a.index}" if type(a) is Node else str(a.shape) for a in self.args)
         where = f" in {self.scope_name}" if self.scope else ""
-        return f"<Node #{self.index} {self.op.name}({shapes}){where}>"
+        return f"<Node #{self.index} {self.op.name}({args}){where}>"
 
 
 # ---- grad mode and scopes ------------------------------------------------------------------------
@@ -151,27 +155,33 @@ def recorded(root):
         return []
     order = _newest_first(root._node)
     materialize(root._node, order)
-    return [(node, node._out()) for _, node in order]
+    return [(node, node._out()) for node in order]
 
 
 def _newest_first(last, walkable=False):
-    """(creation number, node) for `last` and every node that produced its inputs, newest first.
+    """`last` and every node that produced its inputs, newest first.
     walkable: first make sure no node was freed by an earlier backward (so that none of .grad changes)."""
     found, seen, stack = [], {last}, [last]
     while stack:
         node = stack.pop()
         if walkable and node.saved is FREED:
-            raise GraphError(
-                f"backward through {node.op.name} (node #{node.index}"
-                f"{' in ' + node.scope_name if node.scope else ''}) a second time: its saved values "
-                "were freed by the first backward. Use backward(retain_graph=True) the first time.")
-        found.append((node.index, node))
+            raise _freed(node)
+        found.append(node)
         for a in node.args:
             if type(a) is Node and a not in seen:
                 seen.add(a)
                 stack.append(a)
-    found.sort(reverse=True)                             # by creation number alone: numbers are unique
+    found.sort(key=_creation_number, reverse=True)
     return found
+
+
+_creation_number = operator.attrgetter("index")
+
+
+def _freed(node):
+    return GraphError(f"backward through {node.op.name} (node #{node.index}"
+                      f"{' in ' + node.scope_name if node.scope else ''}) a second time: its saved values were "
+                      "freed by the first backward. Use backward(retain_graph=True) the first time.")
 
 
 def graph(root):
@@ -188,7 +198,7 @@ def materialize(last, order=None):
     if last._inputs is not None:
         return
     with contextlib.ExitStack() as transposed:           # a layer's W_hh^T copied once, as in its forward
-        for _, node in reversed(order if order is not None else _newest_first(last)):
+        for node in reversed(order if order is not None else _newest_first(last)):
             if node._inputs is not None:
                 continue
             inputs = []
@@ -267,18 +277,21 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
         raise GraphError("this tensor was not produced by a recorded op: nothing to backpropagate")
     if lean and keep_grads:
         raise ValueError("walk: a lean walk keeps no per-edge gradients; pass keep_grads=False with lean=True")
-    order = _newest_first(root._node, walkable=True)
     anomaly = state.anomaly
     lean = lean and not anomaly            # detect_anomaly checks every contribution as an array
+    last = root._node
     if not lean:                           # a watched walk shows every value: the graph keeps them from now on
-        materialize(root._node, order)
-    pending = {root._node: grad}           # gradient arriving at each node not yet visited (and, in a lean
+        materialize(last, _newest_first(last, walkable=True))   # (checked first: a freed graph changes no .grad)
+    visited = [] if anomaly else None
+    pending = {last: grad}                 # gradient arriving at each node not yet visited (and, in a lean
                                            # walk, at each leaf: keyed by the tensor, its .grad set at the end)
-    number, vjps = 0, {}
-    for _, node in order:
-        g = pending.pop(node, None)
-        if g is None:
-            continue
+    frontier = [(-last.index, last)]       # the nodes that received a gradient, newest first (a heap): all
+    number, vjps = 0, {}                   # their users have sent theirs, as creation order is topological
+    while frontier:
+        node = heapq.heappop(frontier)[1]
+        if node.saved is FREED:            # (a lean walk sets .grad at its end: nothing has changed yet)
+            raise _freed(node)
+        g = pending.pop(node)
         if isinstance(g, Lazy):
             g = g.dense()
         args, op = node.args, node.op
@@ -295,10 +308,13 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
                                  OPS.get(getattr(op, "name", None)) is op)
         vjp, keep_lazy, tested = chosen
         grads = vjp(g, node.saved, needs)
+        if not tested:                                   # the table's ops are gradchecked for their shapes
+            _check_shapes(node, grads)
         out = node._out()                                # None when nobody holds the output (a lean walk)
         if anomaly:
             grads = _in_dtypes(args, grads)
             _check_grads(node, out, g, grads, number == 0)
+            visited.append((node, out))
         if not retain_graph:
             node.saved = FREED
         cast = False
@@ -306,25 +322,24 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
             if c is None:
                 continue
             if type(key) is Node:
-                dtype = key.dtype
+                dtype, leaf = key.dtype, False
             elif key.requires_grad:
-                dtype = key.data.dtype
+                dtype, leaf = key.data.dtype, True
             else:                                        # constants never receive a gradient
                 continue
-            if not tested and c.shape != key.shape:      # the table's ops are gradchecked for their shapes
-                raise GraphError(f"the vjp of {op.name} (node #{node.index}) sent a gradient of shape "
-                                 f"{c.shape} to an input of shape {key.shape}: the op must undo its broadcasting")
             if c.dtype is not dtype and c.dtype != dtype:   # float32 W @ float64 x: W's grad is float32
                 c, cast = c.astype(dtype), True
-            if type(key) is not Node and not lean:       # a leaf in a watched walk: into .grad at once
+            if leaf and not lean:                        # a leaf in a watched walk: into .grad at once
                 _accumulate(key, c)
                 continue
             before = pending.get(key)                    # an intermediate (or a lean walk's leaf): sum its uses
             if before is None:
                 pending[key] = c
+                if not leaf:
+                    heapq.heappush(frontier, (-key.index, key))
             elif type(before) is _Sum:
                 before.add(c)
-            elif type(before) is np.ndarray and type(c) is np.ndarray and type(key) is Node:
+            elif not leaf and type(before) is np.ndarray and type(c) is np.ndarray:
                 pending[key] = _array(before + c)        # two dense terms (h_t feeds two ops): one new array;
             else:                                        # lazy terms, or a leaf's (often many): one buffer
                 pending[key] = _Sum(before, c)
@@ -342,13 +357,23 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
             _retain(out, g)
         yield Step(number, node, out, g, grads)
         number += 1
-    for t, c in pending.items():                         # what is left: the leaves of a lean walk
+    g = grads = None                                     # the last node's gradient is needed no more
+    while pending:                                       # what is left: the leaves of a lean walk; each one's
+        t, c = pending.popitem()                         # terms are freed before the next one's .grad is made
         fresh = isinstance(c, Lazy)                      # building a lazy sum makes a new array the leaf can keep
         c = c.dense() if fresh else c
         t.grad = (c if fresh else np.array(c)) if t.grad is None else _array(t.grad + c)
     if anomaly:                                          # a leaf's sum over its uses can overflow too
         from .anomaly import check_leaves
-        check_leaves([(node, node._out()) for _, node in order])
+        check_leaves(visited)
+
+
+def _check_shapes(node, grads):
+    """An op outside the table keeps its input tensors (apply): each gradient must have its input's shape."""
+    for t, c in zip(node._inputs, grads):
+        if c is not None and t.requires_grad and c.shape != t.shape:
+            raise GraphError(f"the vjp of {node.op.name} (node #{node.index}) sent a gradient of shape {c.shape} "
+                             f"to an input of shape {t.shape}: the op must undo its broadcasting")
 
 
 def _accumulate(leaf, c):
@@ -370,7 +395,7 @@ def _in_dtypes(args, grads):
     return tuple(c if c is None or c.dtype == a.dtype else c.astype(a.dtype) for a, c in zip(args, grads))
 
 
-FLUSH_ROWS = 1024   # a shared weight's deferred matmul terms are multiplied out once they hold this many rows
+FLUSH_ROWS = 256   # a shared weight's deferred matmul terms are multiplied out once they hold this many rows
 
 
 class _Sum(Lazy):
@@ -400,7 +425,7 @@ class _Sum(Lazy):
                 self._add_dense(self._product(), fresh=True)
         elif isinstance(c, Lazy):
             if self.buf is None:
-                self.buf, self.owned = c.dense(), True
+                self.buf, self.owned = c.dense(), True   # zeros: the pages are mapped as the terms are added
             else:
                 if not self.owned:
                     self.buf, self.owned = np.array(self.buf), True

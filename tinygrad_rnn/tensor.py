@@ -80,13 +80,16 @@ def apply(op, *inputs, **params):
                     args = (a if a._node is None else a._node, b if b._node is None else b._node)
                 else:
                     args = tuple([t if t._node is None else t._node for t in inputs])
-                node = Node(op, args, saved, params)
+                node = Node(op, args, saved, params or _NO_PARAMS)
                 t = _result(out, node)
-                node.shape, node.dtype, node._out = out.shape, out.dtype, _ref(t)
+                node.dtype, node._out = out.dtype, _ref(t)
+                if ops.OPS.get(op.name) is not op:           # outside the table: the walk checks its gradients' shapes
+                    node._inputs = inputs
                 return t
     return _result(out, None)
 
 
+_NO_PARAMS = {}     # shared by every node of an op without parameters (never written to)
 _constants = {}     # (type, number, dtype) -> its constant tensor: the 1 of `1 - z` is made once, not per step
 
 
