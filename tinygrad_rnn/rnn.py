@@ -12,6 +12,7 @@ gradient; the step's input projection xW_t is added inside that op (as PyTorch's
 own. (The numpy products use one contiguous copy of W_hh^T per unroll, `ops.transposed_once`: not a node.)
 Tensors are named h_1, c_1, f_1, ... so diagrams can label them.
 """
+import functools
 import math
 
 import numpy as np
@@ -39,30 +40,37 @@ def _rnn_step(gx, h, w_hh, b_hh, nonlinearity, n):
     return _named(pre.tanh() if nonlinearity == "tanh" else pre.relu(), f"h{n}")
 
 
+@functools.lru_cache(maxsize=64)
+def _gate(k, H):
+    """The index of gate k in a (..., G*H) array, x[..., k*H:(k+1)*H]: one object shared by every step."""
+    return (Ellipsis, slice(k * H, (k + 1) * H))
+
+
 def _lstm_step(gx, h, c, w_hh, b_hh, n):
     H = h.shape[-1]
     gates = _named(linear(h, w_hh, b_hh, add=gx), f"gates{n}")  # (B, 4H) in PyTorch's order i, f, g, o
     with scope("forget_gate"):
-        f = _named(gates[..., H:2 * H].sigmoid(), f"f{n}")
+        f = _named(gates[_gate(1, H)].sigmoid(), f"f{n}")
     with scope("input_gate"):
-        i = _named(gates[..., 0:H].sigmoid(), f"i{n}")
+        i = _named(gates[_gate(0, H)].sigmoid(), f"i{n}")
     with scope("cell"):
-        g = _named(gates[..., 2 * H:3 * H].tanh(), f"g{n}")              # the candidate cell values
+        g = _named(gates[_gate(2, H)].tanh(), f"g{n}")                  # the candidate cell values
         c = _named(f * c + i * g, f"c{n}")
     with scope("output_gate"):
-        o = _named(gates[..., 3 * H:].sigmoid(), f"o{n}")
+        o = _named(gates[_gate(3, H)].sigmoid(), f"o{n}")
     return _named(o * c.tanh(), f"h{n}"), c
 
 
 def _gru_step(gx, h, w_hh, b_hh, n):
     H = h.shape[-1]
+    at_r, at_z, at_n = _gate(0, H), _gate(1, H), _gate(2, H)
     gh = _named(linear(h, w_hh, b_hh), f"gh{n}")                  # h W_hh^T + b_hh for r, z, n at once
     with scope("reset_gate"):
-        r = _named((gx[..., :H] + gh[..., :H]).sigmoid(), f"r{n}")
+        r = _named((gx[at_r] + gh[at_r]).sigmoid(), f"r{n}")
     with scope("update_gate"):
-        z = _named((gx[..., H:2 * H] + gh[..., H:2 * H]).sigmoid(), f"z{n}")
+        z = _named((gx[at_z] + gh[at_z]).sigmoid(), f"z{n}")
     with scope("candidate"):                                       # the reset gate scales only W_hn h + b_hn
-        cand = _named((gx[..., 2 * H:] + r * gh[..., 2 * H:]).tanh(), f"n{n}")
+        cand = _named((gx[at_n] + r * gh[at_n]).tanh(), f"n{n}")
     return _named((1 - z) * cand + z * h, f"h{n}")
 
 
