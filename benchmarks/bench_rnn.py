@@ -8,7 +8,7 @@ Workload: loss = sum(output * R) for a fixed random R, float32, gradients of eve
 input and initial state. Contenders (issue 6):
   numpy        the hand-written vectorized forward + BPTT of benchmarks/numpy_bptt.py (the baseline, 1.00)
   tinygrad_rnn this project's nn.LSTM / GRU / RNN, loss.backward(keep_grads=False), as a training loop runs it
-  tg+keep      the same with backward() as it is by default: every node keeps the gradients it saw (what the
+  tg+keep      the same with backward(keep_grads=True): every node keeps the gradients it saw (what the
                diagrams and the stepper read)
   torch        torch.nn.LSTM / GRU / RNN (PyTorch's C++ kernels)
   torch loop   PyTorch eager autograd over the same per-step primitive ops as this project's cells
