@@ -174,3 +174,5 @@ def test_an_op_outside_the_table_whose_vjp_forgets_to_unbroadcast_is_named(keep_
     x, row = leaf(2, 3), leaf(3)
     with pytest.raises(tape.GraphError, match=r"vjp of add_row .* shape \(2, 3\) to an input of shape \(3,\)"):
         tg.tensor.apply(AddRow, x, row).sum().backward(keep_grads=keep_grads)
+    with pytest.raises(tape.GraphError, match=r"vjp of add_row .* shape \(2, 3\) to an input of shape \(3,\)"):
+        tg.tensor.apply(AddRow, x.tanh(), row * 2.0).sum().backward(keep_grads=keep_grads)   # freed inputs

@@ -369,8 +369,9 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
 
 
 def _check_shapes(node, grads):
-    """An op outside the table keeps its input tensors (apply): each gradient must have its input's shape."""
-    for t, c in zip(node._inputs, grads):
+    """Each gradient an op outside the table sends must have its input's shape (the inputs' values are
+    recomputed where nobody kept them: ops outside the table are rare, gradchecked ones need no check)."""
+    for t, c in zip(node.inputs, grads):
         if c is not None and t.requires_grad and c.shape != t.shape:
             raise GraphError(f"the vjp of {node.op.name} (node #{node.index}) sent a gradient of shape {c.shape} "
                              f"to an input of shape {t.shape}: the op must undo its broadcasting")
