@@ -41,29 +41,28 @@ def _rnn_step(gx, h, w_hh, b_hh, nonlinearity, n):
 
 
 @functools.lru_cache(maxsize=64)
-def _gate(k, H):
-    """The index of gate k in a (..., G*H) array, x[..., k*H:(k+1)*H]: one object shared by every step."""
-    return (Ellipsis, slice(k * H, (k + 1) * H))
+def _gates(G, H):
+    """The indices of the G gates in a (..., G*H) array, x[..., k*H:(k+1)*H]: objects shared by every step."""
+    return tuple((Ellipsis, slice(k * H, (k + 1) * H)) for k in range(G))
 
 
 def _lstm_step(gx, h, c, w_hh, b_hh, n):
-    H = h.shape[-1]
+    at_i, at_f, at_g, at_o = _gates(4, h.shape[-1])
     gates = _named(linear(h, w_hh, b_hh, add=gx), f"gates{n}")  # (B, 4H) in PyTorch's order i, f, g, o
     with scope("forget_gate"):
-        f = _named(gates[_gate(1, H)].sigmoid(), f"f{n}")
+        f = _named(gates[at_f].sigmoid(), f"f{n}")
     with scope("input_gate"):
-        i = _named(gates[_gate(0, H)].sigmoid(), f"i{n}")
+        i = _named(gates[at_i].sigmoid(), f"i{n}")
     with scope("cell"):
-        g = _named(gates[_gate(2, H)].tanh(), f"g{n}")                  # the candidate cell values
+        g = _named(gates[at_g].tanh(), f"g{n}")                         # the candidate cell values
         c = _named(f * c + i * g, f"c{n}")
     with scope("output_gate"):
-        o = _named(gates[_gate(3, H)].sigmoid(), f"o{n}")
+        o = _named(gates[at_o].sigmoid(), f"o{n}")
     return _named(o * c.tanh(), f"h{n}"), c
 
 
 def _gru_step(gx, h, w_hh, b_hh, n):
-    H = h.shape[-1]
-    at_r, at_z, at_n = _gate(0, H), _gate(1, H), _gate(2, H)
+    at_r, at_z, at_n = _gates(3, h.shape[-1])
     gh = _named(linear(h, w_hh, b_hh), f"gh{n}")                  # h W_hh^T + b_hh for r, z, n at once
     with scope("reset_gate"):
         r = _named((gx[at_r] + gh[at_r]).sigmoid(), f"r{n}")

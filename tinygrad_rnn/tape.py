@@ -11,7 +11,6 @@ all read this one walk.
 """
 import contextlib
 import gc
-import heapq
 import itertools
 import operator
 import weakref
@@ -280,18 +279,17 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
     anomaly = state.anomaly
     lean = lean and not anomaly            # detect_anomaly checks every contribution as an array
     last = root._node
+    order = _newest_first(last, walkable=True)   # checked first: a freed graph changes no .grad
     if not lean:                           # a watched walk shows every value: the graph keeps them from now on
-        materialize(last, _newest_first(last, walkable=True))   # (checked first: a freed graph changes no .grad)
+        materialize(last, order)
     visited = [] if anomaly else None
     pending = {last: grad}                 # gradient arriving at each node not yet visited (and, in a lean
                                            # walk, at each leaf: keyed by the tensor, its .grad set at the end)
-    frontier = [(-last.index, last)]       # the nodes that received a gradient, newest first (a heap): all
-    number, vjps = 0, {}                   # their users have sent theirs, as creation order is topological
-    while frontier:
-        node = heapq.heappop(frontier)[1]
-        if node.saved is FREED:            # (a lean walk sets .grad at its end: nothing has changed yet)
-            raise _freed(node)
-        g = pending.pop(node)
+    number, vjps = 0, {}
+    for node in order:
+        g = pending.pop(node, None)
+        if g is None:
+            continue
         if isinstance(g, Lazy):
             g = g.dense()
         args, op = node.args, node.op
@@ -335,8 +333,6 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
             before = pending.get(key)                    # an intermediate (or a lean walk's leaf): sum its uses
             if before is None:
                 pending[key] = c
-                if not leaf:
-                    heapq.heappush(frontier, (-key.index, key))
             elif type(before) is _Sum:
                 before.add(c)
             elif not leaf and type(before) is np.ndarray and type(c) is np.ndarray:
