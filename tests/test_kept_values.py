@@ -7,6 +7,7 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor, tape
+from tinygrad_rnn.stepper import Stepper, jacobian
 
 
 def leaves(seed=0):
@@ -105,3 +106,50 @@ def test_an_lstm_forward_holds_what_its_backward_needs_and_little_more():
     keeps, and the layer returns the output (one more). Holding every intermediate as well (the input
     projection, the gates before their nonlinearities, f*c, i*g) was 18."""
     assert held_bytes_per_step(50) < 9.5
+
+
+def test_a_weight_edited_by_hand_is_caught_and_nothing_wrong_is_kept():
+    lstm, loss = lstm_loss()
+    loss.backward()
+    w = lstm.weight_hh_l0
+    w.data = w.data - 0.1 * w.grad                      # a hand-written SGD step: no optimizer told the tape
+    for _ in range(2):                                   # the second look fails as well: no wrong value was kept
+        with pytest.raises(tg.ValuesChanged, match="changed since"):
+            tape.graph(loss)
+
+
+def test_a_retained_graph_walks_again_after_a_step_with_or_without_watching():
+    lstm, loss = lstm_loss()
+    loss.backward(retain_graph=True)
+    first = lstm.weight_hh_l0.grad.copy()
+    optimizer = tg.optim.SGD(lstm.parameters(), lr=0.1)
+    optimizer.step()
+    for keep_grads in (False, True):                     # the gradients need the saved values, not the freed ones
+        optimizer.zero_grad()
+        loss.backward(retain_graph=True, keep_grads=keep_grads)
+        np.testing.assert_allclose(lstm.weight_hh_l0.grad, first, rtol=1e-5)
+    optimizer.zero_grad()
+    with tg.detect_anomaly():
+        loss.backward(retain_graph=True)
+    np.testing.assert_allclose(lstm.weight_hh_l0.grad, first, rtol=1e-5)
+    np.testing.assert_allclose(jacobian(loss, lstm.weight_hh_l0), first, rtol=1e-5)
+    with pytest.raises(tg.ValuesChanged, match="before changing its weights"):
+        Stepper(loss)                                    # it shows every value: it says why it cannot
+
+
+def test_an_op_outside_the_table_keeps_its_inputs_and_recomputes_nothing():
+    class Square:                                        # duck-typed: its inputs are kept for the walk's shape check
+        name = "square"
+
+        def forward(x):
+            return x * x, x
+
+        def vjp(g, x, needs):
+            return (2 * g * x,)
+
+    lstm, _ = lstm_loss()
+    out, _ = lstm(Tensor(np.ones((6, 3, 5), np.float32)))
+    loss = tg.tensor.apply(Square, out).sum()
+    loss.backward()
+    assert loss.node.args[0]._inputs == (out,)
+    assert out.node._inputs is None                      # the layer's values were not recomputed

@@ -3,7 +3,7 @@ from .anomaly import AnomalyError, detect_anomaly
 from .functional import concat, cross_entropy, linear, log_softmax, mse_loss, softmax, stack
 from .gradcheck import GradcheckError, gradcheck
 from .ops import OPS
-from .tape import GraphError, Node, Step, current_scope, graph, is_grad_enabled, no_grad, scope, walk
+from .tape import GraphError, Node, ValuesChanged, Step, current_scope, graph, is_grad_enabled, no_grad, scope, walk
 from .tensor import OpError, Tensor, get_default_dtype, set_default_dtype
 
 __version__ = "0.1.0"
@@ -12,7 +12,7 @@ __all__ = [
     "Tensor", "Node", "Step", "OPS", "graph", "walk", "no_grad", "is_grad_enabled", "scope", "current_scope",
     "concat", "stack", "linear", "softmax", "log_softmax", "cross_entropy", "mse_loss", "gradcheck",
     "detect_anomaly", "set_default_dtype", "get_default_dtype",
-    "GraphError", "OpError", "GradcheckError", "AnomalyError", "__version__",
+    "GraphError", "ValuesChanged", "OpError", "GradcheckError", "AnomalyError", "__version__",
 ]
 
 # models, training pieces and the seed's networks (issue 3)

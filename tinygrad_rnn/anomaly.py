@@ -12,7 +12,7 @@ import contextlib
 
 import numpy as np
 
-from .tape import state
+from .tape import Node, state
 
 __all__ = ["AnomalyError", "detect_anomaly"]
 
@@ -126,8 +126,8 @@ def check_leaves(order):
     """After the walk: a leaf's .grad is the sum of one contribution per use, and that sum can overflow."""
     seen = set()
     for node, _ in order:
-        for t in node.inputs:
-            if t._node is None and t.requires_grad and id(t) not in seen:
+        for t in node.args:                              # a leaf is its own arg; a Node stands for an intermediate
+            if type(t) is not Node and t.requires_grad and id(t) not in seen:
                 seen.add(id(t))
                 if t.grad is not None and not _finite(t.grad):
                     label = f"leaf {t.name!r}" if t.name else f"a leaf of shape {t.shape}"

@@ -412,11 +412,12 @@ def edge_contributions(root, tensor, grad=None, retain_graph=True):
 def _save_grads(root):
     """The .grad of every leaf and retained tensor in root's graph, to put back after extra walks."""
     saved = {}
-    for node, out in tape.recorded(root):
-        if out._retain:
+    for node in tape._newest_first(root._node) if root._node is not None else ():   # needs no values
+        out = node.output                                # None: nobody holds it, so nobody reads its .grad
+        if out is not None and out._retain:
             saved[id(out)] = (out, out.grad)
-        for t in node.inputs:
-            if t._node is None:
+        for t in node.args:
+            if type(t) is not tape.Node:
                 saved[id(t)] = (t, t.grad)
     return saved
 
@@ -460,7 +461,7 @@ def jacobian(f_or_output, wrt):
                     k = by_node.get(id(step.node))
                     if k is not None:
                         jac[k][i] = step.grad
-                    for t, c in zip(step.node.inputs, step.input_grads):
+                    for t, c in zip(step.node.args, step.input_grads):      # a leaf is its own arg
                         k = by_leaf.get(id(t))
                         if k is not None and c is not None:
                             jac[k][i] += c

@@ -26,6 +26,10 @@ class GraphError(RuntimeError):
     """The graph cannot be walked (freed by an earlier backward, or no graph at all)."""
 
 
+class ValuesChanged(GraphError):
+    """The values a graph freed cannot be recomputed: a leaf changed since the forward."""
+
+
 class _State:
     grad_enabled = True
     scope = ()          # the current scope as a tuple of names, e.g. ("lstm", "layer0", "t=3")
@@ -193,23 +197,39 @@ def materialize(last, order=None):
     forward did not keep again: each node's op runs forward once more on its inputs, oldest first.
 
     A tensor someone still holds is used as it is (so `node.inputs` holds your own `h`), a recomputed one is
-    made once and shared by all its users. The values are the forward's, unless a leaf changed in between."""
+    made once and shared by all its users. The values are the forward's, bit for bit, unless a leaf changed in
+    between: then `last`'s own value, when someone holds it, comes out different, and nothing is kept."""
     if last._inputs is not None:
         return
-    with contextlib.ExitStack() as transposed:           # a layer's W_hh^T copied once, as in its forward
-        for node in reversed(order if order is not None else _newest_first(last)):
-            if node._inputs is not None:
-                continue
-            inputs = []
-            for a in node.args:
-                if type(a) is Node:
-                    t = a._out()
-                    if t is None:                        # nobody kept this value: compute it again
-                        t = _recompute(a, transposed)
-                        a._out = weakref.ref(t)
-                    a = t
-                inputs.append(a)
-            node._inputs = tuple(inputs)                 # held from here: the graph now keeps every value
+    given, recomputed = [], False
+    try:
+        with contextlib.ExitStack() as transposed:       # a layer's W_hh^T copied once, as in its forward
+            for node in reversed(order if order is not None else _newest_first(last)):
+                if node._inputs is not None:
+                    continue
+                inputs = []
+                for a in node.args:
+                    if type(a) is Node:
+                        t = a._out()
+                        if t is None:                    # nobody kept this value: compute it again
+                            t, recomputed = _recompute(a, transposed), True
+                            a._out = weakref.ref(t)
+                        a = t
+                    inputs.append(a)
+                node._inputs = tuple(inputs)             # held from here: the graph now keeps every value
+                given.append(node)
+            out = last._out()
+            if recomputed and out is not None and not np.array_equal(
+                    _recompute(last, transposed).data, out.data, equal_nan=True):
+                raise ValuesChanged(
+                    f"the graph's values cannot be recomputed: {last.op.name} (node #{last.index}) now gives "
+                    "another value than in the forward, so a weight or input changed since (its .data was edited "
+                    "or replaced). Draw or step through a graph before changing its weights, or run the forward "
+                    "again.")
+    except ValuesChanged:
+        for node in given:                               # keep no values the forward never had
+            node._inputs = None
+        raise
 
 
 def changed(leaf):
@@ -222,13 +242,14 @@ def _recompute(node, transposed):
     from .tensor import Tensor
     for t in node._inputs:
         if t._node is None and getattr(t, "_changed_at", -1) > node.index:
-            raise GraphError(
+            raise ValuesChanged(
                 f"cannot recompute the value of node #{node.index} ({node.op.name}"
                 f"{' in ' + node.scope_name if node.scope else ''}): its input {t.name or 'a leaf'} {t.shape} "
                 "was changed (by an optimizer step or load_state_dict) after this graph was recorded. "
                 "Draw or step through a graph before changing its weights, or run the forward again.")
     data = [t.data for t in node._inputs]
     if node.params.get("contiguous_wt") and ops._transposed[0] is not data[1]:
+        transposed.close()                               # one copy at a time, as in the forward
         transposed.enter_context(ops.transposed_once(data[1]))
     out = np.asarray(node.op.forward(*data, **node.params)[0]).astype(node.dtype, copy=False)
     t = Tensor._result(out, node)
@@ -281,7 +302,10 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
     last = root._node
     order = _newest_first(last, walkable=True)   # checked first: a freed graph changes no .grad
     if not lean:                           # a watched walk shows every value: the graph keeps them from now on
-        materialize(last, order)
+        try:
+            materialize(last, order)
+        except ValuesChanged:              # (weights changed since, with retain_graph: the gradients need no
+            pass                           # values; a freed one shows as a step's output None)
     visited = [] if anomaly else None
     pending = {last: grad}                 # gradient arriving at each node not yet visited (and, in a lean
                                            # walk, at each leaf: keyed by the tensor, its .grad set at the end)
@@ -349,7 +373,7 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
             grads = EdgeGrads(grads)                     # readers see dense arrays, built when read
         if keep_grads:
             node.grad, node.input_grads = g, grads
-        if out._retain:
+        if out is not None and out._retain:
             _retain(out, g)
         yield Step(number, node, out, g, grads)
         number += 1
@@ -365,9 +389,9 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
 
 
 def _check_shapes(node, grads):
-    """Each gradient an op outside the table sends must have its input's shape (the inputs' values are
-    recomputed where nobody kept them: ops outside the table are rare, gradchecked ones need no check)."""
-    for t, c in zip(node.inputs, grads):
+    """Each gradient an op outside the table sends must have its input's shape (apply keeps such an op's
+    input tensors; the table's ops are gradchecked for their shapes)."""
+    for t, c in zip(node._inputs, grads):
         if c is not None and t.requires_grad and c.shape != t.shape:
             raise GraphError(f"the vjp of {node.op.name} (node #{node.index}) sent a gradient of shape {c.shape} "
                              f"to an input of shape {t.shape}: the op must undo its broadcasting")
