@@ -66,7 +66,9 @@ def apply(op, *inputs, **params):
     if type(out) is not np.ndarray:
         out = np.asarray(out)                            # numpy reductions return scalars; .data is an array
     if _NUMPY1:                                          # numpy 1 makes 0-d float32 (op) 1 float64: undo it
-        out = out.astype(np.result_type(*[t.dtype for t in inputs]), copy=False)
+        want = np.result_type(*[t.dtype for t in inputs])
+        if want.kind == "f":                             # (integer inputs: the op chose the float type)
+            out = out.astype(want, copy=False)
     if state.anomaly:
         from .anomaly import check_forward
         check_forward(op, inputs, out)
