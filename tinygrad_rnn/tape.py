@@ -181,10 +181,17 @@ def _newest_first(last, walkable=False):
 _creation_number = operator.attrgetter("index")
 
 
+def _which(node):
+    """'sigmoid (node #12 in lstm/layer0/t=3)': a node as the error messages name it."""
+    return f"{node.op.name} (node #{node.index}{' in ' + node.scope_name if node.scope else ''})"
+
+
 def _freed(node):
-    return GraphError(f"backward through {node.op.name} (node #{node.index}"
-                      f"{' in ' + node.scope_name if node.scope else ''}) a second time: its saved values were "
-                      "freed by the first backward. Use backward(retain_graph=True) the first time.")
+    return GraphError(f"backward through {_which(node)} a second time: its saved values were freed by the first "
+                      "backward. Use backward(retain_graph=True) the first time.")
+
+
+_REDO = "Draw or step through a graph before changing its weights, or run the forward again."
 
 
 def graph(root):
@@ -222,10 +229,8 @@ def materialize(last, order=None):
             if recomputed and out is not None and not np.array_equal(
                     _recompute(last, transposed).data, out.data, equal_nan=True):
                 raise ValuesChanged(
-                    f"the graph's values cannot be recomputed: {last.op.name} (node #{last.index}) now gives "
-                    "another value than in the forward, so a weight or input changed since (its .data was edited "
-                    "or replaced). Draw or step through a graph before changing its weights, or run the forward "
-                    "again.")
+                    f"the graph's values cannot be recomputed: {_which(last)} now gives another value than in "
+                    f"the forward, so a weight or input changed since (its .data was edited or replaced). {_REDO}")
     except ValuesChanged:
         for node in given:                               # keep no values the forward never had
             node._inputs = None
@@ -243,10 +248,8 @@ def _recompute(node, transposed):
     for t in node._inputs:
         if t._node is None and getattr(t, "_changed_at", -1) > node.index:
             raise ValuesChanged(
-                f"cannot recompute the value of node #{node.index} ({node.op.name}"
-                f"{' in ' + node.scope_name if node.scope else ''}): its input {t.name or 'a leaf'} {t.shape} "
-                "was changed (by an optimizer step or load_state_dict) after this graph was recorded. "
-                "Draw or step through a graph before changing its weights, or run the forward again.")
+                f"cannot recompute the value of {_which(node)}: its input {t.name or 'a leaf'} {t.shape} was "
+                f"changed (by an optimizer step or load_state_dict) after this graph was recorded. {_REDO}")
     data = [t.data for t in node._inputs]
     if node.params.get("contiguous_wt") and ops._transposed[0] is not data[1]:
         transposed.close()                               # one copy at a time, as in the forward
