@@ -388,7 +388,7 @@ def op_chain(n_ops=3000, shape=(8, 32)):
     sigmoid, ...), forward and backward: through Tensors (record + backward(keep_grads=False)), and as the same
     ops' forward and vjp functions called directly on numpy arrays in the same order."""
     import tinygrad_rnn as tg
-    from tinygrad_rnn import ops
+    from tinygrad_rnn.core import ops
 
     rng = np.random.default_rng(0)
     a = rng.standard_normal(shape).astype(np.float32)

@@ -27,7 +27,7 @@ def main(argv=None):
     cell, head = tg.LSTMCell(1, 16), nn.Linear(16, 1)
     params = cell.parameters() + head.parameters()
     opt = optim.Adam(params, lr=1e-2)
-    xs = tg.rng.generator().uniform(-1, 1, (args.length, 8, 1)).astype(np.float32)   # 8 sequences at once
+    xs = tg.core.rng.generator().uniform(-1, 1, (args.length, 8, 1)).astype(np.float32)   # 8 sequences at once
     history = []
     for epoch in range(1, args.epochs + 1):
         state, loss, total, nodes = None, None, 0.0, 0

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import Tensor, tape
+from tinygrad_rnn import Tensor
+from tinygrad_rnn.core import mode, tape
 
 
 @pytest.fixture(autouse=True)
@@ -15,7 +16,7 @@ def numpy_warnings_are_errors():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         yield
-    assert not tape.state.anomaly
+    assert not mode.state.anomaly
 
 
 def creations():
@@ -194,9 +195,9 @@ def test_an_input_that_already_holds_nan():
 def test_finite_graphs_run_unchanged_and_state_is_restored():
     x = Tensor(np.array([0.5, 2.0]), requires_grad=True)
     with tg.detect_anomaly():
-        assert tape.state.anomaly
+        assert mode.state.anomaly
         (x.log() * x.sigmoid()).sum().backward()
-    assert not tape.state.anomaly
+    assert not mode.state.anomaly
     np.testing.assert_allclose(x.grad, 1 / x.data * (1 / (1 + np.exp(-x.data))) +
                                np.log(x.data) * np.exp(-x.data) / (1 + np.exp(-x.data)) ** 2)
 
@@ -204,26 +205,26 @@ def test_finite_graphs_run_unchanged_and_state_is_restored():
 def test_state_is_restored_after_an_error_and_nesting_works():
     with pytest.raises(tg.AnomalyError), tg.detect_anomaly():
         with tg.detect_anomaly(False):
-            assert not tape.state.anomaly
+            assert not mode.state.anomaly
             Tensor(np.zeros(1)).log()                            # not checked in here
-        assert tape.state.anomaly
+        assert mode.state.anomaly
         Tensor(np.zeros(1)).log()
-    assert not tape.state.anomaly
+    assert not mode.state.anomaly
     with tg.detect_anomaly(), pytest.raises(ZeroDivisionError):
         _ = 1 / 0                                                    # other errors pass through untouched
-    assert not tape.state.anomaly
+    assert not mode.state.anomaly
 
 
 def test_usable_as_a_decorator():
     @tg.detect_anomaly()
     def f(x):
-        assert tape.state.anomaly
+        assert mode.state.anomaly
         return (x - 1.0).log()
 
     f(Tensor(np.array([2.0])))
     with pytest.raises(tg.AnomalyError):
         f(Tensor(np.array([1.0])))
-    assert not tape.state.anomaly
+    assert not mode.state.anomaly
 
 
 def test_without_detect_anomaly_nan_propagates_as_in_numpy():

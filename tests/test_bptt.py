@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn import bptt
-from tinygrad_rnn.seed import three_step_network
+from tinygrad_rnn.teach.seed import three_step_network
 
 
 def direct_terms(named, phi):

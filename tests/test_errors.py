@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import Tensor, tape
+from tinygrad_rnn import Tensor
+from tinygrad_rnn.core import tape
 
 
 def leaf(*shape, name=None):
@@ -173,6 +174,6 @@ def test_an_op_outside_the_table_whose_vjp_forgets_to_unbroadcast_is_named(keep_
 
     x, row = leaf(2, 3), leaf(3)
     with pytest.raises(tape.GraphError, match=r"vjp of add_row .* shape \(2, 3\) to an input of shape \(3,\)"):
-        tg.tensor.apply(AddRow, x, row).sum().backward(keep_grads=keep_grads)
+        tg.core.tensor.apply(AddRow, x, row).sum().backward(keep_grads=keep_grads)
     with pytest.raises(tape.GraphError, match=r"vjp of add_row .* shape \(2, 3\) to an input of shape \(3,\)"):
-        tg.tensor.apply(AddRow, x.tanh(), row * 2.0).sum().backward(keep_grads=keep_grads)   # freed inputs
+        tg.core.tensor.apply(AddRow, x.tanh(), row * 2.0).sum().backward(keep_grads=keep_grads)   # freed inputs

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import Tensor, tape
+from tinygrad_rnn import Tensor
+from tinygrad_rnn.core import tape
 
 
 def test_scope_nests_splits_and_restores_on_error():
@@ -72,20 +73,20 @@ def test_a_weight_transposed_once_gives_the_same_linear(shape):
     W = Tensor(w, requires_grad=True)
     want = tg.linear(x, W).data
     other = Tensor(w.copy())                             # equal values, another array: not the transposed one
-    with pytest.raises(KeyError), tg.ops.transposed_once(w):
-        assert tg.ops._transposed[0] is w and tg.ops._transposed[1].flags.c_contiguous
-        np.testing.assert_array_equal(tg.ops._transposed[1], w.T)
+    with pytest.raises(KeyError), tg.core.ops.transposed_once(w):
+        assert tg.core.ops._transposed[0] is w and tg.core.ops._transposed[1].flags.c_contiguous
+        np.testing.assert_array_equal(tg.core.ops._transposed[1], w.T)
         np.testing.assert_allclose(tg.linear(x, W).data, want, rtol=1e-13)
         np.testing.assert_allclose(tg.linear(x, other).data, want, rtol=1e-13)
         raise KeyError                                   # leaving on an error restores the plain product
-    assert tg.ops._transposed == (None, None)
+    assert tg.core.ops._transposed == (None, None)
 
 
 def test_a_layer_transposes_each_layers_recurrent_weight_for_its_own_steps(monkeypatch):
     seen = []
-    real = tg.ops.transposed_once
-    monkeypatch.setattr(tg.ops, "transposed_once", lambda w: seen.append(w) or real(w))
+    real = tg.core.ops.transposed_once
+    monkeypatch.setattr(tg.core.ops, "transposed_once", lambda w: seen.append(w) or real(w))
     lstm = tg.rnn.LSTM(3, 4, num_layers=2)
     lstm(np.ones((5, 2, 3)))
     assert len(seen) == 2 and seen[0] is lstm.weight_hh_l0.data and seen[1] is lstm.weight_hh_l1.data
-    assert tg.ops._transposed == (None, None)
+    assert tg.core.ops._transposed == (None, None)

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from tinygrad_rnn import flow, rng, tape
+from tinygrad_rnn import flow
+from tinygrad_rnn.core import rng, tape
 from tinygrad_rnn.rnn import RNN
 
 T, I, H = 8, 3, 8

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import Tensor, tape
-from tinygrad_rnn.stepper import Stepper, jacobian
+from tinygrad_rnn import Tensor
+from tinygrad_rnn.core import tape
+from tinygrad_rnn.teach.stepper import Stepper, jacobian
 
 
 def leaves(seed=0):
@@ -149,7 +150,7 @@ def test_an_op_outside_the_table_keeps_its_inputs_and_recomputes_nothing():
 
     lstm, _ = lstm_loss()
     out, _ = lstm(Tensor(np.ones((6, 3, 5), np.float32)))
-    loss = tg.tensor.apply(Square, out).sum()
+    loss = tg.core.tensor.apply(Square, out).sum()
     loss.backward()
     assert loss.node.args[0]._inputs == (out,)
     assert out.node._inputs is None                      # the layer's values were not recomputed

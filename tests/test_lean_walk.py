@@ -7,7 +7,8 @@ import pytest
 from test_ops import CASES
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import Tensor, ops, tape
+from tinygrad_rnn import Tensor
+from tinygrad_rnn.core import lazy, ops, tape
 
 
 def _grads(fn, arrays, grads, keep, dtype=np.float64):
@@ -41,7 +42,7 @@ def _rnn(xs, Wx, Ws, b, h0):
 
 @pytest.mark.parametrize("flush_rows", [1, 3, 7, 1 << 30])
 def test_shared_matmul_weight_flushed_at_any_row_count(monkeypatch, flush_rows):
-    monkeypatch.setattr(tape, "FLUSH_ROWS", flush_rows)
+    monkeypatch.setattr(lazy, "FLUSH_ROWS", flush_rows)
     rng = np.random.default_rng(1)
     arrays = [rng.standard_normal(s) for s in [(9, 2, 3), (3, 4), (4, 4), (4,), (2, 4)]]
     want = _grads(_rnn, arrays, [True] * 5, True)
@@ -112,10 +113,10 @@ def test_lean_under_detect_anomaly_and_lean_with_kept_grads():
 def test_lazy_gradients_make_the_dense_ones():
     rng = np.random.default_rng(4)
     a, g = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
-    outer = ops.Outer(a, g, np.float64)
+    outer = lazy.Outer(a, g, np.float64)
     assert outer.shape == (3, 2)
     np.testing.assert_allclose(outer.dense(), a.T @ g)
-    s = ops.Scatter((4, 3), np.float64, (np.array([0, 0, 3]),), np.ones((3, 3)), basic=False)
+    s = lazy.Scatter((4, 3), np.float64, (np.array([0, 0, 3]),), np.ones((3, 3)), basic=False)
     np.testing.assert_array_equal(s.dense().sum(axis=1), [6, 0, 0, 3])
 
 
@@ -130,7 +131,7 @@ def test_ops_without_a_lean_vjp_still_work_in_a_lean_walk():
             return (2 * g * x,)
 
     x = Tensor(np.array([1.0, -2.0]), requires_grad=True)
-    tg.tensor.apply(Square, x).sum().backward(keep_grads=False)
+    tg.core.tensor.apply(Square, x).sum().backward(keep_grads=False)
     np.testing.assert_array_equal(x.grad, [2.0, -4.0])
 
 

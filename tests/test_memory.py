@@ -7,7 +7,8 @@ import weakref
 import numpy as np
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import Tensor, tape
+from tinygrad_rnn import Tensor
+from tinygrad_rnn.core import tape
 
 
 def test_100k_step_chain_backpropagates_without_recursion():

@@ -1,4 +1,4 @@
-"""gradcheck (float64 central differences) for every op in tinygrad_rnn.ops.OPS.
+"""gradcheck (float64 central differences) for every op in tinygrad_rnn.core.ops.OPS.
 
 Each case names the ops it exercises; a case fails if those ops are not on its tape, and
 `test_every_op_has_a_gradcheck_case` fails when an op is registered in OPS without a case here.
@@ -325,7 +325,7 @@ def test_gradcheck_fails_on_a_wrong_vjp():
             return (g * 3 * x,)       # should be 2x
 
     with pytest.raises(tg.GradcheckError, match=r"input 0 .*shape \(2, 2\).*analytic .* numeric"):
-        tg.gradcheck(lambda x: tg.tensor.apply(Twice, x), [Tensor(r(2, 2), requires_grad=True)])
+        tg.gradcheck(lambda x: tg.core.tensor.apply(Twice, x), [Tensor(r(2, 2), requires_grad=True)])
 
 
 def test_gradcheck_fails_on_a_wrongly_shaped_gradient():
@@ -341,4 +341,4 @@ def test_gradcheck_fails_on_a_wrongly_shaped_gradient():
             return (g * 2.0,)         # shape (1, 3): should be reshaped back to (3,)
 
     with pytest.raises((tg.GradcheckError, tg.GraphError), match=r"shape"):
-        tg.gradcheck(lambda x: tg.tensor.apply(Unsummed, x), [Tensor(r(3), requires_grad=True)])
+        tg.gradcheck(lambda x: tg.core.tensor.apply(Unsummed, x), [Tensor(r(3), requires_grad=True)])

@@ -9,11 +9,11 @@ import pytest
 pytest.importorskip("graphviz")
 
 from tinygrad_rnn import Tensor, scope
-from tinygrad_rnn.stepper import Stepper, norm
+from tinygrad_rnn.teach.stepper import Stepper, norm
 from viz import TooLarge
 from viz.cli import main
 from viz.player import HEAT, VALUES, player
-from viz.teach_cli import build
+from viz.cli.teach import build
 
 
 def page_data(html):

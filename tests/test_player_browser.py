@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("graphviz")
 
-from tinygrad_rnn.stepper import norm
+from tinygrad_rnn.teach.stepper import norm
 from viz.player import player
-from viz.teach_cli import build
+from viz.cli.teach import build
 
 PENDING = "#cfcfcf"
 

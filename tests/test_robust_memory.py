@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import Tensor, tape
+from tinygrad_rnn import Tensor
+from tinygrad_rnn.core import mode, tape
 
 
 def rss():
@@ -185,7 +186,7 @@ def test_a_long_cell_loop_with_the_default_backward():
     cell = tg.RNNCell(1, 1, dtype=np.float64)
     xs = np.random.default_rng(1).standard_normal((T, 1, 1)) * 0.1
     h = None
-    with tape.gc_paused():
+    with mode.gc_paused():
         for t in range(T):
             h = cell(xs[t], h)
     loss = (h ** 2).sum()

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tinygrad_rnn import GraphError, Tensor, scope
-from tinygrad_rnn.stepper import Stepper, compact, edge_contributions, jacobian
+from tinygrad_rnn.teach.stepper import Stepper, compact, edge_contributions, jacobian
 
 
 def seed_net(rng, T=3, n_in=2, n_h=3, n_out=2, phi="tanh"):
@@ -139,7 +139,7 @@ def test_upstream_gradient_summed_from_two_uses(rng):
     assert [a.kind for a in accs] == ["node", "node"] and [a.when for a in accs] == ["t=3", "(s_2 @ W_y)"]
     np.testing.assert_array_equal(accs[-1].total, s2.grad)
     assert accs[1].text == "s_2 += contribution from (s_2 @ W_y) (2nd of 2 uses; dE/ds_2 = t=3 + (s_2 @ W_y))"
-    assert steps[0].grad_parts[0].from_label == "seed"
+    assert steps[0].grad_parts[0].from_label == "start"
 
 
 def test_same_leaf_twice_in_one_node():
@@ -234,7 +234,8 @@ def test_edge_contributions(rng):
 
 def test_stepper_over_a_recurrent_layer():
     rnn = pytest.importorskip("tinygrad_rnn.rnn")
-    from tinygrad_rnn import nn, rng
+    from tinygrad_rnn import nn
+    from tinygrad_rnn.core import rng
     rng.manual_seed(0)
     layer = rnn.RNN(3, 4, dtype=np.float64)
     x = np.random.default_rng(0).standard_normal((5, 2, 3))
@@ -262,7 +263,7 @@ def test_stepper_over_a_recurrent_layer():
 
 
 def test_finite_differences_check_every_step(rng):
-    from tinygrad_rnn.stepper import finite_difference, replay
+    from tinygrad_rnn.teach.stepper import finite_difference, replay
     E, p, states = seed_net(rng)
     assert replay(E, {}) == pytest.approx(E.item())
     st = Stepper(E, retain_graph=True)
@@ -277,8 +278,8 @@ def test_finite_differences_check_every_step(rng):
 
 def test_finite_differences_through_an_lstm_in_float32():
     rnn = pytest.importorskip("tinygrad_rnn.rnn")
-    from tinygrad_rnn import rng as trng
-    from tinygrad_rnn.stepper import finite_difference
+    from tinygrad_rnn.core import rng as trng
+    from tinygrad_rnn.teach.stepper import finite_difference
     trng.manual_seed(1)
     lstm = rnn.LSTM(2, 3)                                   # float32 parameters: the replay runs in float64
     out, _ = lstm(np.random.default_rng(1).standard_normal((3, 1, 2)).astype(np.float32))

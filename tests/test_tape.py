@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import Tensor, tape
+from tinygrad_rnn import Tensor
+from tinygrad_rnn.core import tape
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import builtins
 import numpy as np
 import pytest
 
-from viz import teach_cli
+from viz.cli import teach as teach_cli
 from viz.cli import main
 
 
@@ -42,7 +42,7 @@ def test_step_all_on_layers(capsys, model):
 
 def test_step_grads_are_backward():
     E, names = teach_cli.build("gru", steps=3)
-    from tinygrad_rnn.stepper import Stepper
+    from tinygrad_rnn.teach.stepper import Stepper
     Stepper(E, names=names).run()
     E2, names2 = teach_cli.build("gru", steps=3)
     E2.backward(keep_grads=True)

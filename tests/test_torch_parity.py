@@ -130,7 +130,7 @@ def test_every_op_is_compared_with_torch(torch):
         fn, arrays, grads = p.values
         xs = [tg.Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
         seen |= {n.op.name for n in tg.graph(fn(TG, *xs))}
-    assert set(tg.ops.OPS) <= seen, sorted(set(tg.ops.OPS) - seen)
+    assert set(tg.core.ops.OPS) <= seen, sorted(set(tg.core.ops.OPS) - seen)
 
 
 @settings(max_examples=40, deadline=None,

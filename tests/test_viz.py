@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
-from tinygrad_rnn.seed import three_step_network
+from tinygrad_rnn.teach.seed import three_step_network
 
 graphviz = pytest.importorskip("graphviz")
 import viz
-from viz import draw_cli
+from viz.cli import draw as draw_cli
 from viz.view import build, norm
 
 HAS_DOT = shutil.which("dot") is not None

@@ -14,10 +14,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import rng, tape
-from .functional import linear
-from .tensor import Tensor, get_default_dtype
-from .tensor import float_dtype as _float_dtype
+from .core import rng, tape
+from .core.functional import linear
+from .core.tensor import Tensor, get_default_dtype
+from .core.tensor import float_dtype as _float_dtype
 
 __all__ = ["Parameter", "Module", "Linear", "Embedding", "IncompatibleKeys", "check_size"]
 

@@ -8,8 +8,8 @@ import numbers
 
 import numpy as np
 
-from .tape import changed
-from .tensor import Tensor
+from .core.tape import changed
+from .core.tensor import Tensor
 
 __all__ = ["SGD", "Adam", "Optimizer", "clip_grad_norm"]
 

@@ -17,11 +17,11 @@ import math
 
 import numpy as np
 
-from . import ops
-from .functional import linear, stack
+from .core import ops
+from .core.functional import linear, stack
 from .nn import Module, as_tensor, check_size, uniform_parameter
-from .tape import gc_paused, scope
-from .tensor import Tensor
+from .core.mode import gc_paused, scope
+from .core.tensor import Tensor
 
 __all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "detach_state"]
 

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import rng as shared_rng
-from .functional import cross_entropy, mse_loss
+from .core import rng as shared_rng
+from .core.functional import cross_entropy, mse_loss
 from .nn import Embedding, Linear, Module, check_size
 from .optim import Adam, clip_grad_norm
 from .rnn import GRU, LSTM, RNN, detach_state
-from .tape import no_grad
-from .tensor import get_default_dtype
+from .core.mode import no_grad
+from .core.tensor import get_default_dtype
 
 MODELS = ("lstm", "gru", "rnn-tanh", "rnn-relu")
 LABELS = {"lstm": "LSTM", "gru": "GRU", "rnn-tanh": "tanh-RNN", "rnn-relu": "relu-RNN"}

@@ -30,7 +30,7 @@ def draw(tensor, detail="auto", grads=True, values=False, shared="auto", max_ste
             (default 6 at ops detail, fewer for big cells so that about 240 ops are drawn; 8 at cells detail).
     """
     from tinygrad_rnn import Tensor
-    from tinygrad_rnn.tape import gc_paused
+    from tinygrad_rnn.core.mode import gc_paused
 
     from .dot import to_dot
     from .view import build

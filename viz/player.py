@@ -25,7 +25,7 @@ import re
 
 import numpy as np
 
-from tinygrad_rnn.stepper import Stepper, finite_difference, norm, time_of
+from tinygrad_rnn.teach.stepper import Stepper, finite_difference, norm, time_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VALUES = 8                  # element values kept per array (row-major)
@@ -154,7 +154,7 @@ def _formula(step, pos):
         text = f"g[{pos}]" if op == "stack" else f"piece {pos + 1} of g (the slice that came from this input)"
     elif op in FORMULA and pos < len(FORMULA[op]):
         index = step.node.params.get("index") if op == "getitem" else None
-        from tinygrad_rnn.ops import index_text
+        from tinygrad_rnn.core.ops import index_text
         text = FORMULA[op][pos].format(a=names[0], b=names[1] if len(names) > 1 else "", y=y,
                                        shape=tuple(inputs[pos].tensor.shape),
                                        index=index_text(index) if index is not None else "")

@@ -27,8 +27,8 @@ from itertools import pairwise
 import numpy as np
 
 import tinygrad_rnn as tg
-from tinygrad_rnn.ops import index_text
-from tinygrad_rnn.tape import FREED
+from tinygrad_rnn.core.ops import index_text
+from tinygrad_rnn.core.tape import FREED
 
 STEP = re.compile(r"^t=(\d+)$")
 STATE = re.compile(r"^(.+?)_(\d+)$")          # s_1, h_12, c_3: a tensor and its step
@@ -136,11 +136,11 @@ def _where(scope):
 
 def _constant(t):
     """A number met in an expression (1 - z): folded into its op's label instead of drawn."""
-    return t._node is None and not t.requires_grad and t.name is None and t.data.size <= 1
+    return t.node is None and not t.requires_grad and t.name is None and t.data.size <= 1
 
 
 def _status(root, grads):
-    node = root._node
+    node = root.node
     if not grads:
         return "off"
     if node.grad is not None:
@@ -164,8 +164,8 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
     leaves = {}                             # id(leaf) -> (leaf, [(consumer, input position)])
     for n in tape:
         for pos, t in enumerate(n.inputs):
-            if t._node is not None:
-                users[t._node.index].append((n, pos))
+            if t.node is not None:
+                users[t.node.index].append((n, pos))
             elif not _constant(t):
                 leaves.setdefault(id(t), (t, []))[1].append((n, pos))
     step, after = _layout_steps(tape, where, users)
@@ -238,7 +238,7 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
     uses = {id(t): u for t, u in leaves.values()}     # candidates: leaves and results made outside steps
     made_outside = [n.output for n in tape if step[n.index] is None and users[n.index]]
     for out in made_outside:
-        uses[id(out)] = [(c, pos) for c, pos in users[out._node.index] if (id(out), c.index) not in through]
+        uses[id(out)] = [(c, pos) for c, pos in users[out.node.index] if (id(out), c.index) not in through]
     use_vertex = {}                         # (id(tensor), consumer index) -> the vertex drawn for that use
     weights, columns = [], [f"t={s}" for s in drawn]
     if hidden:
@@ -249,25 +249,25 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
         for n, pos in uses[id(t)]:
             by_step[step[n.index]].append((n, pos))
         is_shared = sum(1 for s in by_step if s is not None) > 1
-        if t._node is not None and not is_shared:
+        if t.node is not None and not is_shared:
             continue                        # an op result used at one step: an ordinary edge
         shared_ids.add(id(t))
         kind = "param" if t.requires_grad else ("input" if t.name else "const")
-        base = slug(t.name or kind) if t._node is None else f"op{t._node.index}"
+        base = slug(t.name or kind) if t.node is None else f"op{t.node.index}"
         taken[base] += 1
-        lid = (f"leaf_{base}" if t._node is None else base) + (f"_{taken[base]}" if taken[base] > 1 else "")
+        lid = (f"leaf_{base}" if t.node is None else base) + (f"_{taken[base]}" if taken[base] > 1 else "")
         label = describe(t)
         contribution = {s: _sum(u) for s, u in by_step.items()} if show else {}
         total = _sum(uses[id(t)]) if show else None
         if is_shared and t.requires_grad:
             weights.append(_weight_row(label, lid, t, by_step, contribution, total, hidden, elided, show))
-        if t._node is None and total is not None and t.grad is not None and not np.allclose(
+        if t.node is None and total is not None and t.grad is not None and not np.allclose(
                 total, t.grad, rtol=1e-4, atol=1e-7):
             notes.append(f"{label}.grad holds more than this graph's total: earlier backward() calls "
                          "accumulated into it (zero_grad() before backward)")
         for s, group in by_step.items():
             copy = is_shared and shared == "copies" and s is not None
-            if s in hidden or not copy and t._node is not None:
+            if s in hidden or not copy and t.node is not None:
                 continue
             vid = f"{lid}_t{s}" if copy else lid
             if vid not in vertices:
@@ -282,13 +282,13 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
     # ---- pass 3: edges, merged when a collapse makes them parallel -----------------------------------
     edges = {}
     collects = {n.index for n in tape if step[n.index] is None and n.index not in gathers
-                and len({step[t._node.index] for t in n.inputs if t._node is not None} - {None}) > 1}
+                and len({step[t.node.index] for t in n.inputs if t.node is not None} - {None}) > 1}
     for n in tape:
         dst = at[n.index]
         if n.index in gathers:
             continue                        # drawn as a dashed edge into each step (below)
         for pos, t in enumerate(n.inputs):
-            if dst == "elided" and (t._node is None or at[t._node.index] == "elided"):
+            if dst == "elided" and (t.node is None or at[t.node.index] == "elided"):
                 continue                    # the quick way through the hidden steps
             kind, ref, g = "data", (n.index, pos), n.input_grads[pos] if show and n.input_grads else None
             if (id(t), n.index) in through:   # h_t -> (stack @ W + b)[t-1] drawn as h_t -> [t-1]
@@ -296,9 +296,9 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
                 t, kind, ref = gather.inputs[k], "through", (gather.index, k)
                 g = gather.input_grads[k] if show and gather.input_grads else None
             src = use_vertex.get((id(t), n.index))
-            if src is None and t._node is None:
+            if src is None and t.node is None:
                 continue                    # a folded constant, or a use inside the hidden steps
-            src = src or at[t._node.index]
+            src = src or at[t.node.index]
             if src == dst or dst == "elided" and id(t) in shared_ids:
                 continue                    # inside one cell or the elided block; the table has hidden uses
             dst = at[n.index]
@@ -308,7 +308,7 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
                     vertices[dst] = Vertex(dst, "stub", describe(n.output), vertices[src].cluster,
                                            tape=[n.index], step=vertices[src].step)
             cell = vertices[dst].kind == "cell"
-            if t._node is None and t.requires_grad:
+            if t.node is None and t.requires_grad:
                 kind = "weight"
             src_port = dst_port = None
             if vertices[src].kind == "cell":
@@ -335,7 +335,7 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
         e.label = e.grad is not None and (out_degree[e.src] > 1 or vertices[e.src].grad is None)
     norms = [e.grad for e in edges if e.grad]
     view = View(vertices, edges, clusters, drawn, elided, detail, shared, status, weights, columns,
-                (min(norms), max(norms)) if norms else None, at[root._node.index], notes)
+                (min(norms), max(norms)) if norms else None, at[root.node.index], notes)
     _spines(view)
     return view
 
@@ -346,8 +346,8 @@ def _layout_steps(tape, where, users):
     for n in tape:
         s, ins, late = where[n.index][0], set(), False
         for t in n.inputs:
-            if t._node is not None:
-                p = t._node.index
+            if t.node is not None:
+                p = t.node.index
                 ins.add(step[p])
                 late = late or after[p]
         ins.discard(None)
@@ -370,7 +370,7 @@ def _pass_through(tape, step, users):
     through, gathers = {}, set()
     for g in tape:
         if g.op.name != "stack" or step[g.index] is not None or g.params.get("axis", 0) != 0 or any(
-                t._node is None or step[t._node.index] is None for t in g.inputs):
+                t.node is None or step[t.node.index] is None for t in g.inputs):
             continue
         found, frontier, ok = {}, [g], True
         while frontier and ok:
@@ -395,7 +395,7 @@ def _crossing(tape, step, gathers, users):
     late = []
     for n in tape:
         if step[n.index] is None and n.index not in gathers and len(
-                {step[t._node.index] for t in n.inputs if t._node is not None} - {None}) > 1:
+                {step[t.node.index] for t in n.inputs if t.node is not None} - {None}) > 1:
             late.append(n.index)
     seen = set(late)
     while late:                             # everything downstream of a gather
@@ -410,7 +410,7 @@ def _crossing(tape, step, gathers, users):
 
 def describe(t, depth=2):
     """A short name for a tensor: its name, or an expression of its inputs' names (W_hhᵀ, x @ Wᵀ + b)."""
-    n = t._node
+    n = t.node
     if t.name:
         return t.name
     if n is None:
@@ -467,7 +467,7 @@ def _weight_row(label, lid, t, by_step, contribution, total, hidden, elided, sho
             middle = c if middle is None else middle + c
     if hidden:
         terms[f"t={elided[0]}…{elided[1]}"] = norm(middle)
-    grad = (t.grad if t._node is None else t._node.grad) if show else None
+    grad = (t.grad if t.node is None else t.node.grad) if show else None
     return WeightRow(label, lid, terms, norm(total), norm(grad))
 
 

@@ -10,7 +10,7 @@ import sys
 
 import tinygrad_rnn
 
-COMMAND_MODULES = ["viz.train_cli", "viz.teach_cli", "viz.player_cli", "viz.draw_cli", "viz.demo_cli"]   # e.g. "viz.draw_cli"; each one's register(subparsers) adds a subcommand
+COMMAND_MODULES = ["viz.cli.train", "viz.cli.teach", "viz.cli.player", "viz.cli.draw", "viz.cli.demo"]   # each one's register(subparsers) adds a subcommand
 
 
 class _Parser(argparse.ArgumentParser):
@@ -65,5 +65,3 @@ def main(argv=None):
         return 2
 
 
-if __name__ == "__main__":
-    sys.exit(main())

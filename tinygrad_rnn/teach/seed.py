@@ -16,10 +16,10 @@ import math
 
 import numpy as np
 
-from .nn import Module, Parameter, as_tensor, check_size, float_dtype
-from .rng import generator
-from .tape import scope
-from .tensor import Tensor
+from ..nn import Module, Parameter, as_tensor, check_size, float_dtype
+from ..core.rng import generator
+from ..core.mode import scope
+from ..core.tensor import Tensor
 
 __all__ = ["TwoLayerRNN", "ThreeStepRNN", "two_layer_network", "three_step_network"]
 

@@ -23,7 +23,7 @@ def build_loss(model, steps=3, layers=1, hidden=3, inputs=2, phi="tanh", seed=0,
     from tinygrad_rnn import seed as seed_nets
     from tinygrad_rnn.rnn import GRU, LSTM, RNN
 
-    tg.rng.manual_seed(seed)                # the modules' weights follow it
+    tg.core.rng.manual_seed(seed)                # the modules' weights follow it
     rng = np.random.default_rng(seed)
     if model == "seed":
         if layers == 1 and steps == 3:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import tape
-from .ops import index_text
-from .tensor import Tensor
+from ..core import tape
+from ..core.ops import index_text
+from ..core.tensor import Tensor
 
 # ---- compact numbers -------------------------------------------------------------------------------
 
@@ -56,8 +56,8 @@ def time_of(node):
 @dataclass(frozen=True)
 class GradPart:
     """One piece of a node's upstream gradient: the contribution one consumer sent back."""
-    from_step: int | None     # index of the step that sent it (None: the seed gradient at the root)
-    from_label: str           # that step's label, or "seed"
+    from_step: int | None     # index of the step that sent it (None: the initial gradient at the root)
+    from_label: str           # that step's label, or "start" (the initial gradient)
     grad: np.ndarray
 
 
@@ -171,7 +171,7 @@ class Stepper:
             raise TypeError("Stepper: names must map display names to tensors, e.g. dict(model.named_parameters()), "
                             f"got {type(names).__name__}")
         self.root = root
-        seed = root._seed(grad)
+        initial = tape.initial_grad(root, grad)
         pairs = tape.recorded(root)
         self.total = len(pairs)
         self._names, self._uses = {}, {}             # id(tensor) -> display name / number of edges into it
@@ -184,7 +184,7 @@ class Stepper:
                     continue
                 key = id(t)
                 self._uses[key] = self._uses.get(key, 0) + 1
-                if t._node is None and key not in self._names:
+                if t.node is None and key not in self._names:
                     name = given.get(key) or t.name or f"leaf{len(leaves)}"
                     if name in taken and key not in given:
                         name = _unique(name, taken)
@@ -195,8 +195,8 @@ class Stepper:
         self._initial = {n: None if t.grad is None else np.array(t.grad) for n, t in leaves.items()}
         self._history = {}                            # id(tensor) -> `when` of each contribution so far
         self._sums = {}                               # id(shared intermediate) -> its gradient so far
-        self._parts = {root._node: [GradPart(None, "seed", seed)]}   # node -> pieces of its upstream grad
-        self._walk = tape.walk(root, seed, retain_graph, keep_grads=True)
+        self._parts = {root.node: [GradPart(None, "start", initial)]}   # node -> pieces of its upstream grad
+        self._walk = tape.walk(root, initial, retain_graph, keep_grads=True)
         self._steps = []
         self._current = self._initial
         self.position = -1                            # -1: before the first step
@@ -279,7 +279,7 @@ class Stepper:
         name = self._names.get(id(t)) or t.name
         if name:
             return name
-        node = t._node
+        node = t.node
         if node is None:
             return compact(t.data.reshape(())) if t.data.size == 1 else "const"
         if depth > 0:
@@ -295,7 +295,7 @@ class Stepper:
         op = node.op.name
 
         def wrap(p, t):              # parenthesise an infix operand unless it binds tighter: a @ b + c @ d
-            inner = t._node.op.name if t._node is not None and not (self._names.get(id(t)) or t.name) else None
+            inner = t.node.op.name if t.node is not None and not (self._names.get(id(t)) or t.name) else None
             tighter = op in ("add", "sub") and inner in ("matmul", "mul", "div", "pow")
             return f"({p})" if inner in _INFIX and not tighter else p
 
@@ -315,7 +315,7 @@ class Stepper:
         """Where a contribution comes from, as told in 'W_s += contribution from t=2': the sender's time
         step when it differs from the receiver's; else the gate it was computed in; else its label."""
         t_send = time_of(sender)
-        t_recv = time_of(receiver._node) if receiver._node is not None else None
+        t_recv = time_of(receiver.node) if receiver.node is not None else None
         if t_send and t_send != t_recv:
             return t_send
         if t_send and sender.scope[-1] != t_send:
@@ -336,7 +336,7 @@ class Stepper:
         edges, accs, current = [], [], self._current
         last_edge = {id(t): pos for pos, t in enumerate(node.inputs)}
         for pos, (t, c) in enumerate(zip(node.inputs, raw.input_grads)):
-            kind = "const" if not t.requires_grad else "leaf" if t._node is None else "node"
+            kind = "const" if not t.requires_grad else "leaf" if t.node is None else "node"
             name = self.label(t)
             edges.append(Edge(pos, t, name, kind, c if kind != "const" else None))
             if c is None or kind == "const":
@@ -344,7 +344,7 @@ class Stepper:
             key = id(t)
             when = self._when(node, label, t)
             if kind == "node":
-                self._parts.setdefault(t._node, []).append(GradPart(index, label, c))
+                self._parts.setdefault(t.node, []).append(GradPart(index, label, c))
                 if self._uses[key] < 2:
                     continue
                 before = self._sums.get(key)
@@ -398,7 +398,7 @@ def edge_contributions(root, tensor, grad=None, retain_graph=True):
     saved = _save_grads(root)
     try:
         found = []
-        for step in tape.walk(root, root._seed(grad), retain_graph, keep_grads=False):
+        for step in tape.walk(root, tape.initial_grad(root, grad), retain_graph, keep_grads=False):
             for t, c in zip(step.node.inputs, step.input_grads):
                 if t is tensor and c is not None:
                     found.append((time_of(step.node), c))
@@ -412,7 +412,7 @@ def edge_contributions(root, tensor, grad=None, retain_graph=True):
 def _save_grads(root):
     """The .grad of every leaf and retained tensor in root's graph, to put back after extra walks."""
     saved = {}
-    for node in tape._newest_first(root._node) if root._node is not None else ():   # needs no values
+    for node in tape.nodes_newest_first(root.node) if root.node is not None else ():   # needs no values
         out = node.output                                # None: nobody holds it, so nobody reads its .grad
         if out is not None and out._retain:
             saved[id(out)] = (out, out.grad)
@@ -450,14 +450,14 @@ def jacobian(f_or_output, wrt):
             raise TypeError(f"jacobian: wrt must be Tensors of the output's graph, got {type(w).__name__}")
     jac = [np.zeros(output.shape + w.shape, dtype=np.result_type(output.dtype, w.dtype)) for w in wrt]
     if output.requires_grad:
-        by_node = {id(w._node): k for k, w in enumerate(wrt) if w._node is not None}
-        by_leaf = {id(w): k for k, w in enumerate(wrt) if w._node is None}
+        by_node = {id(w.node): k for k, w in enumerate(wrt) if w.node is not None}
+        by_leaf = {id(w): k for k, w in enumerate(wrt) if w.node is None}
         saved = _save_grads(output)
         try:
             for i in np.ndindex(output.shape):
-                seed = np.zeros(output.shape, dtype=output.dtype)
-                seed[i] = 1
-                for step in tape.walk(output, seed, retain_graph=True, keep_grads=False):
+                unit = np.zeros(output.shape, dtype=output.dtype)
+                unit[i] = 1
+                for step in tape.walk(output, unit, retain_graph=True, keep_grads=False):
                     k = by_node.get(id(step.node))
                     if k is not None:
                         jac[k][i] = step.grad

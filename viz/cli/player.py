@@ -3,11 +3,11 @@
     tinygrad-rnn player --model seed --out backprop.html          # the seed's three-step network
     tinygrad-rnn player --model lstm --steps 4 --out lstm.html
 """
-from .teach_cli import MODELS, _positive_int, build
+from .teach import MODELS, _positive_int, build
 
 
 def run_player(args):
-    from .player import player
+    from ..player import player
 
     E, names = build(args.model, args.steps, args.seed, args.phi)
     title = f"Backprop through the {args.model} network unrolled over {args.steps} time steps"

@@ -1,4 +1,4 @@
-"""The tape: what the forward pass records and the one walk that replays it backwards.
+"""The tape: what the forward pass records and the walk that replays it backwards.
 
 Forward: every op on a tensor that requires grad makes a Node (op, its inputs' producers in argument order,
 what the vector-Jacobian product needs, scope, creation number) and hangs it on its output tensor. Only
@@ -8,9 +8,11 @@ Backward: gather the nodes reachable from the root with an explicit stack, visit
 creation number (creation order is a topological order), push each node's gradient through its op's vjp
 and add every contribution to the input it belongs to. `Tensor.backward()`, the stepper and the diagrams
 all read this one walk.
+
+Read `reference_walk` first: the whole idea in a screenful. `walk` is the same walk made fast (lazy terms,
+owned buffers: lazy.py) and watchable (one Step per node); the tests check that both give the same numbers.
 """
 import contextlib
-import gc
 import itertools
 import operator
 import weakref
@@ -18,8 +20,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import ops
-from .ops import OPS, Lazy, Outer, _array
+from . import anomaly, ops
+from .lazy import Lazy, add_term, add_to_grad, as_array, dense, finish_leaf
+from .mode import state
 
 
 class GraphError(RuntimeError):
@@ -30,13 +33,6 @@ class ValuesChanged(GraphError):
     """The values a graph freed cannot be recomputed: a leaf changed since the forward."""
 
 
-class _State:
-    grad_enabled = True
-    scope = ()          # the current scope as a tuple of names, e.g. ("lstm", "layer0", "t=3")
-    anomaly = False     # detect_anomaly() is on
-
-
-state = _State()
 _creation = itertools.count()
 _next_index = _creation.__next__   # creation numbers 0, 1, 2, ...
 FREED = object()        # what a node's `saved` becomes once backward has consumed it
@@ -87,81 +83,18 @@ class Node:
         return f"<Node #{self.index} {self.op.name}({args}){where}>"
 
 
-# ---- grad mode and scopes ------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def no_grad():
-    """Record nothing inside (usable as a decorator too): for evaluation and optimiser steps."""
-    before, state.grad_enabled = state.grad_enabled, False
-    try:
-        yield
-    finally:
-        state.grad_enabled = before
-
-
-def is_grad_enabled():
-    return state.grad_enabled
-
-
-class scope(contextlib.ContextDecorator):
-    """Tag every node recorded inside with `name` (nestable; "a/b" pushes two levels).
-
-    A class, not a generator function: recurrent layers enter one per gate per time step."""
-
-    def __init__(self, name):
-        if type(name) is str and name and "/" not in name:   # one level, the common case: no splitting
-            self.parts = (name,)
-            return
-        if not isinstance(name, str) or not name.strip("/"):
-            raise ValueError(f"scope name must be a non-empty string, got {name!r}")
-        self.parts = tuple(p for p in name.split("/") if p)
-
-    def __enter__(self):
-        self.before = state.scope
-        state.scope = self.before + self.parts
-
-    def __exit__(self, *exc):
-        state.scope = self.before
-
-    def _recreate_cm(self):                              # as a decorator: a fresh one per call
-        return scope("/".join(self.parts))
-
-
-def current_scope():
-    return "/".join(state.scope)
-
-
-@contextlib.contextmanager
-def gc_paused():
-    """Pause Python's cyclic garbage collector while a long graph is recorded, walked or read.
-
-    The tape makes no reference cycles (reference counting frees a graph as soon as its root is dropped), but
-    each automatic collection of the oldest generation visits every Node and Tensor recorded so far: on a
-    100,000-step unroll those visits took half the forward and the backward time. Nesting is fine; a collector
-    that was already off stays off.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 # ---- reading the recorded graph ------------------------------------------------------------------
 
 def recorded(root):
     """(node, output tensor) for every node that produced `root`, newest first, with every value. No recursion."""
-    if root._node is None:
+    if root.node is None:
         return []
-    order = _newest_first(root._node)
-    materialize(root._node, order)
+    order = nodes_newest_first(root.node)
+    materialize(root.node, order)
     return [(node, node._out()) for node in order]
 
 
-def _newest_first(last, walkable=False):
+def nodes_newest_first(last, walkable=False):
     """`last` and every node that produced its inputs, newest first.
     walkable: first make sure no node was freed by an earlier backward (so that none of .grad changes)."""
     found, seen, stack = [], {last}, [last]
@@ -181,13 +114,13 @@ def _newest_first(last, walkable=False):
 _creation_number = operator.attrgetter("index")
 
 
-def _which(node):
+def which(node):
     """'sigmoid (node #12 in lstm/layer0/t=3)': a node as the error messages name it."""
     return f"{node.op.name} (node #{node.index}{' in ' + node.scope_name if node.scope else ''})"
 
 
 def _freed(node):
-    return GraphError(f"backward through {_which(node)} a second time: its saved values were freed by the first "
+    return GraphError(f"backward through {which(node)} a second time: its saved values were freed by the first "
                       "backward. Use backward(retain_graph=True) the first time.")
 
 
@@ -211,7 +144,7 @@ def materialize(last, order=None):
     given, recomputed = [], False
     try:
         with contextlib.ExitStack() as transposed:       # a layer's W_hh^T copied once, as in its forward
-            for node in reversed(order if order is not None else _newest_first(last)):
+            for node in reversed(order if order is not None else nodes_newest_first(last)):
                 if node._inputs is not None:
                     continue
                 inputs = []
@@ -229,7 +162,7 @@ def materialize(last, order=None):
             if recomputed and out is not None and not np.array_equal(
                     _recompute(last, transposed).data, out.data, equal_nan=True):
                 raise ValuesChanged(
-                    f"the graph's values cannot be recomputed: {_which(last)} now gives another value than in "
+                    f"the graph's values cannot be recomputed: {which(last)} now gives another value than in "
                     f"the forward, so a weight or input changed since (its .data was edited or replaced). {_REDO}")
     except ValuesChanged:
         for node in given:                               # keep no values the forward never had
@@ -244,11 +177,11 @@ def changed(leaf):
 
 
 def _recompute(node, transposed):
-    from .tensor import Tensor
+    from .tensor import Tensor      # the core's one call-time import: tensor.py builds on this module
     for t in node._inputs:
-        if t._node is None and getattr(t, "_changed_at", -1) > node.index:
+        if t.is_leaf and getattr(t, "_changed_at", -1) > node.index:
             raise ValuesChanged(
-                f"cannot recompute the value of {_which(node)}: its input {t.name or 'a leaf'} {t.shape} was "
+                f"cannot recompute the value of {which(node)}: its input {t.name or 'a leaf'} {t.shape} was "
                 f"changed (by an optimizer step or load_state_dict) after this graph was recorded. {_REDO}")
     data = [t.data for t in node._inputs]
     if node.params.get("contiguous_wt") and ops._transposed[0] is not data[1]:
@@ -262,6 +195,49 @@ def _recompute(node, transposed):
 
 # ---- the walk ------------------------------------------------------------------------------------
 
+
+def initial_grad(root, grad=None):
+    """Where a backward starts: dE/dE = 1 for a one-element root, else `grad` (a Tensor or array of root's
+    shape: the vector of the vector-Jacobian product), in root's dtype."""
+    if not root.requires_grad:
+        raise GraphError("backward(): this tensor does not require grad and no graph produced it; "
+                         "create the leaves with requires_grad=True")
+    if grad is None:
+        if root.data.size != 1:
+            raise ValueError(f"backward(): the tensor has shape {root.shape}, not one value; pass grad= "
+                             "of that shape (the vector in the vector-Jacobian product), or reduce it first")
+        return np.ones_like(root.data)
+    grad = np.asarray(grad if isinstance(grad, np.ndarray) else getattr(grad, "data", grad), dtype=root.dtype)
+    if grad.shape != root.shape:
+        raise ValueError(f"backward(): grad has shape {grad.shape}, but the tensor has shape {root.shape}")
+    return grad
+
+
+# ---- the reference walk: read this first ------------------------------------------------------------
+
+def reference_walk(root, grad):
+    """Backpropagate `grad` from `root` the plain way; returns {leaf tensor: [its terms, one per use]}.
+
+    This is all of backpropagation, and all of BPTT. For the seed's network, formula (2) reads
+        dE3/dWs = sum over k of  dE3/dy3 . dy3/ds3 . ds3/dsk . dsk/dWs
+    -- one term per time step k, because W_s was used once per step. Nobody writes that sum: each use of a
+    tensor is one edge of the graph, each edge sends one contribution back, and the contributions to the same
+    tensor are kept in a list and added up when that tensor is reached. For a weight, the list *is* the sum
+    over time steps. It changes nothing (no .grad, no freeing); `walk` below is the same, made fast."""
+    order = nodes_newest_first(root.node)        # every node that made root, newest first: when a node is
+    terms = {root.node: [grad]}                  # reached, every use of its output has already sent its term
+    for node in order:
+        if node not in terms:
+            continue                             # no path from here to the root carries a gradient
+        g = sum(terms.pop(node))                 # dE/d(output): the sum over the output's uses
+        needs = tuple(a.requires_grad for a in node.args)
+        for a, c in zip(node.args, node.op.vjp(g, node.saved, needs)):   # chain rule: one term per edge
+            if c is not None and a.requires_grad:
+                terms.setdefault(a, []).append(c.astype(a.dtype, copy=False))
+    return terms                                 # what is left: the leaves, each with its list of terms
+
+
+# ---- the fast walk ---------------------------------------------------------------------------------------
 class EdgeGrads(tuple):
     """A node's per-edge gradients where some are kept lazy (a slice's gradient as the slice): reading an
     item or iterating builds the dense array, so memory stays linear in the number of time steps."""
@@ -290,105 +266,112 @@ class Step(NamedTuple):
 def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
     """Backpropagate `grad` from `root`, yielding one Step per node; leaves accumulate into .grad.
 
-    keep_grads stores each node's arriving and outgoing gradients on the node (what viz draws);
-    retain_graph keeps the saved intermediates so the graph can be walked again.
-    lean is for a walk nobody watches (what a plain `backward()` asks for): it yields no steps, ops
-    may send lazy gradients (`op.vjp_lean`: a slice's gradient stays the slice, the matmul terms of a weight
-    used at every time step are multiplied out together), and leaves receive their .grad when it ends.
+    The reference walk above, with three additions: keep_grads stores each node's arriving and outgoing
+    gradients on the node (what viz draws); retain_graph keeps the saved intermediates so the graph can be
+    walked again (else they are freed as the walk goes); lean is for a walk nobody watches (what a plain
+    `backward()` asks for): it yields no steps, ops may send lazy gradients (`op.vjp_lean`, see lazy.py), and
+    leaves receive their .grad when it ends, so a backward that fails changes no .grad.
     """
-    if root._node is None:
+    if root.node is None:
         raise GraphError("this tensor was not produced by a recorded op: nothing to backpropagate")
     if lean and keep_grads:
         raise ValueError("walk: a lean walk keeps no per-edge gradients; pass keep_grads=False with lean=True")
-    anomaly = state.anomaly
-    lean = lean and not anomaly            # detect_anomaly checks every contribution as an array
-    last = root._node
-    order = _newest_first(last, walkable=True)   # checked first: a freed graph changes no .grad
-    if not lean:                           # a watched walk shows every value: the graph keeps them from now on
-        try:
-            materialize(last, order)
-        except ValuesChanged:              # (weights changed since, with retain_graph: the gradients need no
-            pass                           # values; a freed one shows as a step's output None)
-    visited = [] if anomaly else None
-    pending = {last: grad}                 # gradient arriving at each node not yet visited (and, in a lean
-                                           # walk, at each leaf: keyed by the tensor, its .grad set at the end)
-    number, vjps = 0, {}
+    checking = state.anomaly
+    lean = lean and not checking           # detect_anomaly checks every contribution as an array
+    order = _walkable(root.node, values=not lean)
+    visited = [] if checking else None
+    pending = {root.node: grad}            # gradient arriving at each node not yet visited (and, in a lean
+    number, chosen = 0, {}                 # walk, at each leaf: keyed by the tensor, its .grad set at the end)
     for node in order:
         g = pending.pop(node, None)
         if g is None:
-            continue
-        if isinstance(g, Lazy):
-            g = g.dense()
-        args, op = node.args, node.op
-        if len(args) == 2:                               # which inputs want a gradient, without a new list
-            needs = (args[0].requires_grad, args[1].requires_grad)
-        elif len(args) == 1:
-            needs = (args[0].requires_grad,)
-        else:
-            needs = tuple([a.requires_grad for a in args])
-        chosen = vjps.get(op)
-        if chosen is None:                               # once per op: which vjp, may it send a lazy, is it ours
-            keep_lazy = getattr(op, "keeps_lazy", False) and not anomaly   # a slice's gradient stays the slice
-            chosen = vjps[op] = ((getattr(op, "vjp_lean", op.vjp) if lean or keep_lazy else op.vjp), keep_lazy,
-                                 OPS.get(getattr(op, "name", None)) is op)
-        vjp, keep_lazy, tested = chosen
-        grads = vjp(g, node.saved, needs)
-        if not tested:                                   # the table's ops are gradchecked for their shapes
+            continue                       # no path from here to the root carries a gradient
+        g = dense(g)
+        vjp, keep_lazy, in_table = chosen.get(node.op) or chosen.setdefault(node.op, _vjp_for(node.op, lean))
+        grads = vjp(g, node.saved, _needs(node.args))
+        if not in_table:                   # the table's ops are gradchecked for their shapes; others are checked
             _check_shapes(node, grads)
-        out = node._out()                                # None when nobody holds the output (a lean walk)
-        if anomaly:
-            grads = _in_dtypes(args, grads)
-            _check_grads(node, out, g, grads, number == 0)
-            visited.append((node, out))
+        out = node._out()                  # None when nobody holds the output (a lean walk)
+        if checking:
+            grads = _in_dtypes(node.args, grads)
+            anomaly.check_backward(node, grads, g, out, number == 0)
+            visited.append(node)
         if not retain_graph:
             node.saved = FREED
-        cast = False
-        for key, c in zip(args, grads):                  # key: the input's Node, or the leaf tensor itself
-            if c is None:
-                continue
-            if type(key) is Node:
-                dtype, leaf = key.dtype, False
-            elif key.requires_grad:
-                dtype, leaf = key.data.dtype, True
-            else:                                        # constants never receive a gradient
-                continue
-            if c.dtype is not dtype and c.dtype != dtype:   # float32 W @ float64 x: W's grad is float32
-                c, cast = c.astype(dtype), True
-            if leaf and not lean:                        # a leaf in a watched walk: into .grad at once
-                _accumulate(key, c)
-                continue
-            before = pending.get(key)                    # an intermediate (or a lean walk's leaf): sum its uses
-            if before is None:
-                pending[key] = c
-            elif type(before) is _Sum:
-                before.add(c)
-            elif not leaf and type(before) is np.ndarray and type(c) is np.ndarray:
-                pending[key] = _array(before + c)        # two dense terms (h_t feeds two ops): one new array;
-            else:                                        # lazy terms, or a leaf's (often many): one buffer
-                pending[key] = _Sum(before, c)
+        cast = _send(node.args, grads, pending, lean)
+        if out is not None and out._retain:
+            _retain(out, g)
         if lean:
-            if out is not None and out._retain:
-                _retain(out, g)
             continue
         if cast:
-            grads = _in_dtypes(args, grads)              # each edge's gradient in its input's dtype, as sent
+            grads = _in_dtypes(node.args, grads)         # each edge's gradient in its input's dtype, as sent
         if keep_lazy:
             grads = EdgeGrads(grads)                     # readers see dense arrays, built when read
         if keep_grads:
             node.grad, node.input_grads = g, grads
-        if out is not None and out._retain:
-            _retain(out, g)
         yield Step(number, node, out, g, grads)
         number += 1
     g = grads = None                                     # the last node's gradient is needed no more
     while pending:                                       # what is left: the leaves of a lean walk; each one's
-        t, c = pending.popitem()                         # terms are freed before the next one's .grad is made
-        fresh = isinstance(c, Lazy)                      # building a lazy sum makes a new array the leaf can keep
-        c = c.dense() if fresh else c
-        t.grad = (c if fresh else np.array(c)) if t.grad is None else _array(t.grad + c)
-    if anomaly:                                          # a leaf's sum over its uses can overflow too
-        from .anomaly import check_leaves
-        check_leaves(visited)
+        finish_leaf(*pending.popitem())                  # terms are freed before the next one's .grad is made
+    if checking:                                         # a leaf's sum over its uses can overflow too
+        anomaly.check_leaves(_leaves_of(visited))
+
+
+def _walkable(last, values):
+    """The nodes to visit, newest first, checked first (a freed graph changes no .grad). A watched walk
+    shows every value: the graph keeps them from now on."""
+    order = nodes_newest_first(last, walkable=True)
+    if values:
+        try:
+            materialize(last, order)
+        except ValuesChanged:              # weights changed since, with retain_graph: the gradients need no
+            pass                           # values; a freed one shows as a step's output None
+    return order
+
+
+def _vjp_for(op, lean):
+    """(the vjp to call, may its lazy gradients be kept in a watched walk, is the op in the table)."""
+    keep_lazy = getattr(op, "keeps_lazy", False) and not state.anomaly   # a slice's gradient stays the slice
+    vjp = getattr(op, "vjp_lean", op.vjp) if lean or keep_lazy else op.vjp
+    return vjp, keep_lazy, ops.OPS.get(getattr(op, "name", None)) is op
+
+
+def _needs(args):
+    """Which inputs want a gradient (the common one- and two-input cases without building a list)."""
+    if len(args) == 2:
+        return (args[0].requires_grad, args[1].requires_grad)
+    if len(args) == 1:
+        return (args[0].requires_grad,)
+    return tuple([a.requires_grad for a in args])
+
+
+def _send(args, grads, pending, lean):
+    """Add each edge's contribution to the input it belongs to: an intermediate's into `pending` (summed over
+    its uses), a leaf's into .grad at once in a watched walk, into `pending` in a lean one. Returns whether a
+    contribution was cast to its input's dtype (float32 W @ float64 x: W's grad is float32)."""
+    cast = False
+    for key, c in zip(args, grads):                      # key: the input's Node, or the leaf tensor itself
+        if c is None or not key.requires_grad:           # constants never receive a gradient
+            continue
+        is_leaf = type(key) is not Node
+        dtype = key.dtype if not is_leaf else key.data.dtype
+        if c.dtype is not dtype and c.dtype != dtype:
+            c, cast = c.astype(dtype), True
+        if is_leaf and not lean:
+            add_to_grad(key, c)
+        else:
+            add_term(pending, key, c, is_leaf)
+    return cast
+
+
+def _leaves_of(nodes):
+    found = {}
+    for node in nodes:
+        for t in node.args:                              # a leaf is its own arg; a Node stands for an intermediate
+            if type(t) is not Node and t.requires_grad:
+                found[id(t)] = t
+    return list(found.values())
 
 
 def _check_shapes(node, grads):
@@ -400,83 +383,10 @@ def _check_shapes(node, grads):
                              f"to an input of shape {t.shape}: the op must undo its broadcasting")
 
 
-def _accumulate(leaf, c):
-    """leaf.grad += c, the leaf keeping its own array (c may be shared with other edges)."""
-    if leaf.grad is None:
-        leaf.grad = c.dense() if isinstance(c, Lazy) else np.array(c)
-    elif isinstance(c, Lazy):
-        c.add_to(leaf.grad)                              # in place, touching only the slice's positions
-    else:
-        leaf.grad = _array(leaf.grad + c)                # a 0-d sum is a numpy scalar: keep an array
-
-
 def _retain(out, g):
     """A tensor that asked to retain_grad accumulates across backward calls, as leaves do."""
-    out.grad = np.array(g) if out.grad is None else _array(out.grad + g)
+    out.grad = np.array(g) if out.grad is None else as_array(out.grad + g)
 
 
 def _in_dtypes(args, grads):
     return tuple(c if c is None or c.dtype == a.dtype else c.astype(a.dtype) for a, c in zip(args, grads))
-
-
-FLUSH_ROWS = 256   # a shared weight's deferred matmul terms are multiplied out once they hold this many rows
-
-
-class _Sum(Lazy):
-    """Two or more contributions to one gradient, added as they arrive, without a new array per term.
-
-    Dense terms go into a buffer this walk owns, in place (the first term is used as it is until a second
-    one comes). A Scatter adds only its positions. The Outer terms A_t^T G_t of a weight shared by many
-    matmuls wait as factors and are multiplied out together, [A_1; A_2; ...]^T [G_1; G_2; ...], every
-    FLUSH_ROWS rows and when the gradient is needed: one large product instead of one per time step.
-    """
-    __slots__ = ("buf", "owned", "a", "g", "rows", "dtype")
-
-    def __init__(self, first, second):
-        self.buf, self.owned, self.a, self.g, self.rows = None, False, [], [], 0
-        self.add(first)
-        self.add(second)
-
-    def add(self, c):
-        if type(c) is np.ndarray:
-            self._add_dense(c, fresh=False)
-        elif type(c) is Outer:
-            self.a.append(c.a)
-            self.g.append(c.g)
-            self.rows += len(c.a)
-            self.dtype = c.dtype
-            if self.rows >= FLUSH_ROWS:
-                self._add_dense(self._product(), fresh=True)
-        elif isinstance(c, Lazy):
-            if self.buf is None:
-                self.buf, self.owned = c.dense(), True   # zeros: the pages are mapped as the terms are added
-            else:
-                if not self.owned:
-                    self.buf, self.owned = np.array(self.buf), True
-                c.add_to(self.buf)
-        else:
-            self._add_dense(c, fresh=False)
-
-    def _add_dense(self, c, fresh):
-        if self.buf is None:
-            self.buf, self.owned = c, fresh
-        elif self.owned:
-            np.add(self.buf, c, out=self.buf)
-        else:
-            self.buf, self.owned = np.asarray(self.buf + c), True
-
-    def _product(self):
-        a = self.a[0] if len(self.a) == 1 else np.concatenate(self.a)
-        g = self.g[0] if len(self.g) == 1 else np.concatenate(self.g)
-        self.a, self.g, self.rows = [], [], 0
-        return (a.T @ g).astype(self.dtype, copy=False)
-
-    def dense(self):
-        if self.a:
-            self._add_dense(self._product(), fresh=True)
-        return self.buf
-
-
-def _check_grads(node, out, g, grads, is_root):
-    from .anomaly import check_backward
-    check_backward(node, grads, g, out, is_root)

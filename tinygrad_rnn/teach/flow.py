@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import nn, rng, tape
-from . import rnn as rnn_layers
-from .functional import concat
-from .nn import check_size
-from .optim import clip_grad_norm
+from .. import nn
+from .. import rnn as rnn_layers
+from ..core import rng, tape
+from ..core.functional import concat
+from ..nn import check_size
+from ..optim import clip_grad_norm
 from .stepper import jacobian, time_of
 
 KINDS = {"tanh": ("tanh-RNN", "rnn"), "relu": ("relu-RNN", "rnn"), "lstm": ("LSTM", "lstm"), "gru": ("GRU", "gru")}
@@ -134,8 +135,8 @@ def measure(spec, steps=50, input_size=4, hidden_size=16, max_norm=1.0, seed=0):
         # one backward walk (it *is* loss.backward(retain_graph=True)), observed on the way
         state_sq = np.zeros(steps)
         terms = np.zeros(steps)
-        at = {id(h._node): t for t, h in enumerate(hs)}
-        at.update({id(c._node): t for t, c in enumerate(cs or [])})
+        at = {id(h.node): t for t, h in enumerate(hs)}
+        at.update({id(c.node): t for t, c in enumerate(cs or [])})
         for step in tape.walk(loss, np.ones_like(loss.data), retain_graph=True, keep_grads=False):
             t = at.get(id(step.node))
             if t is not None:

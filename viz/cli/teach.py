@@ -19,7 +19,8 @@ def build(model, steps=3, seed=0, phi="tanh"):
     rnn / lstm / gru: a one-layer tinygrad_rnn.rnn layer (input 2, hidden 3, batch 1, torch names) and a
     linear read-out of the last state, E_T = 1/2 |h_T W^T + b - d|^2 -- the same shape of problem.
     """
-    from tinygrad_rnn import Tensor, nn, rng, rnn
+    from tinygrad_rnn import Tensor, nn, rnn
+    from tinygrad_rnn.core import rng
     from tinygrad_rnn import seed as seed_nets
 
     if model not in MODELS:
@@ -56,7 +57,7 @@ def build(model, steps=3, seed=0, phi="tanh"):
 # ---- step ------------------------------------------------------------------------------------------
 
 def _summary(stepper):
-    from tinygrad_rnn.stepper import compact, norm
+    from tinygrad_rnn.teach.stepper import compact, norm
 
     lines = ["", "done: every leaf's gradient is final (the same .grad that backward() gives)"]
     for name, leaf in stepper.leaves.items():
@@ -74,7 +75,7 @@ def _summary(stepper):
 
 
 def run_step(args):
-    from tinygrad_rnn.stepper import Stepper
+    from tinygrad_rnn.teach.stepper import Stepper
 
     E, names = build(args.model, args.steps, args.seed, args.phi)
     stepper = Stepper(E, names=names)
@@ -169,7 +170,7 @@ def _positive_float(text):
 
 
 def register(subparsers):
-    from tinygrad_rnn.flow import DEFAULT_MODELS
+    from tinygrad_rnn.teach.flow import DEFAULT_MODELS
 
     p = subparsers.add_parser("step", help="step through backprop one node at a time",
                               description="Backward through a small unrolled network, one node per Enter.")

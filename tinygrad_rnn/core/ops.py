@@ -21,6 +21,8 @@ try:
 except ImportError:                                      # numpy < 2.0 (pyproject allows numpy >= 1.26)
     from numpy.core.numeric import normalize_axis_tuple
 
+from .lazy import Lazy, Outer, Scatter, as_array
+
 OPS = {}  # name -> op class, filled in as the classes below are defined
 
 
@@ -46,61 +48,6 @@ def unbroadcast(grad, shape, dtype):
         if kept:
             grad = np.add.reduce(grad, axis=kept, keepdims=True)
     return _cast(grad, dtype)
-
-
-# ---- lazy gradients: what a lean walk adds up without building ----------------------------------
-
-class Lazy:
-    """A gradient contribution kept in a cheaper form than the dense array it stands for."""
-    __slots__ = ()
-
-    def dense(self):
-        raise NotImplementedError
-
-
-class Scatter(Lazy):
-    """The gradient of x[index]: zeros of x's shape with `values` at the selected positions (repeats add)."""
-    __slots__ = ("shape", "dtype", "index", "values", "basic")
-
-    def __init__(self, shape, dtype, index, values, basic):
-        self.shape, self.dtype, self.index, self.values, self.basic = shape, dtype, index, values, basic
-
-    def dense(self):
-        full = np.zeros(self.shape, dtype=self.dtype)
-        if self.basic:
-            full[self.index] = self.values               # distinct positions: a copy, not a sum
-        else:
-            np.add.at(full, self.index, self.values)     # a repeated index receives every share
-        return full
-
-    def add_to(self, full):
-        """full += this, in place, touching only the selected positions."""
-        if not self.basic:
-            np.add.at(full, self.index, self.values)
-            return
-        view = full[self.index]                          # basic index: a view into full
-        if isinstance(view, np.ndarray):
-            np.add(view, self.values, out=view)
-        else:                                            # one element: numpy gives a scalar, not a view
-            full[self.index] += self.values
-
-
-class Outer(Lazy):
-    """a^T @ g for 2-D a (n, k) and g (n, m): the gradient a matmul sends its right operand (and linear its
-    weight, as g^T @ x). A lean walk sums the terms of a weight shared by many matmuls (or linears) as one
-    product, [a_1; a_2; ...]^T [g_1; g_2; ...]."""
-    __slots__ = ("a", "g", "dtype", "shape")
-
-    def __init__(self, a, g, dtype):
-        self.a, self.g, self.dtype, self.shape = a, g, dtype, (a.shape[1], g.shape[1])
-
-    def dense(self):
-        return (self.a.T @ self.g).astype(self.dtype, copy=False)
-
-
-def _array(x):
-    """x as an array to compute into in place (numpy returns a scalar, not an array, for a 0-d result)."""
-    return x if type(x) is np.ndarray else np.array(x)
 
 
 def _cast(x, dtype):
@@ -342,7 +289,7 @@ class Tanh(Op):
         return out, out
 
     def vjp(g, out, needs):
-        d = _array(out * out)                            # 1 - tanh^2, then times g, in one buffer
+        d = as_array(out * out)                            # 1 - tanh^2, then times g, in one buffer
         np.subtract(1, d, out=d)
         return (np.multiply(g, d, out=d),)
 
@@ -357,7 +304,7 @@ class Sigmoid(Op):
         dtype = x.dtype if x.dtype.kind == "f" else np.result_type(x.dtype, np.float16)   # ints: a float type
         if x.dtype != dtype or dtype.itemsize < 4:       # float16's e^-x overflows from x = -11: compute in
             x = x.astype(dtype if dtype.itemsize >= 4 else np.float32)   # float32, round once, as torch does
-        out = _array(np.negative(x))                     # also a contiguous copy of a gate sliced from (B, 4H)
+        out = as_array(np.negative(x))                     # also a contiguous copy of a gate sliced from (B, 4H)
         with np.errstate(over="ignore"):
             np.exp(out, out=out)
         np.add(out, 1, out=out)
@@ -365,7 +312,7 @@ class Sigmoid(Op):
         return out, out
 
     def vjp(g, out, needs):
-        d = _array(1 - out)                              # sigmoid (1 - sigmoid), then times g, in one buffer
+        d = as_array(1 - out)                              # sigmoid (1 - sigmoid), then times g, in one buffer
         np.multiply(d, out, out=d)
         return (np.multiply(g, d, out=d),)
 

@@ -25,7 +25,7 @@ def _say(text):
 def run(args):
     import viz
     from tinygrad_rnn import bptt, tasks
-    from viz.teach_cli import build
+    from viz.cli.teach import build
 
     if args.train_steps < 1:
         raise ValueError(f"--train-steps must be a positive integer, got {args.train_steps}")

@@ -1,4 +1,4 @@
-"""detect_anomaly: stop at the first op whose output or gradient holds NaN or Inf, and say where.
+"""The checks behind detect_anomaly (switched on in mode.py): stop at the first op whose output or gradient holds NaN or Inf, and say where.
 
     with tinygrad_rnn.detect_anomaly():        # also usable as a decorator: @detect_anomaly()
         loss = model(x)                        # every forward output is checked ...
@@ -8,30 +8,13 @@ The error names the op, its scope (`lstm/layer0/t=37/cell`), the name of its res
 inputs, with a hint at the usual cause. numpy's own RuntimeWarnings (divide by zero, overflow, invalid value)
 are silenced inside: the AnomalyError says the same thing, and where.
 """
-import contextlib
-
 import numpy as np
 
-from .tape import Node, state
-
-__all__ = ["AnomalyError", "detect_anomaly"]
+from .mode import state
 
 
 class AnomalyError(FloatingPointError):
     """A NaN or Inf appeared; the message names the op, its scope and its inputs' ranges."""
-
-
-@contextlib.contextmanager
-def detect_anomaly(enabled=True):
-    """Check every forward output and backward gradient for NaN/Inf while inside (slower).
-
-    detect_anomaly(False) turns checking off inside an outer detect_anomaly()."""
-    before, state.anomaly = state.anomaly, bool(enabled)
-    try:
-        with np.errstate(all="ignore"):          # we report the problem ourselves, with its place
-            yield
-    finally:
-        state.anomaly = before
 
 
 _OVERFLOW = ("values beyond the range of {dtype} (largest {max:.3g}): exploding activations or gradients -- "
@@ -122,15 +105,11 @@ def check_backward(node, grads, upstream=None, out=None, is_root=False):
                                f"Inputs: {_inputs(node.inputs)}" + (f". Hint: {hint}" if hint else ""))
 
 
-def check_leaves(order):
+def check_leaves(leaves):
     """After the walk: a leaf's .grad is the sum of one contribution per use, and that sum can overflow."""
-    seen = set()
-    for node, _ in order:
-        for t in node.args:                              # a leaf is its own arg; a Node stands for an intermediate
-            if type(t) is not Node and t.requires_grad and id(t) not in seen:
-                seen.add(id(t))
-                if t.grad is not None and not _finite(t.grad):
-                    label = f"leaf {t.name!r}" if t.name else f"a leaf of shape {t.shape}"
-                    raise AnomalyError(f"backward: the .grad of {label} holds NaN/Inf ({_range(t.grad)}) after "
-                                       "summing the contributions of its uses (each one was finite). Hint: "
-                                       + _OVERFLOW.format(dtype=t.grad.dtype, max=float(np.finfo(t.grad.dtype).max)))
+    for t in leaves:
+        if t.grad is not None and not _finite(t.grad):
+            label = f"leaf {t.name!r}" if t.name else f"a leaf of shape {t.shape}"
+            raise AnomalyError(f"backward: the .grad of {label} holds NaN/Inf ({_range(t.grad)}) after "
+                               "summing the contributions of its uses (each one was finite). Hint: "
+                               + _OVERFLOW.format(dtype=t.grad.dtype, max=float(np.finfo(t.grad.dtype).max)))

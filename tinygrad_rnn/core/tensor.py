@@ -4,8 +4,9 @@ import weakref
 
 import numpy as np
 
-from . import ops, tape
-from .tape import Node, state
+from . import anomaly, ops, tape
+from .mode import current_scope, gc_paused, state
+from .tape import Node
 
 _default_dtype = np.dtype(np.float32)
 _NUMPY1 = np.lib.NumpyVersion(np.__version__) < "2.0.0"
@@ -43,7 +44,7 @@ def _op_error(op, inputs, params, err):
     if "index" in params:
         shown["index"] = _short(params["index"])
     extra = "".join(f", {k}={v}" for k, v in shown.items())
-    where = f" in scope '{tape.current_scope()}'" if state.scope else ""
+    where = f" in scope '{current_scope()}'" if state.scope else ""
     return OpError(f"{op.name}({shapes}{extra}){where}: {err}")
 
 
@@ -70,8 +71,7 @@ def apply(op, *inputs, **params):
         if want.kind == "f":                             # (integer inputs: the op chose the float type)
             out = out.astype(want, copy=False)
     if state.anomaly:
-        from .anomaly import check_forward
-        check_forward(op, inputs, out)
+        anomaly.check_forward(op, inputs, out)
     if state.grad_enabled:
         for t in inputs:
             if t.requires_grad:                          # record: per input, its producer (or the leaf itself)
@@ -211,27 +211,13 @@ class Tensor:
         By default the walk is lean (nothing kept per edge: what a training loop wants). keep_grads=True keeps
         on every node the gradient that arrived (node.grad) and what it sent along each input (node.input_grads),
         which viz draws; retain_graph=True keeps the saved values so the graph can be walked again."""
-        seed = self._seed(grad)
+        initial = tape.initial_grad(self, grad)
         if self._node is None:                           # a leaf: d self / d self, as in PyTorch
-            self.grad = np.array(seed) if self.grad is None else np.asarray(self.grad + seed)
+            self.grad = np.array(initial) if self.grad is None else np.asarray(self.grad + initial)
             return
-        with tape.gc_paused():                           # no cycles to find; a long tape is slow to scan
-            for _ in tape.walk(self, seed, retain_graph, keep_grads, lean=not keep_grads):
+        with gc_paused():                           # no cycles to find; a long tape is slow to scan
+            for _ in tape.walk(self, initial, retain_graph, keep_grads, lean=not keep_grads):
                 pass
-
-    def _seed(self, grad):
-        if not self.requires_grad:
-            raise tape.GraphError("backward(): this tensor does not require grad and no graph produced it; "
-                                  "create the leaves with requires_grad=True")
-        if grad is None:
-            if self.data.size != 1:
-                raise ValueError(f"backward(): the tensor has shape {self.shape}, not one value; pass grad= "
-                                 "of that shape (the vector in the vector-Jacobian product), or reduce it first")
-            return np.ones_like(self.data)
-        grad = grad.data if isinstance(grad, Tensor) else np.asarray(grad, dtype=self.dtype)
-        if grad.shape != self.shape:
-            raise ValueError(f"backward(): grad has shape {grad.shape}, but the tensor has shape {self.shape}")
-        return grad.astype(self.dtype, copy=False)
 
     # ---- arithmetic (a Python number or array on either side; a Tensor goes straight to the op) --
     def __add__(self, other):

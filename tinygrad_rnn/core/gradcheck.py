@@ -1,7 +1,7 @@
 """gradcheck: the tape's gradients against central finite differences, in float64."""
 import numpy as np
 
-from .tape import no_grad
+from .mode import no_grad
 from .tensor import Tensor
 
 
