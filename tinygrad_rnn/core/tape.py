@@ -216,25 +216,29 @@ def initial_grad(root, grad=None):
 # ---- the reference walk: read this first ------------------------------------------------------------
 
 def reference_walk(root, grad):
-    """Backpropagate `grad` from `root` the plain way; returns {leaf tensor: [its terms, one per use]}.
+    """Backpropagate `grad` (dE/d root) from `root` the plain way; returns {leaf: [its terms, one per use]}.
 
-    This is all of backpropagation, and all of BPTT. For the seed's network, formula (2) reads
-        dE3/dWs = sum over k of  dE3/dy3 . dy3/ds3 . ds3/dsk . dsk/dWs
-    -- one term per time step k, because W_s was used once per step. Nobody writes that sum: each use of a
-    tensor is one edge of the graph, each edge sends one contribution back, and the contributions to the same
-    tensor are kept in a list and added up when that tensor is reached. For a weight, the list *is* the sum
-    over time steps. It changes nothing (no .grad, no freeing); `walk` below is the same, made fast."""
-    order = nodes_newest_first(root.node)        # every node that made root, newest first: when a node is
-    terms = {root.node: [grad]}                  # reached, every use of its output has already sent its term
-    for node in order:
+    This is all of backpropagation, and all of BPTT. The seed's formula (2), for its three-step network:
+        dE3/dWs =  dE3/dy3 dy3/ds3 ds3/dWs                       (W_s used at t=3)
+                 + dE3/dy3 dy3/ds3 ds3/ds2 ds2/dWs               (W_s used at t=2)
+                 + dE3/dy3 dy3/ds3 ds3/ds2 ds2/ds1 ds1/dWs       (W_s used at t=1)
+    One term per time step, because W_s was used once per step: three edges of the graph go into W_s.
+    Nobody writes that sum down. The walk goes back from E3 one node at a time; each node sends one
+    contribution along each input edge (its op's vjp: the chain so far times one more factor), and the
+    contributions that reach the same tensor wait in a list until that tensor's turn. For a weight, the list
+    *is* the sum over time steps. Nothing is changed (no .grad set, nothing freed): `walk` is the same, fast.
+    """
+    order = nodes_newest_first(root.node)   # newest first: a node's turn comes after every node that used it
+    terms = {root.node: [grad]}             # tensor -> the contributions it received so far (an input is a
+    for node in order:                      # leaf Tensor, or the Node that made it, standing for its output)
         if node not in terms:
-            continue                             # no path from here to the root carries a gradient
-        g = sum(terms.pop(node))                 # dE/d(output): the sum over the output's uses
+            continue                        # nothing reached this node: no path from it to the root
+        g = sum(terms.pop(node))            # dE/d(its output): every use has sent its term; add them up
         needs = tuple(a.requires_grad for a in node.args)
-        for a, c in zip(node.args, node.op.vjp(g, node.saved, needs)):   # chain rule: one term per edge
+        for a, c in zip(node.args, node.op.vjp(g, node.saved, needs)):   # one contribution per input edge
             if c is not None and a.requires_grad:
                 terms.setdefault(a, []).append(c.astype(a.dtype, copy=False))
-    return terms                                 # what is left: the leaves, each with its list of terms
+    return terms                            # what is left: the leaves, each with its list of terms
 
 
 # ---- the fast walk ---------------------------------------------------------------------------------------
