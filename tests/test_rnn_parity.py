@@ -144,7 +144,7 @@ def test_scopes_and_names_for_diagrams():
         for gate in ["forget_gate", "input_gate", "cell", "output_gate"]:
             assert f"lstm/layer{k}/t={t}/{gate}" in scopes
     named = {(n.output.name, n.scope_name) for n in nodes if n.output.name}
-    assert ("h_2", "lstm/layer1/t=2") in named and ("c_3", "lstm/layer0/t=3/cell") in named
+    assert ("h^(1)_2", "lstm/layer1/t=2") in named and ("c_3", "lstm/layer0/t=3/cell") in named
     assert ("f_1", "lstm/layer0/t=1/forget_gate") in named
     # the input projection of all steps is one linear op per layer, on a (T, B, I) input
     projections = [n for n in nodes if n.op.name == "linear" and n.scope_name == "lstm/layer0"]

@@ -144,7 +144,7 @@ def test_lstm_copies_per_step_and_table_total():
     assert close(rows["weight_hh_l0"].total, norm(w.grad)) and close(rows["weight_hh_l0"].grad, norm(w.grad))
     np.testing.assert_allclose(sum(w_terms.values()), w.grad, rtol=1e-12)
     assert not any(name.endswith("ᵀ") and "weight_hh" in name for name in rows)
-    assert "weights" in nodes and "bias_hh_l0" in nodes["weights"]["label"]
+    assert "weights" in nodes and "bias<SUB>hh,l0</SUB>" in nodes["weights"]["label"]
     assert view.columns == ["t=1", "t=2", "t=3", "t=4…6", "t=7", "t=8", "t=9"]
     assert close(rows["bias_hh_l0"].terms["t=4…6"], norm(terms[4] + terms[5] + terms[6]))
 

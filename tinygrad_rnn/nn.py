@@ -286,10 +286,11 @@ class Embedding(Module):
         return f"{self.num_embeddings}, {self.embedding_dim}"
 
 
-def as_tensor(value, owner, what):
-    """A Tensor, or a numpy array / list turned into a constant Tensor; anything else is a TypeError."""
+def as_tensor(value, owner, what, name=None):
+    """A Tensor, or a numpy array / list turned into a constant Tensor named `name` (default: `what`, the
+    argument's name, so a diagram shows `x` rather than `const`); anything else is a TypeError."""
     if isinstance(value, Tensor):
         return value
     if isinstance(value, (np.ndarray, list, tuple, numbers.Number)):
-        return Tensor(value)
+        return Tensor(value, name=(what if name is None else name) or None)
     raise TypeError(f"{owner}: {what} must be a Tensor or a numpy array, got {type(value).__name__}")

@@ -10,14 +10,19 @@ one op, linear(x (T, B, I), W_ih, b_ih), and slices out step t under the scope `
 transpose node shared by the steps), so W_hh has one edge per time step, carrying that step's term of its
 gradient; the step's input projection xW_t is added inside that op (as PyTorch's addmm), not by a node of its
 own. (The numpy products use one contiguous copy of W_hh^T per unroll, `ops.transposed_once`: not a node.)
-Tensors are named h_1, c_1, f_1, ... so diagrams can label them.
+Tensors are named h_1, c_1, f_1, ... so diagrams can label them; layer l >= 1 of a stack names them
+h^(l)_1, c^(l)_1, ... (the first layer stays h_1, as the seed's s_t and its second layer's s'_t).
+
+A hand-written loop over a cell, `h = cell(x[t], h)`, is a time-step loop too, with no extra code: see
+`_Cell` for how a call knows its step.
 """
 import functools
 import math
+import weakref
 
 import numpy as np
 
-from .core import ops
+from .core import mode, ops
 from .core.functional import linear, stack
 from .nn import Module, as_tensor, check_size, uniform_parameter
 from .core.mode import gc_paused, scope
@@ -31,6 +36,11 @@ _NONLINEARITIES = ("tanh", "relu")
 def _named(tensor, name):
     tensor.name = name
     return tensor
+
+
+def tag(t, layer=0):
+    """The suffix of a tensor made at step t of layer `layer`: '_3', or '^(1)_3' above the first layer."""
+    return f"^({layer})_{t}" if layer else f"_{t}"
 
 
 # ---- one time step: gx = x_t W_ih^T + b_ih is already computed -------------------------------------
@@ -86,11 +96,12 @@ def _zeros(shape, like, name):
     return Tensor(np.zeros(shape, dtype=like.dtype), name=name)
 
 
-def _state(value, shape, owner, what, like, form=None):
-    """A given state checked against `shape`, or zeros of that shape when it is None."""
+def _state(value, shape, owner, what, like, form=None, name=None):
+    """A given state checked against `shape`, or zeros of that shape when it is None (named `name`)."""
+    name = name or f"{what}_0"
     if value is None:
-        return _zeros(shape, like, f"{what}_0")
-    value = as_tensor(value, owner, what)
+        return _zeros(shape, like, name)
+    value = as_tensor(value, owner, what, name)
     if value.shape != shape:
         form = form or ("(B, H)" if len(shape) == 2 else "(H,) for an unbatched x")
         raise ValueError(f"{owner}: {what} must have shape {form} = {shape}, got {value.shape}")
@@ -99,7 +110,31 @@ def _state(value, shape, owner, what, like, form=None):
 
 # ---- cells ---------------------------------------------------------------------------------------
 
+_made_by_cell = weakref.WeakKeyDictionary()     # state tensor -> (the cell that made it, its step, its layer)
+
+
+def _step_in_scope():
+    """The k of a `t=<k>` the caller already opened (`with tg.scope(f"t={k}")`), or None."""
+    for part in reversed(mode.state.scope):
+        if part.startswith("t=") and part[2:].isdigit():
+            return int(part[2:])
+    return None
+
+
 class _Cell(Module):
+    """A cell called in a loop records each call as a time step, with no extra code from the caller.
+
+    `h = cell(x_t, h)`: the step is read from the state argument. A state this same cell returned at step k
+    makes this call step k+1; any other state (None, zeros, a detached state) starts a new sequence at t=1.
+    The call runs in the scope `<cell name>/t=<k>` (viz draws and elides it like a layer's step) and names
+    what it makes with the step: h_k, a_k (RNN), c_k, f_k, i_k, g_k, o_k (LSTM), r_k, z_k, n_k (GRU), and a
+    numpy x becomes the tensor x_k. When x was made by another cell (a stack of cells), this cell is one layer
+    above it: scope `<cell name>/layer<l>/t=<k>`, names h^(l)_k.
+
+    Why detection rather than an explicit `unroll(cell, xs, h0)`: the first exercise of a lab is the loop
+    written by hand, and it should read like the seed's equations without ceremony; the state argument
+    already says which step comes next. A caller that opened `t=<k>` itself keeps its own numbering.
+    """
     kind = "rnn"
 
     def __init__(self, input_size, hidden_size, bias=True, dtype=None, name=None):
@@ -114,14 +149,33 @@ class _Cell(Module):
         self.bias_hh = uniform_parameter((G * H,), bound, dtype) if bias else None
 
     def _input(self, x):
-        x = as_tensor(x, type(self).__name__, "x")
+        x = as_tensor(x, type(self).__name__, "x", "")       # named x_k by _step
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ValueError(f"{type(self).__name__}: x must have shape (B, input_size) = (B, {self.input_size}) "
                              f"or ({self.input_size},), got {x.shape}")
         return x, x.shape[:-1] + (self.hidden_size,)
 
-    def _gx(self, x):
-        return linear(x, self.weight_ih, self.bias_ih)
+    def _gx(self, x, tag):
+        return _named(linear(x, self.weight_ih, self.bias_ih), f"xW{tag}")
+
+    def _step(self, x, state):
+        """(step k, layer, scope to open) of this call, and x named x_k when the caller gave no name."""
+        made = _made_by_cell.get(state) if isinstance(state, Tensor) else None
+        k = made[1] + 1 if made is not None and made[0]() is self else 1
+        below = _made_by_cell.get(x)
+        layer = below[2] + 1 if below is not None and below[0]() is not self else 0
+        given = _step_in_scope()
+        k = given if given is not None else k
+        if x.name is None and x.node is None:
+            x.name = f"x{tag(k, layer)}"
+        where = self.name + (f"/layer{layer}" if layer else "") + ("" if given is not None else f"/t={k}")
+        return k, layer, where
+
+    def _made(self, state, k, layer):
+        me = weakref.ref(self)
+        for t in (state if isinstance(state, tuple) else (state,)):
+            _made_by_cell[t] = (me, k, layer)
+        return state
 
     def extra_repr(self):
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias_ih is not None}"
@@ -136,9 +190,12 @@ class RNNCell(_Cell):
 
     def forward(self, x, h=None):
         x, shape = self._input(x)
-        h = _state(h, shape, "RNNCell", "h", self.weight_hh)
-        with scope(self.name):
-            return _rnn_step(self._gx(x), h, self.weight_hh, self.bias_hh, self.nonlinearity, "")
+        k, layer, where = self._step(x, h)
+        h = _state(h, shape, "RNNCell", "h", self.weight_hh, name=f"h{tag(k - 1, layer)}")
+        with scope(where):
+            n = tag(k, layer)
+            return self._made(_rnn_step(self._gx(x, n), h, self.weight_hh, self.bias_hh, self.nonlinearity, n),
+                              k, layer)
 
 
 class LSTMCell(_Cell):
@@ -150,10 +207,12 @@ class LSTMCell(_Cell):
         if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
             raise TypeError(f"LSTMCell: the state must be a pair (h, c), got {type(hx).__name__}")
         h, c = hx if hx is not None else (None, None)
-        h = _state(h, shape, "LSTMCell", "h", self.weight_hh)
-        c = _state(c, shape, "LSTMCell", "c", self.weight_hh)
-        with scope(self.name):
-            return _lstm_step(self._gx(x), h, c, self.weight_hh, self.bias_hh, "")
+        k, layer, where = self._step(x, h)
+        h = _state(h, shape, "LSTMCell", "h", self.weight_hh, name=f"h{tag(k - 1, layer)}")
+        c = _state(c, shape, "LSTMCell", "c", self.weight_hh, name=f"c{tag(k - 1, layer)}")
+        with scope(where):
+            n = tag(k, layer)
+            return self._made(_lstm_step(self._gx(x, n), h, c, self.weight_hh, self.bias_hh, n), k, layer)
 
 
 class GRUCell(_Cell):
@@ -162,9 +221,11 @@ class GRUCell(_Cell):
 
     def forward(self, x, h=None):
         x, shape = self._input(x)
-        h = _state(h, shape, "GRUCell", "h", self.weight_hh)
-        with scope(self.name):
-            return _gru_step(self._gx(x), h, self.weight_hh, self.bias_hh, "")
+        k, layer, where = self._step(x, h)
+        h = _state(h, shape, "GRUCell", "h", self.weight_hh, name=f"h{tag(k - 1, layer)}")
+        with scope(where):
+            n = tag(k, layer)
+            return self._made(_gru_step(self._gx(x, n), h, self.weight_hh, self.bias_hh, n), k, layer)
 
 
 # ---- layers --------------------------------------------------------------------------------------
@@ -195,11 +256,11 @@ class _Layer(Module):
         """Per-layer initial states from a (num_layers, B, H) tensor, or zeros."""
         shape = (self.num_layers, *lead, self.hidden_size)
         if value is None:
-            return [_zeros(shape[1:], self.weight_hh_l0, f"{what}_0") for _ in range(self.num_layers)]
+            return [_zeros(shape[1:], self.weight_hh_l0, f"{what}{tag(0, k)}") for k in range(self.num_layers)]
         form = "(num_layers, B, H)" if lead else "(num_layers, H) for an unbatched input"
         value = _state(value, shape, type(self).__name__, f"{what}_0", self.weight_hh_l0, form)
         with scope(self.name):
-            return [_named(value[k], f"{what}_0") for k in range(self.num_layers)]
+            return [_named(value[k], f"{what}{tag(0, k)}") for k in range(self.num_layers)]
 
     def forward(self, input, hx=None):
         with gc_paused():                               # a long unroll records many nodes and makes no cycles
@@ -207,7 +268,7 @@ class _Layer(Module):
 
     def _unroll(self, input, hx):
         owner = type(self).__name__
-        x = as_tensor(input, owner, "input")
+        x = as_tensor(input, owner, "input", "x")
         form = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
         batched_first = self.batch_first and x.ndim == 3
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or x.shape[int(batched_first)] == 0:
@@ -231,7 +292,8 @@ class _Layer(Module):
                 h, c, hs = h0s[k], c0s[k], []
                 for t in range(1, T + 1):
                     with scope(f"t={t}"):
-                        h, c = self._step(_named(gx_all[t - 1], f"xW_{t}"), h, c, w_hh, b_hh, f"_{t}")
+                        n = tag(t, k)
+                        h, c = self._step(_named(gx_all[t - 1], f"xW{n}"), h, c, w_hh, b_hh, n)
                     hs.append(h)
                 x = stack(hs, axis=0)                       # this layer's output is the next one's input
             h_n.append(h)

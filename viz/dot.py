@@ -4,6 +4,7 @@ Every vertex, edge and cluster keeps the id the view gave it and a `class` namin
 that graphviz writes can be restyled by the HTML player without laying it out again.
 """
 import math
+import re
 from html import escape
 from itertools import pairwise
 
@@ -40,13 +41,18 @@ def colour(t):
     return "#" + "".join(f"{round(x + (y - x) * f):02x}" for x, y in zip(a, b))
 
 
+NAME = re.compile(r"^([^_\s^]+)(?:\^\((\w{1,3})\))?_((?:[^_\s]{1,5}_){0,2}[^_\s]{1,5})$")
+
+
 def name_html(name):
-    """s_1 -> s<SUB>1</SUB>, W_s' -> W<SUB>s'</SUB>, gates_1 -> gates<SUB>1</SUB>; names with two or more
-    underscores (PyTorch's weight_ih_l0) stay as they are."""
-    first, _, rest = name.partition("_")
-    if first and rest and "_" not in rest and len(rest) <= 4:
-        return f"{escape(first)}<SUB>{escape(rest)}</SUB>"
-    return escape(name)
+    """The one rule for subscripts: everything after the first underscore is the subscript, its own
+    underscores shown as commas; a layer mark ^(l) is a superscript. s_1 -> s<SUB>1</SUB>, W_s' -> W<SUB>s'</SUB>,
+    weight_ih_l0 -> weight<SUB>ih,l0</SUB>, h^(1)_3 -> h<SUP>(1)</SUP><SUB>3</SUB>. player.js's sub() is the same."""
+    m = NAME.match(name)
+    if not m:
+        return escape(name)
+    sup = f"<SUP>({escape(m[2])})</SUP>" if m[2] else ""
+    return f"{escape(m[1])}{sup}<SUB>{escape(m[3].replace('_', ','))}</SUB>"
 
 
 def shape_text(shape):

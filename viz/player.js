@@ -29,9 +29,10 @@
     });
   }
   function shapeText(shape) { return shape.length ? shape.join("×") : "scalar"; }
-  function sub(name) {            // s_1 -> s<sub>1</sub> (short suffixes only, as the graph does)
-    var m = /^([^_\s]+)_([^_\s]{1,4})$/.exec(name);
-    return m ? esc(m[1]) + "<sub>" + esc(m[2]) + "</sub>" : esc(name);
+  function sub(name) {            // dot.py's name_html rule: s_1 -> s<sub>1</sub>, weight_ih_l0, h^(1)_3
+    var m = /^([^_\s^]+)(?:\^\((\w{1,3})\))?_((?:[^_\s]{1,5}_){0,2}[^_\s]{1,5})$/.exec(name);
+    if (!m) return esc(name);
+    return esc(m[1]) + (m[2] ? "<sup>(" + esc(m[2]) + ")</sup>" : "") + "<sub>" + esc(m[3].replace(/_/g, ",")) + "</sub>";
   }
   function dname(label) { return "∂" + sub(D.loss) + "/∂" + (/\s/.test(label) ? "(" + esc(label) + ")" : sub(label)); }
 

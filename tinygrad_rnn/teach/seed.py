@@ -129,7 +129,7 @@ class ThreeStepRNN(Module):
                 s = out[f"s_{t}"] = _named(_act(x @ self.W_x + s @ self.W_s, self.phi), f"s_{t}")
         with scope(f"{self.name}/t={T}"):
             y = out[f"y_{T}"] = _named(s @ self.W_y, f"y_{T}")
-        d = as_tensor(d, "ThreeStepRNN", "d")
+        d = as_tensor(d, "ThreeStepRNN", "d", f"d_{T}")
         if d.shape != y.shape:
             raise ValueError(f"ThreeStepRNN: d_{T} must have the shape of y_{T}, {y.shape}, got {d.shape}")
         if d.name is None:

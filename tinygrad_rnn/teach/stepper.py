@@ -279,6 +279,8 @@ class Stepper:
         name = self._names.get(id(t)) or t.name
         if name:
             return name
+        if t is self.root:
+            return "loss"                                  # an unnamed loss is `loss`, as viz.draw calls it
         node = t.node
         if node is None:
             return compact(t.data.reshape(())) if t.data.size == 1 else "const"
