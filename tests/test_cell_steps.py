@@ -1,0 +1,79 @@
+"""A hand-written loop over a cell is a time-step loop: scopes t=<k> and names with the step, no extra code."""
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn.teach.stepper import Stepper
+from viz.view import build
+
+NAMES = {tg.RNNCell: ("h", "a"), tg.LSTMCell: ("h", "c", "f", "i", "g", "o", "gates"),
+         tg.GRUCell: ("h", "r", "z", "n", "gh")}
+
+
+def run_loop(cls, T=3, layers=1, h=None):
+    tg.manual_seed(0)
+    cells = [cls(2 if k == 0 else 3, 3, dtype=np.float64) for k in range(layers)]
+    xs = np.random.default_rng(0).normal(size=(T, 1, 2))
+    states = [h] * layers
+    for t in range(T):
+        inp = xs[t]
+        for k, cell in enumerate(cells):
+            states[k] = cell(inp, states[k])
+            inp = states[k][0] if cls is tg.LSTMCell else states[k]
+    top = states[-1][0] if cls is tg.LSTMCell else states[-1]
+    return (top ** 2).sum(), cells
+
+
+@pytest.mark.parametrize("cls", list(NAMES))
+def test_a_cell_loop_records_steps_and_names(cls):
+    loss, (cell,) = run_loop(cls)
+    nodes = tg.graph(loss)
+    named = {n.name: n for n in nodes if n.name}
+    for t in (1, 2, 3):
+        for base in NAMES[cls]:
+            node = named[f"{base}_{t}"]
+            assert f"t={t}" in node.scope and node.scope[0] == cell.name
+        assert any(x.name == f"x_{t}" for n in nodes for x in n.inputs)        # numpy x_t: named, not const
+    assert not any(n.name == "h" or n.name == "a" for n in nodes)
+    view = build(loss)
+    assert view.steps == [1, 2, 3]
+    rows = {w.name: w for w in view.weights}
+    assert list(rows["weight_hh"].terms) == ["t=1", "t=2", "t=3"]
+
+
+@pytest.mark.parametrize("cls", list(NAMES))
+def test_stacked_cells_carry_their_layer(cls):
+    loss, cells = run_loop(cls, T=2, layers=2)
+    names = {n.name: n.scope_name for n in tg.graph(loss) if n.name}
+    assert names["h_2"] == f"{cells[0].name}/t=2"
+    assert names["h^(1)_2"] == f"{cells[1].name}/layer1/t=2"
+    assert build(loss).steps == [1, 2]
+
+
+def test_a_fresh_or_detached_state_starts_again_at_t1():
+    cell = tg.RNNCell(2, 3)
+    x = np.ones((1, 2))
+    h = cell(x, cell(x))
+    assert h.name == "h_2" and h.node.scope_name == "rnn_cell/t=2"
+    assert cell(x, h.detach()).name == "h_1"                   # truncated BPTT: a new sequence
+    assert cell(x, np.zeros((1, 3))).name == "h_1"
+    other = tg.RNNCell(2, 3)
+    assert other(x, h).name == "h_1"                           # a state made by another cell
+
+
+def test_a_scope_the_caller_opened_keeps_its_numbering():
+    cell = tg.GRUCell(2, 3)
+    h = None
+    for t in (1, 2):
+        with tg.scope(f"t={t}"):
+            h = cell(np.ones((1, 2)), h)
+    assert h.name == "h_2" and h.node.scope_name == "t=2/gru_cell"
+
+
+def test_the_stepper_tells_the_steps_and_calls_an_unnamed_loss_loss():
+    loss, (cell,) = run_loop(tg.RNNCell)
+    stepper = Stepper(loss, names=dict(cell.named_parameters()))
+    steps = stepper.run()
+    assert steps[0].label == "loss"
+    whens = [a.when for s in steps for a in s.accumulations if a.name == "weight_hh"]
+    assert whens == ["t=3", "t=2", "t=1"]
