@@ -26,6 +26,15 @@ def torch():
     return torch
 
 
+@pytest.fixture(scope="session")
+def jupyter():
+    """The Jupyter pieces the notebooks' build needs (the `notebooks` extra; CI installs it and sets
+    TINYGRAD_RNN_REQUIRE_NOTEBOOKS=1). Returns nbformat."""
+    for module in ("jupytext", "nbclient", "nbconvert", "ipykernel"):
+        _optional(module, "TINYGRAD_RNN_REQUIRE_NOTEBOOKS", "notebook tests skipped (pip install -e '.[notebooks]')")
+    return _optional("nbformat", "TINYGRAD_RNN_REQUIRE_NOTEBOOKS", "notebook tests skipped")
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -1,0 +1,226 @@
+"""The notebooks under docs/notebooks/: built from their text sources, executed with nbclient (the solutions
+build with every exercise's check passing, the student build stopping only at its unanswered exercises), and
+nbconvert's HTML of each opened in headless Chromium, where the inline player and the pictures must work.
+CI sets TINYGRAD_RNN_REQUIRE_NOTEBOOKS=1 (and ..._BROWSER=1): a missing Jupyter piece is a failure there.
+Screenshots go to $TINYGRAD_RNN_SCREENSHOTS (or pytest's tmp dir)."""
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "docs" / "notebooks"
+
+
+def _load_build():
+    spec = importlib.util.spec_from_file_location("notebook_build", NOTEBOOKS / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+nb_build = _load_build()
+STEMS = [source.stem for source in nb_build.sources()]
+_executed = {}
+
+
+def executed(stem, kind):
+    """The built and executed notebook (each is run once per test session)."""
+    if (stem, kind) not in _executed:
+        nb = nb_build.build(NOTEBOOKS / f"{stem}.py", solutions=kind == "solutions")
+        _executed[stem, kind] = nb_build.execute(nb)
+    return _executed[stem, kind]
+
+
+def code_cells(nb):
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+def is_exercise(cell):
+    return nb_build.EXERCISE in cell.metadata.get("tags", [])
+
+
+def errors(cell):
+    return [out for out in cell.outputs if out.output_type == "error"]
+
+
+def text(cell):
+    return "".join(out.get("text", "") for out in cell.outputs if out.output_type == "stream")
+
+
+def test_there_are_five_notebooks_each_with_exercises(jupyter):
+    assert STEMS, "no notebook sources"
+    for stem in STEMS:
+        nb = nb_build.build(NOTEBOOKS / f"{stem}.py", solutions=True)
+        assert sum(map(is_exercise, code_cells(nb))) >= 3, f"{stem}: fewer than 3 exercises"
+
+
+def test_only_text_sources_are_committed():
+    """The .py sources are the notebooks; built .ipynb (and their outputs) live in the ignored _build folder."""
+    assert not list(NOTEBOOKS.glob("*.ipynb"))
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(NOTEBOOKS / "_build" / "x.ipynb")], cwd=ROOT)
+    assert ignored.returncode == 0, "docs/notebooks/_build/ must be in .gitignore"
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_student_build_hides_the_solutions(jupyter, stem):
+    source = (NOTEBOOKS / f"{stem}.py").read_text(encoding="utf-8")
+    student = nb_build.build(NOTEBOOKS / f"{stem}.py", solutions=False)
+    solutions = nb_build.build(NOTEBOOKS / f"{stem}.py", solutions=True)
+    for cell in code_cells(student) + code_cells(solutions):
+        assert nb_build.BEGIN not in cell.source and nb_build.END not in cell.source
+        assert cell.outputs == [] and cell.execution_count is None
+    answers = [line for chunk in source.split(nb_build.BEGIN)[1:] for line in chunk.split(nb_build.END)[0].split("\n")
+               if line.strip()]
+    assert answers
+    student_code = "\n".join(cell.source for cell in code_cells(student))
+    solution_code = "\n".join(cell.source for cell in code_cells(solutions))
+    for line in answers:
+        assert line in solution_code
+    assert not [line for line in answers if line in student_code.split("\n")], "an answer line is in the student build"
+    for s_cell, t_cell in zip(code_cells(student), code_cells(solutions)):
+        tags = s_cell.metadata.get("tags", [])
+        assert (nb_build.TOLERATED in tags) == is_exercise(t_cell)
+
+
+def test_a_misplaced_marker_is_a_build_error(jupyter, tmp_path):
+    bad = tmp_path / "01_bad.py"
+    bad.write_text("# %%\nx = ...\n# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n", encoding="utf-8")
+    with pytest.raises(nb_build.BuildError, match="not tagged 'exercise'"):
+        nb_build.build(bad, solutions=True)
+    bad.write_text('# %% tags=["exercise"]\nx = ...\n# END SOLUTION\nx = 1\n# BEGIN SOLUTION\n', encoding="utf-8")
+    with pytest.raises(nb_build.BuildError, match="one '# BEGIN SOLUTION' line"):
+        nb_build.build(bad, solutions=False)
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_solutions_run_and_every_check_passes(jupyter, stem):
+    nb = executed(stem, "solutions")
+    cells = code_cells(nb)
+    assert all(cell.execution_count for cell in cells), "a cell did not run"
+    for cell in cells:
+        assert not errors(cell), cell.source
+    exercises = [cell for cell in cells if is_exercise(cell)]
+    for cell in exercises:
+        assert "✔" in text(cell) and "correct" in text(cell), f"no passing check printed by:\n{cell.source}"
+    assert f"{len(exercises)} of {len(exercises)} exercises passed" in text(cells[-1])
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_student_build_stops_only_at_unanswered_exercises(jupyter, stem):
+    nb = executed(stem, "student")
+    cells = code_cells(nb)
+    assert all(cell.execution_count for cell in cells), "a cell did not run"
+    for cell in cells:
+        if is_exercise(cell):
+            assert [e.ename for e in errors(cell)] == ["NotAnswered"], cell.source
+            assert "is not answered yet: replace the ..." in errors(cell)[0].evalue
+        else:
+            assert not errors(cell), cell.source
+    exercises = sum(map(is_exercise, cells))
+    assert f"0 of {exercises} exercises passed" in text(cells[-1])
+
+
+def test_a_wrong_answer_fails_with_the_differing_number(jupyter):
+    from tinygrad_rnn.teach import exercises as ex
+    ex.reset()
+    with pytest.raises(ex.NotAnswered, match="1.1 is not answered yet"):
+        ex.check_array("1.1", ..., [1.0, 2.0])
+    with pytest.raises(ex.WrongAnswer, match=r"differs from the tape's at index \(1,\): yours 2.5, the tape's 2"):
+        ex.check_array("1.2", [1.0, 2.5], [1.0, 2.0])
+    with pytest.raises(ex.WrongAnswer, match=r"has shape \(3,\); the tape's has shape \(2,\)"):
+        ex.check_array("1.3", [1.0, 2.0, 3.0], [1.0, 2.0])
+    with pytest.raises(ex.WrongAnswer, match="is not the answer"):
+        ex.check_choice("1.4", "b", ["a", "b"], ex.digest("1.4", "a"))
+    ex.check_choice("1.5", " A ", ["a", "b"], ex.digest("1.5", "a"))
+    with pytest.raises(ex.WrongAnswer, match="should be one number"):
+        ex.check_number("1.6", [3], 3)
+    with pytest.raises(ex.WrongAnswer, match="this should hold and does not: odd"):
+        ex.check_true("1.7", 4, lambda n: n % 2 == 1, "odd")
+
+
+def test_build_script_writes_both_builds(jupyter, tmp_path):
+    """The command line the README names, without executing (that is what the tests above do)."""
+    done = subprocess.run([sys.executable, str(NOTEBOOKS / "build.py"), "--out", str(tmp_path), STEMS[0]],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for kind in nb_build.BUILDS:
+        nb = jupyter.read(tmp_path / kind / f"{STEMS[0]}.ipynb", as_version=4)
+        jupyter.validate(nb)
+    bad = subprocess.run([sys.executable, str(NOTEBOOKS / "build.py"), "--out", str(tmp_path), "99_nothing"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "no notebook named 99_nothing" in bad.stderr
+
+
+# ---- nbconvert's HTML in Chromium ------------------------------------------------------------------------
+
+@pytest.fixture
+def shots(tmp_path):
+    where = os.environ.get("TINYGRAD_RNN_SCREENSHOTS")
+    if where:
+        os.makedirs(where, exist_ok=True)
+        return where
+    return str(tmp_path)
+
+
+PICTURES = """
+    const out = [];
+    for (const el of document.querySelectorAll('.jp-OutputArea-output svg:not(svg svg), '
+                                               + '.jp-OutputArea-output img, .jp-OutputArea-output iframe')) {
+        const r = el.getBoundingClientRect();
+        out.push([el.tagName.toLowerCase(), r.width, r.height, el.tagName === 'IMG' ? el.naturalWidth : -1]);
+    }
+    return out;"""
+
+
+def severe(browser):
+    return [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def check_player(browser, frame):
+    """Inside the player's iframe: the script ran, the graph has a size, and next advances the walk."""
+    from selenium.webdriver.common.by import By
+    browser.switch_to.frame(frame)
+    try:
+        assert browser.execute_script("return !!window.player"), "the player's script did not run in the notebook"
+        size = browser.execute_script("const r = document.querySelector('#graph svg').getBoundingClientRect();"
+                                      "return [r.width, r.height];")
+        assert min(size) > 50, size
+        assert browser.execute_script("return Number(document.body.getAttribute('data-step'))") == -1
+        for expected in (0, 1, 2):
+            browser.find_element(By.ID, "next").click()
+            assert browser.execute_script("return Number(document.body.getAttribute('data-step'))") == expected
+        assert browser.execute_script("return document.getElementById('pos').textContent").startswith("step 3 /")
+    finally:
+        browser.switch_to.default_content()
+
+
+@pytest.mark.parametrize("stem", STEMS)
+def test_html_opens_in_chromium_with_working_player_and_pictures(jupyter, browser, stem, tmp_path, shots):
+    from selenium.webdriver.common.by import By
+    page = nb_build.write_atomic(tmp_path / f"{stem}.html", nb_build.to_html(executed(stem, "solutions")))
+    browser.set_window_size(1024, 768)
+    browser.get_log("browser")                       # start with an empty console
+    browser.get(page.as_uri())
+    pictures = browser.execute_script(PICTURES)
+    assert pictures, "no picture in the notebook's outputs"
+    for tag, width, height, natural in pictures:
+        assert width > 20 and height > 20 and natural != 0, (tag, width, height, natural)
+    frames = browser.find_elements(By.CSS_SELECTOR, "iframe[title='backprop player']")
+    for frame in frames:
+        browser.execute_script("arguments[0].scrollIntoView()", frame)
+        check_player(browser, frame)
+    if stem.startswith("01_"):
+        assert frames, "notebook 1 shows the player inline"
+    browser.execute_script("window.scrollTo(0, 0)")
+    for width, height in ((1024, 768), (1920, 1080)):
+        browser.set_window_size(width, height)
+        browser.save_screenshot(os.path.join(shots, f"notebook-{stem}-{width}x{height}.png"))
+        if frames:
+            browser.execute_script("arguments[0].scrollIntoView()", frames[0])
+            browser.save_screenshot(os.path.join(shots, f"notebook-{stem}-player-{width}x{height}.png"))
+            browser.execute_script("window.scrollTo(0, 0)")
+    assert severe(browser) == []

@@ -1,0 +1,139 @@
+"""Checked exercises for the notebooks: compare a learner's answer with the number the tape computed.
+
+    from tinygrad_rnn.teach import exercises as ex
+    g_3 = ...                                            # the learner replaces ... with an answer
+    ex.check_array("1.2", g_3, s_3.node.input_grads[0], what="the gradient at a_3")
+
+A check prints one line when the answer is right ("✔ 1.2 ...") and raises when it is not:
+`NotAnswered` while the answer is still `...`, `WrongAnswer` (an AssertionError) naming the first entry
+that differs, both answer and expected value, and a hint. `score()` lists what passed so far. The
+notebooks' build runs the solutions with every check expected to pass, and the student version with
+every exercise expected to stop at NotAnswered.
+"""
+import hashlib
+
+import numpy as np
+
+__all__ = ["NotAnswered", "WrongAnswer", "check_array", "check_number", "check_choice", "check_true", "digest",
+           "score", "reset"]
+
+_results = {}            # label -> True (passed) / False (wrong) / None (not answered yet), in order of checking
+
+
+class NotAnswered(Exception):
+    """The answer is still the placeholder `...`."""
+
+
+class WrongAnswer(AssertionError):
+    """The answer differs from what the tape computed."""
+
+
+def _unanswered(value):
+    if value is Ellipsis:
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_unanswered(v) for v in value)
+    if isinstance(value, dict):
+        return any(_unanswered(v) for v in value.values())
+    return False
+
+
+def _start(label, answer, what):
+    """Record the attempt; raise NotAnswered while `answer` holds `...`."""
+    __tracebackhide__ = True
+    if _unanswered(answer):
+        _results[label] = None
+        raise NotAnswered(f"exercise {label} is not answered yet: replace the ... with {what or 'your answer'}")
+
+
+def _fail(label, message, hint):
+    __tracebackhide__ = True
+    _results[label] = False
+    raise WrongAnswer(f"✘ {label} not yet: {message}" + (f"\n  hint: {hint}" if hint else ""))
+
+
+def _passed(label, message):
+    _results[label] = True
+    print(f"✔ {label} correct: {message}")
+
+
+def _as_array(value):
+    if hasattr(value, "data") and hasattr(value, "requires_grad"):       # a Tensor: compare its values
+        value = value.data
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
+def check_array(label, answer, expected, what="", rtol=1e-6, atol=1e-9, hint=None):
+    """The answer equals `expected` (an array or Tensor read off the tape) in shape and value."""
+    __tracebackhide__ = True
+    _start(label, answer, what)
+    got, want = _as_array(answer), _as_array(expected)
+    name = what or "your answer"
+    if got is None:
+        _fail(label, f"{name} should be an array of numbers, got {type(answer).__name__}", hint)
+    if got.shape != want.shape:
+        _fail(label, f"{name} has shape {got.shape}; the tape's has shape {want.shape}", hint)
+    close = np.isclose(got, want, rtol=rtol, atol=atol)
+    if not np.all(close):
+        where = tuple(int(i) for i in np.argwhere(~close)[0])
+        spot = f" at index {where}" if where else ""
+        _fail(label, f"{name} differs from the tape's{spot}: yours {got[where]:.6g}, the tape's {want[where]:.6g} "
+                     f"({int(np.sum(~close))} of {close.size} entries differ)", hint)
+    diff = float(np.max(np.abs(got - want))) if got.size else 0.0
+    _passed(label, f"{name} matches the tape (max |difference| {diff:.1e})")
+
+
+def check_number(label, answer, expected, what="", rtol=1e-6, atol=1e-9, hint=None):
+    """The answer is a single number equal to `expected`."""
+    __tracebackhide__ = True
+    _start(label, answer, what)
+    if isinstance(answer, bool) or np.ndim(answer) != 0 or _as_array(answer) is None:
+        _fail(label, f"{what or 'your answer'} should be one number, got {answer!r:.60}", hint)
+    got, want = float(np.asarray(_as_array(answer))), float(np.asarray(_as_array(expected)))
+    if not np.isclose(got, want, rtol=rtol, atol=atol):
+        _fail(label, f"{what or 'your answer'} is {got:.6g}; the tape says otherwise", hint)
+    _passed(label, f"{what or 'your answer'} is {got:.6g}, as the tape says")
+
+
+def digest(label, answer):
+    """A short fingerprint of a choice, so the expected answer can sit in the notebook without being shown."""
+    return hashlib.sha256(f"{label}:{str(answer).strip().lower()}".encode()).hexdigest()[:12]
+
+
+def check_choice(label, answer, choices, expected_digest, why="", hint=None):
+    """The answer is the right one of `choices`; `expected_digest` is digest(label, right choice)."""
+    __tracebackhide__ = True
+    _start(label, answer, f"one of {', '.join(map(repr, choices))}")
+    normal = str(answer).strip().lower()
+    if normal not in {str(c).strip().lower() for c in choices}:
+        _fail(label, f"{answer!r} is not one of {', '.join(map(repr, choices))}", hint)
+    if digest(label, normal) != expected_digest:
+        _fail(label, f"{answer!r} is not the answer", hint)
+    _passed(label, f"{answer!r}" + (f": {why}" if why else ""))
+
+
+def check_true(label, answer, test, message, what="", hint=None):
+    """A check written in the notebook: `test(answer)` says whether the answer passed (it is called only
+    once the answer is given), `message` what was tested."""
+    __tracebackhide__ = True
+    _start(label, answer, what)
+    if not test(answer):
+        _fail(label, f"this should hold and does not: {message}", hint)
+    _passed(label, message)
+
+
+def score():
+    """Print one line per exercise checked so far, and how many passed."""
+    passed = sum(1 for ok in _results.values() if ok)
+    marks = {True: "✔ passed", False: "✘ not yet", None: "… not answered"}
+    for label, ok in _results.items():
+        print(f"  {label}: {marks[ok]}")
+    print(f"{passed} of {len(_results)} exercises passed")
+
+
+def reset():
+    """Forget the results (a notebook restarted without restarting its kernel)."""
+    _results.clear()
