@@ -36,6 +36,16 @@ def jupyter():
 
 
 @pytest.fixture
+def shots(tmp_path):
+    """Where browser tests save their screenshots: $TINYGRAD_RNN_SCREENSHOTS, or pytest's tmp dir."""
+    where = os.environ.get("TINYGRAD_RNN_SCREENSHOTS")
+    if where:
+        os.makedirs(where, exist_ok=True)
+        return where
+    return str(tmp_path)
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(0)
 

@@ -35,6 +35,13 @@ def executed(stem, kind):
     return _executed[stem, kind]
 
 
+def executed_cells(stem, kind):
+    """The code cells of the executed notebook, each of which must have run."""
+    cells = code_cells(executed(stem, kind))
+    assert all(cell.execution_count for cell in cells), "a cell did not run"
+    return cells
+
+
 def code_cells(nb):
     return [cell for cell in nb.cells if cell.cell_type == "code"]
 
@@ -98,9 +105,7 @@ def test_a_misplaced_marker_is_a_build_error(jupyter, tmp_path):
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_solutions_run_and_every_check_passes(jupyter, stem):
-    nb = executed(stem, "solutions")
-    cells = code_cells(nb)
-    assert all(cell.execution_count for cell in cells), "a cell did not run"
+    cells = executed_cells(stem, "solutions")
     for cell in cells:
         assert not errors(cell), cell.source
     exercises = [cell for cell in cells if is_exercise(cell)]
@@ -111,9 +116,7 @@ def test_solutions_run_and_every_check_passes(jupyter, stem):
 
 @pytest.mark.parametrize("stem", STEMS)
 def test_student_build_stops_only_at_unanswered_exercises(jupyter, stem):
-    nb = executed(stem, "student")
-    cells = code_cells(nb)
-    assert all(cell.execution_count for cell in cells), "a cell did not run"
+    cells = executed_cells(stem, "student")
     for cell in cells:
         if is_exercise(cell):
             assert [e.ename for e in errors(cell)] == ["NotAnswered"], cell.source
@@ -156,15 +159,6 @@ def test_build_script_writes_both_builds(jupyter, tmp_path):
 
 
 # ---- nbconvert's HTML in Chromium ------------------------------------------------------------------------
-
-@pytest.fixture
-def shots(tmp_path):
-    where = os.environ.get("TINYGRAD_RNN_SCREENSHOTS")
-    if where:
-        os.makedirs(where, exist_ok=True)
-        return where
-    return str(tmp_path)
-
 
 PICTURES = """
     const out = [];

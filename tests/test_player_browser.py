@@ -22,15 +22,6 @@ def seed(tmp_path_factory):
     return p, path
 
 
-@pytest.fixture
-def shots(tmp_path):
-    where = os.environ.get("TINYGRAD_RNN_SCREENSHOTS")
-    if where:
-        os.makedirs(where, exist_ok=True)
-        return where
-    return str(tmp_path)
-
-
 def load(browser, path):
     browser.get(path.as_uri())
     assert browser.execute_script("return !!window.player"), "the player's script did not run"
