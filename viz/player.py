@@ -25,6 +25,7 @@ import re
 
 import numpy as np
 
+from tinygrad_rnn.core.ops import index_text, op_field
 from tinygrad_rnn.teach.stepper import Stepper, finite_difference, norm, time_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,21 +33,7 @@ VALUES = 8                  # element values kept per array (row-major)
 HEAT = (12, 16)             # at most this many rows x columns of a matrix go into its heatmap
 STATE = re.compile(r"^(.+?)_(\d+)$")
 CHECK_BUDGET = 150_000      # check="auto": node visits that finite differences may cost (about 2 s)
-
-# how the contribution to input k is computed from g = dE/d(output), with {a}, {b} the inputs, {y} the output
-FORMULA = {
-    "add": ("g", "g"), "sub": ("g", "−g"), "mul": ("g ⊙ {b}", "g ⊙ {a}"),
-    "div": ("g / {b}", "−g ⊙ {a} / {b}²"), "matmul": ("g @ {b}ᵀ", "{a}ᵀ @ g"),
-    "linear": ("g @ {b}", "gᵀ @ {a}", "g summed over its rows", "g"),  # y = a bᵀ + bias + r (see _formula)
-    "pow": ("g ⊙ {b}·{a}^({b}−1)", "g ⊙ {y} ⊙ ln {a}"), "neg": ("−g",), "exp": ("g ⊙ {y}",),
-    "log": ("g / {a}",), "tanh": ("g ⊙ (1 − {y}²)",), "sigmoid": ("g ⊙ {y} ⊙ (1 − {y})",),
-    "relu": ("g ⊙ [{a} > 0]",), "softplus": ("g ⊙ σ({a})",), "sum": ("g copied to every element of {a}",),
-    "mean": ("g / n copied to every element of {a}",), "max": ("g where {a} is largest, 0 elsewhere",),
-    "reshape": ("g reshaped back to {shape}",), "transpose": ("gᵀ",),
-    "getitem": ("g put back at [{index}] of a zero array of shape {shape}",),
-    "softmax": ("{y} ⊙ (g − Σ g ⊙ {y})",), "log_softmax": ("g − softmax({a}) · Σ g",),
-}
-BROADCASTING = {"add", "sub", "mul", "div", "pow"}
+OP_FIELDS = ("symbol", "rule", "latex", "infix", "formula")   # what the page gets of each op's table entry
 
 
 class Player:
@@ -146,20 +133,17 @@ def summary(a):
 
 
 def _formula(step, pos):
-    """'g @ W_sᵀ': how the contribution to input `pos` is computed (g is the upstream gradient)."""
-    op, inputs = step.op, step.inputs
+    """'g @ W_sᵀ': how the contribution to input `pos` is computed (g is the upstream gradient), from the op's
+    formula template (see ops.Op)."""
+    op, inputs, templates = step.op, step.inputs, op_field(step.node.op, "formula")
     names = [e.name if " " not in e.name else f"({e.name})" for e in inputs]
     y = step.label if " " not in step.label else f"({step.label})"
-    if op in ("stack", "concat"):
-        text = f"g[{pos}]" if op == "stack" else f"piece {pos + 1} of g (the slice that came from this input)"
-    elif op in FORMULA and pos < len(FORMULA[op]):
-        index = step.node.params.get("index") if op == "getitem" else None
-        from tinygrad_rnn.core.ops import index_text
-        text = FORMULA[op][pos].format(a=names[0], b=names[1] if len(names) > 1 else "", y=y,
-                                       shape=tuple(inputs[pos].tensor.shape),
-                                       index=index_text(index) if index is not None else "")
-    else:
+    if not templates:
         return step.rule
+    index = step.node.params.get("index") if op == "getitem" else None
+    text = templates[min(pos, len(templates) - 1)].format(
+        a=names[0], b=names[1] if len(names) > 1 else "", y=y, shape=tuple(inputs[pos].tensor.shape),
+        index=index_text(index) if index is not None else "", pos=pos, part=pos + 1)
     if op == "linear" and pos in (1, 2):        # y = x Wᵀ + b: a vector x, or rows over several leading axes
         lead = inputs[0].tensor.ndim - 1
         if lead == 0:
@@ -167,7 +151,7 @@ def _formula(step, pos):
         elif lead > 1:
             text = "g summed over every leading axis" if pos == 2 else \
                 f"gᵀ @ {names[0]} with g and {names[0]} flattened to rows: a sum over every leading axis"
-    if op in BROADCASTING and tuple(inputs[pos].tensor.shape) != tuple(step.shape):
+    if op_field(step.node.op, "broadcasts") and tuple(inputs[pos].tensor.shape) != tuple(step.shape):
         text += f", summed over the broadcast axes back to shape {tuple(inputs[pos].tensor.shape)}"
     return text
 
@@ -287,7 +271,12 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
         row["cells"].append({"t": t, "label": label, "events": strip_events.get(key, [])})
     return {"total": stepper.total, "loss": steps[0].label, "loss_value": _num(float(np.sum(root.data))),
             "check": plan, "steps": out_steps, "leaves": leaves, "strip": list(rows.values()),
-            "vertices": {}, "edges": {}, "step_vertex": [None] * stepper.total}
+            "ops": _ops_table(steps), "vertices": {}, "edges": {}, "step_vertex": [None] * stepper.total}
+
+
+def _ops_table(steps):
+    """{op name: its table entry (ops.Op)} for the ops the steps visit: the page reads an op's fields here."""
+    return {s.op: {f: op_field(s.node.op, f) for f in OP_FIELDS} for s in steps}
 
 
 # ---- the graph: laid out once, restyled by the page ------------------------------------------------

@@ -27,14 +27,11 @@ from itertools import pairwise
 import numpy as np
 
 import tinygrad_rnn as tg
-from tinygrad_rnn.core.ops import index_text
+from tinygrad_rnn.core.ops import index_text, op_field
 from tinygrad_rnn.core.tape import FREED
 
 STEP = re.compile(r"^t=(\d+)$")
 STATE = re.compile(r"^(.+?)_(\d+)$")          # s_1, h_12, c_3: a tensor and its step
-SYMBOL = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "matmul": "@", "pow": "^", "neg": "−",
-          "sigmoid": "σ", "transpose": "ᵀ"}
-ROWWISE = {"matmul", "linear", "add", "sub", "mul", "tanh", "sigmoid", "relu"}   # row t needs row t only
 OPS_LIMIT = 150          # detail="auto" draws ops up to this many op vertices
 OPS_BUDGET = 240         # detail="ops" draws at most 6 steps, fewer when that would pass this many op vertices
 EDGES_LIMIT = 40         # shared="auto": an edge per use of a shared leaf up to 4 steps and this many ops
@@ -377,7 +374,7 @@ def _pass_through(tape, step, users):
             m = frontier.pop()
             for c, pos in users[m.index]:
                 index = c.params.get("index")
-                if step[c.index] is None and c.op.name in ROWWISE and not (c.op.name in ("matmul", "linear") and pos):
+                if step[c.index] is None and pos in op_field(c.op, "rowwise"):
                     frontier.append(c)
                 elif (step[c.index] is not None and c.op.name == "getitem" and isinstance(index, (int, np.integer))
                       and 0 <= index < len(g.inputs)):
@@ -422,8 +419,8 @@ def describe(t, depth=2):
         text = f"{x} @ {w}ᵀ" + "".join(f" + {v}" for v in b)
         if len(text) <= 40:
             return text
-    if depth and n.op.name in SYMBOL and len(n.inputs) == 2:
-        text = f" {SYMBOL[n.op.name]} ".join(describe(x, depth - 1) for x in n.inputs)
+    if depth and op_field(n.op, "infix") and len(n.inputs) == 2:
+        text = f" {op_field(n.op, 'symbol')} ".join(describe(x, depth - 1) for x in n.inputs)
         if len(text) <= 40:
             return text
     return f"{n.op.name} #{n.index}"
@@ -441,7 +438,7 @@ def _index_text(index):
 def _op_label(n):
     if n.op.name == "getitem":
         return _index_text(n.params.get("index"))
-    sym = SYMBOL.get(n.op.name, n.op.name)
+    sym = op_field(n.op, "symbol")
     consts = [f"{t.data.item():g}" if _constant(t) else None for t in n.inputs]
     if len(consts) == 2 and any(consts):
         return f"{consts[0]} {sym}" if consts[0] else f"{sym} {consts[1]}"

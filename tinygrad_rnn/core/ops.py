@@ -1,10 +1,10 @@
 """The ops table: every primitive's forward and vector-Jacobian product side by side.
 
-An op is a class used as a namespace (never instantiated):
+An op is a class used as a namespace (never instantiated), and everything the project knows about the op:
     forward(*arrays, **params) -> (output array, saved)     saved = what vjp needs
     vjp(g, saved, needs)       -> one gradient per input    (None where needs[i] is False)
-plus its derivative rule as text and LaTeX, which the stepper and the diagrams print. Broadcasting is
-undone in one place, `unbroadcast`. Everything here is plain numpy: the backward never records nodes.
+plus how the stepper, the diagrams and the player show it (see `Op`). Broadcasting is undone in one place,
+`unbroadcast`. Everything here is plain numpy: the backward never records nodes.
 
 An op may also define `vjp_lean(g, saved, needs)`: the same gradients, some of them as a Lazy (a Scatter
 or an Outer, below) that stands for the dense array. Only a walk nobody watches uses it
@@ -27,15 +27,41 @@ OPS = {}  # name -> op class, filled in as the classes below are defined
 
 
 class Op:
+    """One op: forward and vjp, and how it is shown. The fields every op of the table defines:
+    rule       the local derivative as plain text (the stepper, the player)
+    latex      the same as LaTeX
+    symbol     the label of its vertex in a diagram ("×" for mul); its name when it has no symbol
+    infix      how Python writes it between two operands ("*" for mul; the stepper's expressions), or None.
+               A diagram writes an infix op with its symbol: "h × W"
+    rowwise    the inputs whose row t alone makes row t of the output (matmul: its left input only); the
+               diagrams fold a stack of per-step results that reaches the steps again only through these
+    broadcasts the inputs broadcast against each other, so their gradients are summed back (`unbroadcast`)
+    formula    per input, how its gradient is made from g = dE/d(output), as the player writes it; a template
+               with {a}, {b} (the inputs' names), {y} (the output's), {shape} (the input's), {index}, {pos}
+               (the input's position), {part} (pos + 1). The last one serves every further input (stack)
+    """
     name = "op"
-    rule = ""     # the local derivative as plain text
-    latex = ""    # the same as LaTeX
+    rule = ""
+    latex = ""
+    symbol = "op"
+    infix = None
+    rowwise = ()
+    broadcasts = False
+    formula = ()
     keeps_lazy = False   # True: vjp_lean's lazy is the same numbers, cheap to keep, so even a watched walk uses it
 
     def __init_subclass__(cls):
         OPS[cls.name] = cls
+        if "symbol" not in vars(cls):
+            cls.symbol = cls.name
         if "vjp_lean" not in vars(cls):
             cls.vjp_lean = cls.vjp
+
+
+def op_field(op, field):
+    """`op`'s field (see `Op`); an op outside the table, which may define only forward and vjp, gets Op's
+    default, and its name as its symbol."""
+    return getattr(op, field, op.name if field == "symbol" else getattr(Op, field))
 
 
 def unbroadcast(grad, shape, dtype):
@@ -69,6 +95,8 @@ def _expand(g, axes, keepdims):
 class Add(Op):
     name, rule = "add", "d(a+b)/da = 1, d(a+b)/db = 1"
     latex = r"\frac{\partial(a+b)}{\partial a} = 1,\quad \frac{\partial(a+b)}{\partial b} = 1"
+    symbol, infix, rowwise, broadcasts = "+", "+", (0, 1), True
+    formula = ("g", "g")
 
     def forward(a, b):
         return a + b, (a.shape, a.dtype, b.shape, b.dtype)     # the backward needs no values
@@ -82,6 +110,8 @@ class Add(Op):
 class Sub(Op):
     name, rule = "sub", "d(a-b)/da = 1, d(a-b)/db = -1"
     latex = r"\frac{\partial(a-b)}{\partial a} = 1,\quad \frac{\partial(a-b)}{\partial b} = -1"
+    symbol, infix, rowwise, broadcasts = "−", "-", (0, 1), True
+    formula = ("g", "−g")
 
     def forward(a, b):
         return a - b, (a.shape, a.dtype, b.shape, b.dtype)     # the backward needs no values
@@ -95,6 +125,8 @@ class Sub(Op):
 class Mul(Op):
     name, rule = "mul", "d(a*b)/da = b, d(a*b)/db = a"
     latex = r"\frac{\partial(ab)}{\partial a} = b,\quad \frac{\partial(ab)}{\partial b} = a"
+    symbol, infix, rowwise, broadcasts = "×", "*", (0, 1), True
+    formula = ("g ⊙ {b}", "g ⊙ {a}")
 
     def forward(a, b):
         return a * b, (a, b)
@@ -108,6 +140,8 @@ class Mul(Op):
 class Div(Op):
     name, rule = "div", "d(a/b)/da = 1/b, d(a/b)/db = -a/b^2"
     latex = r"\frac{\partial(a/b)}{\partial a} = \frac{1}{b},\quad \frac{\partial(a/b)}{\partial b} = -\frac{a}{b^2}"
+    symbol, infix, broadcasts = "÷", "/", True
+    formula = ("g / {b}", "−g ⊙ {a} / {b}²")
 
     def forward(a, b):
         out = a / b
@@ -122,6 +156,8 @@ class Div(Op):
 class Pow(Op):
     name, rule = "pow", "d(a^b)/da = b a^(b-1), d(a^b)/db = a^b ln a"
     latex = r"\frac{\partial a^b}{\partial a} = b\,a^{b-1},\quad \frac{\partial a^b}{\partial b} = a^b \ln a"
+    symbol, infix, broadcasts = "^", "**", True
+    formula = ("g ⊙ {b}·{a}^({b}−1)", "g ⊙ {y} ⊙ ln {a}")
 
     def forward(a, b):
         out = a ** b
@@ -141,6 +177,8 @@ def _rows(x):
 class MatMul(Op):
     name, rule = "matmul", "d(A@B)/dA: G @ B^T, d(A@B)/dB: A^T @ G"
     latex = r"\bar{A} = \bar{C} B^\top,\quad \bar{B} = A^\top \bar{C}"
+    symbol, infix, rowwise = "@", "@", (0,)
+    formula = ("g @ {b}ᵀ", "{a}ᵀ @ g")
 
     def forward(a, b):
         if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
@@ -180,6 +218,8 @@ class Linear(Op):
             "db = g summed over the leading dims, dr = g")
     latex = (r"\bar{x} = \bar{y}\,W,\quad \bar{W} = \textstyle\sum_{\text{rows}} \bar{y}^\top x,"
              r"\quad \bar{b} = \textstyle\sum_{\text{rows}} \bar{y},\quad \bar{r} = \bar{y}")
+    rowwise = (0,)
+    formula = ("g @ {b}", "gᵀ @ {a}", "g summed over its rows", "g")   # y = a bᵀ + bias + r
 
     def forward(x, w, b=None, r=None, contiguous_wt=False):
         if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
@@ -251,6 +291,7 @@ def _contiguous_t(w):
 
 class Neg(Op):
     name, rule, latex = "neg", "d(-x)/dx = -1", r"\frac{\partial(-x)}{\partial x} = -1"
+    symbol, formula = "−", ("−g",)
 
     def forward(x):
         return -x, None
@@ -261,6 +302,7 @@ class Neg(Op):
 
 class Exp(Op):
     name, rule, latex = "exp", "d exp(x)/dx = exp(x)", r"\frac{\partial e^x}{\partial x} = e^x"
+    formula = ("g ⊙ {y}",)
 
     def forward(x):
         out = np.exp(x)
@@ -272,6 +314,7 @@ class Exp(Op):
 
 class Log(Op):
     name, rule, latex = "log", "d ln(x)/dx = 1/x", r"\frac{\partial \ln x}{\partial x} = \frac{1}{x}"
+    formula = ("g / {a}",)
 
     def forward(x):
         return np.log(x), x
@@ -283,6 +326,7 @@ class Log(Op):
 class Tanh(Op):
     name, rule = "tanh", "d tanh(x)/dx = 1 - tanh(x)^2"
     latex = r"\frac{\partial \tanh x}{\partial x} = 1 - \tanh^2 x"
+    rowwise, formula = (0,), ("g ⊙ (1 − {y}²)",)
 
     def forward(x):
         out = np.tanh(x)
@@ -297,6 +341,7 @@ class Tanh(Op):
 class Sigmoid(Op):
     name, rule = "sigmoid", "d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x))"
     latex = r"\frac{\partial \sigma(x)}{\partial x} = \sigma(x)\,(1 - \sigma(x))"
+    symbol, rowwise, formula = "σ", (0,), ("g ⊙ {y} ⊙ (1 − {y})",)
 
     def forward(x):
         # 1 / (1 + e^-x), as PyTorch computes it; e^-x overflows to inf below x = -88 (float32), and 1 / inf is
@@ -320,6 +365,7 @@ class Sigmoid(Op):
 class Relu(Op):
     name, rule = "relu", "d relu(x)/dx = 1 if x > 0 else 0"
     latex = r"\frac{\partial\,\mathrm{relu}(x)}{\partial x} = [x > 0]"
+    rowwise, formula = (0,), ("g ⊙ [{a} > 0]",)
 
     def forward(x):
         out = np.maximum(x, 0)
@@ -332,6 +378,7 @@ class Relu(Op):
 class Softplus(Op):
     name, rule = "softplus", "d ln(1 + e^x)/dx = sigmoid(x)"
     latex = r"\frac{\partial \ln(1 + e^x)}{\partial x} = \sigma(x)"
+    formula = ("g ⊙ σ({a})",)
 
     def forward(x):
         return np.logaddexp(0, x), x                     # log(1 + e^x) without overflow
@@ -345,6 +392,7 @@ class Softplus(Op):
 class Sum(Op):
     name, rule = "sum", "d sum(x)/dx_i = 1"
     latex = r"\frac{\partial \sum_j x_j}{\partial x_i} = 1"
+    formula = ("g copied to every element of {a}",)
 
     def forward(x, axis=None, keepdims=False):
         axes = _axes(axis, x.ndim)
@@ -358,6 +406,7 @@ class Sum(Op):
 class Mean(Op):
     name, rule = "mean", "d mean(x)/dx_i = 1/n"
     latex = r"\frac{\partial\,\frac{1}{n}\sum_j x_j}{\partial x_i} = \frac{1}{n}"
+    formula = ("g / n copied to every element of {a}",)
 
     def forward(x, axis=None, keepdims=False):
         axes = _axes(axis, x.ndim)
@@ -375,6 +424,7 @@ class Mean(Op):
 class Max(Op):
     name, rule = "max", "d max(x)/dx_i = 1 where x_i is the max (shared evenly between ties), else 0"
     latex = r"\frac{\partial \max_j x_j}{\partial x_i} = \frac{[x_i = \max]}{\#\text{ties}}"
+    formula = ("g where {a} is largest, 0 elsewhere",)
 
     def forward(x, axis=None, keepdims=False):
         axes = _axes(axis, x.ndim)
@@ -392,6 +442,7 @@ class Max(Op):
 
 class Reshape(Op):
     name, rule, latex = "reshape", "gradient reshaped back", r"\bar{x} = \mathrm{reshape}(\bar{y})"
+    formula = ("g reshaped back to {shape}",)
 
     def forward(x, shape):
         return x.reshape(shape), x.shape
@@ -402,6 +453,7 @@ class Reshape(Op):
 
 class Transpose(Op):
     name, rule, latex = "transpose", "gradient transposed back", r"\bar{x} = \bar{y}^{\top}"
+    symbol, formula = "ᵀ", ("gᵀ",)
 
     def forward(x, axes=None):
         axes = tuple(reversed(range(x.ndim))) if axes is None else normalize_axis_tuple(axes, x.ndim)
@@ -445,6 +497,7 @@ def index_text(index):
 class GetItem(Op):
     name, rule = "getitem", "gradient scattered back to the selected positions (repeats add up)"
     latex = r"\bar{x}[\mathrm{idx}] \mathrel{+}= \bar{y}"
+    formula = ("g put back at [{index}] of a zero array of shape {shape}",)
     keeps_lazy = True    # x[t] at every step: a dense gradient per step would cost T^2 memory
 
     def forward(x, index):
@@ -461,6 +514,7 @@ class GetItem(Op):
 class Concat(Op):
     name, rule = "concat", "gradient split back into the pieces"
     latex = r"\bar{x}_k = \bar{y}[\text{part } k]"
+    formula = ("piece {part} of g (the slice that came from this input)",)
 
     def forward(*xs, axis=0):
         axis = normalize_axis_tuple(axis, xs[0].ndim)[0]
@@ -474,6 +528,7 @@ class Concat(Op):
 class Stack(Op):
     name, rule = "stack", "gradient unstacked into the pieces"
     latex = r"\bar{x}_k = \bar{y}[k]"
+    formula = ("g[{pos}]",)
 
     def forward(*xs, axis=0):
         out = np.stack(xs, axis=axis)
@@ -493,6 +548,7 @@ def _top(x, axis):
 class Softmax(Op):
     name, rule = "softmax", "d softmax: y * (g - sum(g * y))"
     latex = r"\bar{x} = y \odot (\bar{y} - \textstyle\sum_j \bar{y}_j y_j)"
+    formula = ("{y} ⊙ (g − Σ g ⊙ {y})",)
 
     def forward(x, axis=-1):
         e = np.exp(x - _top(x, axis))
@@ -507,6 +563,7 @@ class Softmax(Op):
 class LogSoftmax(Op):
     name, rule = "log_softmax", "d log_softmax: g - softmax(x) * sum(g)"
     latex = r"\bar{x} = \bar{y} - \mathrm{softmax}(x) \textstyle\sum_j \bar{y}_j"
+    formula = ("g − softmax({a}) · Σ g",)
 
     def forward(x, axis=-1):
         shifted = x - _top(x, axis)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core import tape
-from ..core.ops import index_text
+from ..core.ops import index_text, op_field
 from ..core.tensor import Tensor
 
 # ---- compact numbers -------------------------------------------------------------------------------
@@ -294,15 +294,16 @@ class Stepper:
         parts = [self.label(t, depth - 1) for t in node.inputs]
         if any("#" in p for p in parts):
             return None
-        op = node.op.name
+        op, infix = node.op.name, op_field(node.op, "infix")
 
         def wrap(p, t):              # parenthesise an infix operand unless it binds tighter: a @ b + c @ d
-            inner = t.node.op.name if t.node is not None and not (self._names.get(id(t)) or t.name) else None
-            tighter = op in ("add", "sub") and inner in ("matmul", "mul", "div", "pow")
-            return f"({p})" if inner in _INFIX and not tighter else p
+            named = self._names.get(id(t)) or t.name
+            inner = op_field(t.node.op, "infix") if t.node is not None and not named else None
+            tighter = infix in ("+", "-") and inner in ("@", "*", "/", "**")
+            return f"({p})" if inner and not tighter else p
 
-        if op in _INFIX and len(parts) == 2:
-            return f"{wrap(parts[0], node.inputs[0])} {_INFIX[op]} {wrap(parts[1], node.inputs[1])}"
+        if infix and len(parts) == 2:
+            return f"{wrap(parts[0], node.inputs[0])} {infix} {wrap(parts[1], node.inputs[1])}"
         plain, parts = parts, [wrap(p, t) for p, t in zip(parts, node.inputs)]
         if op == "transpose" and node.inputs[0].ndim == 2:
             return f"{parts[0]}.T"
@@ -375,9 +376,6 @@ class Stepper:
                 raise AssertionError("the walk visited more nodes than the graph holds")
             self._walk = None
         return True
-
-
-_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "matmul": "@", "pow": "**"}
 
 
 def _unique(name, taken):
