@@ -155,3 +155,33 @@ def test_module_repr_and_forward_required():
     assert "(rnn): GRU(3, 4)" in repr(Tiny())
     with pytest.raises(NotImplementedError):
         nn.Module()(1)
+
+
+class Stack(nn.Module):
+    def __init__(self):
+        self.rnn = tg.nn.LSTM(2, 3)
+        self.heads = [nn.Linear(3, 1), (nn.Linear(3, 2),)]
+        self.by_name = {"out": nn.Linear(2, 2)}
+
+
+def test_train_and_eval_reach_every_module_as_in_torch(torch):
+    model = Stack()
+    every = [model, model.rnn, model.heads[0], model.heads[1][0], model.by_name["out"]]
+    assert [m is e for m, e in zip(model.modules(), every)] == [True] * 5 and len(model.modules()) == 5
+    assert all(m.training for m in every)
+    assert model.eval() is model and not any(m.training for m in every)
+    assert model.train() is model and all(m.training for m in every)
+    model.heads[0].train(False)
+    assert not model.heads[0].training and model.training and model.rnn.training
+    reference = torch.nn.Sequential(torch.nn.LSTM(2, 3), torch.nn.Linear(3, 1))
+    assert reference.training and not reference.eval()[0].training          # the same default and reach
+    with pytest.raises(ValueError, match=r"Stack.train: mode must be a bool, got str 'no'"):
+        model.train("no")
+
+
+def test_recurrent_layers_are_in_tg_nn_as_in_torch_nn(torch):
+    from tinygrad_rnn.nn import GRU as from_import
+    for name in ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell"):
+        assert getattr(tg.nn, name) is getattr(rnn, name) is getattr(tg, name)
+        assert name in tg.nn.__all__ and hasattr(torch.nn, name)
+    assert from_import is tg.GRU

@@ -18,6 +18,11 @@ from .nn import Module, Parameter
 from .optim import clip_grad_norm
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, detach_state
 
+# tg.nn.LSTM etc., as torch.nn.LSTM: nn.py sits below rnn.py (rnn imports it), so the face hangs them on it
+_RECURRENT = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU, "RNNCell": RNNCell, "LSTMCell": LSTMCell, "GRUCell": GRUCell}
+vars(nn).update(_RECURRENT)
+nn.__all__ = [*nn.__all__, *_RECURRENT]
+
 from .teach import bptt, flow, seed, stepper
 from .teach.stepper import Stepper, jacobian
 

@@ -59,7 +59,12 @@ def uniform_parameter(shape, bound, dtype=None):
 
 
 class Module:
-    """Base class: subclasses assign Parameters and Modules as attributes and define forward()."""
+    """Base class: subclasses assign Parameters and Modules as attributes and define forward().
+
+    `training` (True until eval() is called) tells layers with train-only behaviour (dropout) which mode to
+    run in; train(mode) and eval() set it on the module and every module inside it, as in PyTorch.
+    """
+    training = True
 
     def __setattr__(self, key, value):
         object.__setattr__(self, key, value)
@@ -72,6 +77,31 @@ class Module:
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    # ---- train / eval mode ------------------------------------------------------------------------
+    def train(self, mode=True):
+        """Set training mode on this module and every module inside it (eval mode for mode=False). Returns self."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"{type(self).__name__}.train: mode must be a bool, got {type(mode).__name__} {mode!r}")
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self):
+        """Evaluation mode (train(False)): dropout passes its input through unchanged. Returns self."""
+        return self.train(False)
+
+    def modules(self):
+        """This module and every module inside it (attributes, lists, tuples, dicts), each once, parents first."""
+        seen, found, stack = set(), [], [self]
+        while stack:                                    # an explicit stack: no recursion over deep nestings
+            module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            found.append(module)
+            stack.extend(reversed(_child_modules(vars(module).values())))
+        return found
 
     # ---- parameters -----------------------------------------------------------------------------
     def named_parameters(self, prefix=""):
@@ -242,6 +272,20 @@ def _members(key, value, prefix):
         for i, item in enumerate(value):
             if isinstance(item, Module):
                 yield from item._walk(f"{prefix}{key}.{i}.")
+
+
+def _child_modules(values):
+    """The Modules among `values`, looking inside lists, tuples and dicts, in order."""
+    found, stack = [], list(reversed(list(values)))
+    while stack:
+        value = stack.pop()
+        if isinstance(value, Module):
+            found.append(value)
+        elif isinstance(value, (list, tuple)):
+            stack.extend(reversed(value))
+        elif isinstance(value, dict):
+            stack.extend(reversed(list(value.values())))
+    return found
 
 
 class Linear(Module):

@@ -152,7 +152,7 @@ def measure(spec, steps=50, input_size=4, hidden_size=16, max_norm=1.0, seed=0):
         jac = np.array([_spectral(np.concatenate([b.reshape(s_T.data.size, -1) for b in blocks[per * k:per * (k + 1)]],
                                                  axis=1)) for k in range(steps)])
         params = layer.parameters() + head.parameters()
-        grad_norm = clip_grad_norm(params, max_norm)
+        grad_norm = clip_grad_norm(params, max_norm, eps=0.0)
     scale = min(1.0, max_norm / grad_norm) if np.isfinite(grad_norm) and grad_norm > 0 else 1.0
     return Flow(label_of(spec), spec, steps, float(loss.item()), np.sqrt(state_sq), jac, terms, grad_norm,
                 max_norm, scale)
