@@ -108,3 +108,58 @@ def test_columns():
     assert flow._columns(50) == [50, 40, 30, 20, 10, 1]
     assert flow._columns(8) == [8, 6, 4, 2, 1]
     assert flow._columns(1) == [1]
+
+
+def _lstm_cell_numpy(layer, x):
+    """(h, c) -> (h', c') of a one-layer LSTM at input x, in numpy (PyTorch's gate order i, f, g, o)."""
+    W_ih, W_hh = layer.weight_ih_l0.data, layer.weight_hh_l0.data
+    b = layer.bias_ih_l0.data + layer.bias_hh_l0.data
+
+    def step(state):
+        h, c = np.split(state, 2)
+        i, f, g, o = np.split(W_ih @ x + W_hh @ h + b, 4)
+        sig = lambda v: 1 / (1 + np.exp(-v))
+        c = sig(f) * c + sig(i) * np.tanh(g)
+        return np.concatenate([sig(o) * np.tanh(c), c])
+    return step
+
+
+@pytest.mark.parametrize("spec", ["lstm", "lstm:forget_bias=3"])
+def test_lstm_jacobian_is_the_product_of_one_step_jacobians_of_h_and_c(spec):
+    """||ds_t/ds_k|| with s = (h, c): central differences of the numpy cell at the recorded states, multiplied."""
+    (f,) = flow.gradient_flow(T, models=(spec,), input_size=I, hidden_size=H)
+    rng.manual_seed(0)
+    from tinygrad_rnn.rnn import LSTM
+    x = rng.generator().standard_normal((T, 1, I))
+    layer = LSTM(I, H, dtype=np.float64)
+    if spec.endswith("=3"):
+        layer.bias_hh_l0.data[H:2 * H] += 3
+    states, s = [], np.zeros(2 * H)
+    for t in range(T):
+        s = _lstm_cell_numpy(layer, x[t, 0])(s)
+        states.append(s)
+    steps, eps = [None], 1e-6
+    for t in range(1, T):
+        cell = _lstm_cell_numpy(layer, x[t, 0])
+        steps.append(np.stack([(cell(states[t - 1] + eps * e) - cell(states[t - 1] - eps * e)) / (2 * eps)
+                               for e in np.eye(2 * H)], axis=1))
+    for k in range(T):
+        product = np.eye(2 * H)
+        assert f.jacobians[k, k] == 1.0 and np.all(np.isnan(f.jacobians[k, k + 1:]))
+        for t in range(k + 1, T):
+            product = steps[t] @ product
+            assert f.jacobians[t, k] == pytest.approx(np.linalg.norm(product, 2), rel=1e-6)
+    np.testing.assert_array_equal(f.jacobian, f.jacobians[-1])
+    assert f.jacobian[-1] == 1.0                                  # ds_T/ds_T is the identity
+
+
+def test_heatmap(flows, tmp_path):
+    pytest.importorskip("matplotlib")
+    from viz.plots import gradient_flow_heatmap
+    out = tmp_path / "heat.svg"
+    fig = gradient_flow_heatmap(flows, out)
+    assert len([ax for ax in fig.axes if ax.images]) == len(flows)
+    image = fig.axes[2].images[0]                                # LSTM: the log colour scale, the diagonal 1
+    assert type(image.norm).__name__ == "LogNorm"
+    np.testing.assert_array_equal(image.get_array().filled(np.nan), flows[2].jacobians)
+    assert out.read_text().lstrip().startswith("<?xml")

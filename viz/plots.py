@@ -1,4 +1,4 @@
-"""Plots of what the core measured (matplotlib, the optional `plot` extra): the gradient-flow lab's figure."""
+"""Plots of what the core measured (matplotlib, the optional `plot` extra): the gradient-flow lab's figures."""
 import numpy as np
 
 
@@ -30,6 +30,41 @@ def gradient_flow(flows, path=None):
     axes[0].legend(fontsize=8)
     axes[2].legend(fontsize=8)
     fig.suptitle(f"Gradient flow through {T} steps (E_T reads only the last state)")
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
+
+
+def gradient_flow_heatmap(flows, path=None):
+    """One panel per model: the (t, k) matrix of ||ds_t/ds_k|| (t >= k; the diagonal is 1) on a log colour
+    scale shared by all panels and centred on 1 (blue: the influence of s_k on s_t vanishes, red: it explodes). Saves to `path` if given; returns the Figure."""
+    import matplotlib
+    if path is not None:
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    T = flows[0].steps
+    finite = np.concatenate([f.jacobians[np.isfinite(f.jacobians) & (f.jacobians > 0)] for f in flows])
+    lo, hi = (finite.min(), finite.max()) if finite.size else (1.0, 1.0)
+    reach = max(hi, 1 / lo, 10.0)              # symmetric around 1: blue vanishes, red explodes, white keeps
+    norm = LogNorm(vmin=1 / reach, vmax=reach)
+    columns = min(3, len(flows))
+    rows = -(-len(flows) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns + 1.2, 3.9 * rows), squeeze=False,
+                             constrained_layout=True)
+    extent = (0.5, T + 0.5, T + 0.5, 0.5)                      # k across, t down, both 1..T
+    for ax, f in zip(axes.flat, flows):
+        matrix = np.ma.masked_invalid(f.jacobians)
+        image = ax.imshow(matrix, norm=norm, cmap="RdBu_r", extent=extent, interpolation="nearest")
+        ax.set_facecolor("#d9d9d9")            # t < k: no such Jacobian
+        ax.set(title=f.label, xlabel="k (earlier state)", ylabel="t (later state)")
+    for ax in axes.flat[len(flows):]:
+        ax.axis("off")
+    fig.colorbar(image, ax=axes, shrink=0.8, label=r"$\|\partial s_t/\partial s_k\|$ (log scale)")
+    fig.suptitle(rf"$\|\partial s_t/\partial s_k\|$: products of one-step Jacobians over {T} steps "
+                 "(s = (h, c) for the LSTM; grey: t < k)")
     if path is not None:
         fig.savefig(path, dpi=110)
         plt.close(fig)

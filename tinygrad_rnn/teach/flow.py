@@ -4,8 +4,11 @@ For each model (tanh-RNN, relu-RNN, LSTM, GRU, with the same sizes) one forward 
 reads only the last state, E_T = 1/2 (h_T w + b - 1)^2, and one backward walk, from which we read:
 
 * ||dE_T/ds_t|| for every t: the gradient arriving at each state (LSTM: the pair (h_t, c_t));
-* ||ds_T/ds_k||: the largest singular value of the Jacobian of the last state with respect to s_k --
-  the product of T-k one-step Jacobians the seed's formulas multiply together (via `stepper.jacobian`);
+* ||ds_t/ds_k|| for every t >= k: the largest singular value of the product of the one-step Jacobians
+  ds_j/ds_{j-1} (j = k+1..t) the seed's formulas multiply together, the identity at t = k. Each one-step
+  Jacobian is of the full state, (h, c) -> (h', c') for the LSTM, with h and c as independent inputs: it is
+  read (via `stepper.jacobian`) off one application of the cell to fresh leaves holding the recorded
+  state and the layer's weights;
 * the contribution of each time step t to dE_T/dW_hh (the gradient on the edge into W_hh at step t),
   and the same after gradient clipping (`optim.clip_grad_norm`), which rescales the whole gradient.
 
@@ -42,11 +45,12 @@ class Flow:
     steps: int
     loss: float
     state_grad: np.ndarray     # ||dE_T/ds_t||
-    jacobian: np.ndarray       # ||ds_T/ds_k|| (largest singular value), k = 1..T
+    jacobian: np.ndarray       # ||ds_T/ds_k|| (largest singular value), k = 1..T: the last row of `jacobians`
     w_hh_terms: np.ndarray     # ||contribution to dE_T/dW_hh from step t||
     grad_norm: float           # norm of the whole parameter gradient, before clipping
     max_norm: float
     clip_scale: float          # what clip_grad_norm multiplied every gradient by (1.0: no clipping)
+    jacobians: np.ndarray = None   # [t-1, k-1] = ||ds_t/ds_k|| for t >= k (1 on the diagonal), NaN for t < k
 
     @property
     def clipped_terms(self):
@@ -145,17 +149,54 @@ def measure(spec, steps=50, input_size=4, hidden_size=16, max_norm=1.0, seed=0):
                 if inp is w_hh and c is not None:
                     terms[int(time_of(step.node)[2:]) - 1] = np.linalg.norm(c)
 
-        s_T = concat([hs[-1], cs[-1]], axis=-1) if cs else hs[-1]
-        wrt = [s for k in range(steps) for s in ((hs[k], cs[k]) if cs else (hs[k],))]
-        blocks = jacobian(s_T, wrt)
-        per = 2 if cs else 1
-        jac = np.array([_spectral(np.concatenate([b.reshape(s_T.data.size, -1) for b in blocks[per * k:per * (k + 1)]],
-                                                 axis=1)) for k in range(steps)])
+        steps_back = _one_step_jacobians(kind, layer, x, hs, cs)
+        jacobians = _products(steps_back)
         params = layer.parameters() + head.parameters()
         grad_norm = clip_grad_norm(params, max_norm, eps=0.0)
     scale = min(1.0, max_norm / grad_norm) if np.isfinite(grad_norm) and grad_norm > 0 else 1.0
-    return Flow(label_of(spec), spec, steps, float(loss.item()), np.sqrt(state_sq), jac, terms, grad_norm,
-                max_norm, scale)
+    return Flow(label_of(spec), spec, steps, float(loss.item()), np.sqrt(state_sq), jacobians[-1].copy(), terms,
+                grad_norm, max_norm, scale, jacobians)
+
+
+def cell_of(kind, layer):
+    """The one-step cell of a one-layer `layer`, sharing its weights (the layer's step, as a function)."""
+    cls = {"lstm": rnn_layers.LSTMCell, "gru": rnn_layers.GRUCell}.get(kind, rnn_layers.RNNCell)
+    extra = {"nonlinearity": kind} if cls is rnn_layers.RNNCell else {}
+    cell = cls(layer.input_size, layer.hidden_size, dtype=layer.weight_hh_l0.dtype, name="step", **extra)
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        setattr(cell, name, getattr(layer, f"{name}_l0"))
+    return cell
+
+
+def _one_step_jacobians(kind, layer, x, hs, cs):
+    """J[k-1] = ds_k/ds_{k-1} for k = 2..T (J[0] unused: s_0 is no state of the picture), as (S, S) matrices
+    with S the state's size (2H for the LSTM: rows and columns h then c). The cell runs once more on fresh leaves
+    holding s_{k-1}, so h_{k-1} and c_{k-1} are independent inputs: the LSTM's c_{k-1} -> h_{k-1} path (made
+    at step k-1) is not part of ds_k/ds_{k-1}."""
+    cell = cell_of(kind, layer)
+    size = hs[0].data.size * (2 if cs else 1)
+    blocks = [np.eye(size)]
+    for k in range(1, len(hs)):
+        if cs:
+            step = lambda h, c, k=k: concat(list(cell(x[k], (h, c))), axis=-1)
+            parts = jacobian(step, [hs[k - 1].data, cs[k - 1].data])
+        else:
+            parts = (jacobian(lambda h, k=k: cell(x[k], h), hs[k - 1].data),)
+        blocks.append(np.concatenate([p.reshape(size, -1) for p in parts], axis=1))
+    return blocks
+
+
+def _products(blocks):
+    """[t-1, k-1] = ||J_t ... J_{k+1}|| (largest singular value) for t >= k, 1 on the diagonal, NaN above."""
+    T = len(blocks)
+    out = np.full((T, T), np.nan)
+    for k in range(T):
+        product = np.eye(blocks[0].shape[0])
+        out[k, k] = 1.0
+        for t in range(k + 1, T):
+            product = blocks[t] @ product
+            out[t, k] = _spectral(product)
+    return out
 
 
 def _spectral(matrix):
@@ -193,7 +234,7 @@ def format_table(flows):
              f"(LSTM state s_t = (h_t, c_t))"), "",
              "||dE_T/ds_t||: the gradient reaching the state at step t", head("")]
     lines += [f"{f.label:<{width}}" + "".join(e(f.state_grad[t - 1]) for t in cols) for f in flows]
-    lines += ["", "||ds_T/ds_k|| (largest singular value): the product of the T-k one-step Jacobians",
+    lines += ["", "||ds_T/ds_k|| (largest singular value): the product of the T-k one-step Jacobians of the full state",
               f"{'':<{width}}" + "".join(f"{'k=' + str(t):>9}" for t in cols)]
     lines += [f"{f.label:<{width}}" + "".join(e(f.jacobian[t - 1]) for t in cols) for f in flows]
     lines += ["", (f"||dE_T/dW_hh term from step t||, without -> with clipping (clip_grad_norm, max_norm="

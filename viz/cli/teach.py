@@ -3,7 +3,7 @@
 
     tinygrad-rnn step --model seed|rnn|lstm|gru --steps N [--all]
     tinygrad-rnn bptt [--phi tanh|relu] [--seed N] [--s0 random|zeros]
-    tinygrad-rnn gradient-flow --steps 50 [--out flow.png] [--models tanh,relu,lstm,gru,...]
+    tinygrad-rnn gradient-flow --steps 50 [--out flow.png] [--heatmap heat.png] [--models tanh,relu,lstm,gru,...]
 """
 import sys
 
@@ -131,19 +131,24 @@ def run_bptt(args):
 def run_gradient_flow(args):
     from tinygrad_rnn import flow
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    if args.out and not args.out.lower().endswith((".png", ".pdf", ".svg")):
-        raise ValueError(f"--out {args.out}: the plot is written as .png, .pdf or .svg (from the suffix)")
+    for option, path in (("--out", args.out), ("--heatmap", args.heatmap)):
+        if path and not path.lower().endswith((".png", ".pdf", ".svg")):
+            raise ValueError(f"{option} {path}: the plot is written as .png, .pdf or .svg (from the suffix)")
     flows = flow.gradient_flow(args.steps, models=models, input_size=args.input_size,
                                hidden_size=args.hidden_size, max_norm=args.max_norm, seed=args.seed)
     print(flow.format_table(flows))
-    if args.out:
+    if args.out or args.heatmap:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
             raise OSError("the plot needs matplotlib: pip install 'tinygrad-rnn[plot]'") from None
-        from viz.plots import gradient_flow
-        gradient_flow(flows, args.out)
+        from viz import plots
+    if args.out:
+        plots.gradient_flow(flows, args.out)
         print(f"\nplot written to {args.out}")
+    if args.heatmap:
+        plots.gradient_flow_heatmap(flows, args.heatmap)
+        print(f"\nheatmap of ||ds_t/ds_k|| written to {args.heatmap}")
     return 0
 
 
@@ -195,6 +200,8 @@ def register(subparsers):
                                           "without clipping, for several recurrent models of the same size.")
     p.add_argument("--steps", type=_positive_int, default=50, help="sequence length T (default: 50)")
     p.add_argument("--out", help="write a plot here (.png, .pdf, .svg; needs matplotlib)")
+    p.add_argument("--heatmap", metavar="FILE", help="write the (t, k) matrix of ||ds_t/ds_k|| per model, on a "
+                                                     "log colour scale (.png, .pdf, .svg; needs matplotlib)")
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
                    help="comma-separated: tanh, relu, lstm, gru, with options such as relu:rho=3 or "
                         f"lstm:forget_bias=3 (default: {','.join(DEFAULT_MODELS)})")
