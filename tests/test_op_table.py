@@ -11,8 +11,8 @@ from tinygrad_rnn import Tensor
 from tinygrad_rnn.core import ops
 
 FIELDS = ("name", "forward", "vjp", "vjp_lean", "rule", "latex", "symbol", "infix", "rowwise", "broadcasts",
-          "formula")
-TEMPLATE_KEYS = {"a", "b", "y", "shape", "index", "pos", "part"}
+          "formula", "contribution_latex")
+TEMPLATE_KEYS = {"a", "b", "y", "shape", "index", "axis", "pos", "part"}
 
 
 @pytest.mark.parametrize("name", sorted(ops.OPS))

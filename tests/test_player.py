@@ -222,7 +222,7 @@ def test_viz_player_is_the_function(tmp_path):
 @pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
 def test_a_layer_weight_shows_one_contribution_per_step(model):
     """linear(h_{t-1}, W_hh, b_hh) at every step: the leaf W_hh has T uses, each step's contribution says how it
-    is computed (gᵀ @ h_{t-1}), and the contributions add up to W_hh.grad."""
+    is computed (g.T @ h_{t-1}), and the contributions add up to W_hh.grad."""
     T = 3
     E, names = build(model, T)
     p = player(E, None, names=names, check="leaves", check_elements=2)
@@ -232,7 +232,7 @@ def test_a_layer_weight_shows_one_contribution_per_step(model):
     assert leaves["weight_hh_l0"]["fd"]["ok"]
     uses = [(s, e) for s in p.data["steps"] for e in s["inputs"] if e["name"] == "weight_hh_l0"]
     assert [s["time"] for s, _ in uses] == [f"t={t}" for t in range(T, 0, -1)]
-    assert [e["formula"] for _, e in uses] == [f"gᵀ @ h_{t - 1}" for t in range(T, 0, -1)]
+    assert [e["formula"] for _, e in uses] == [f"g.T @ h_{t - 1}" for t in range(T, 0, -1)]
     assert all(s["op"] == "linear" for s, _ in uses)
     accs = [a for s in p.data["steps"] for a in s["accs"] if a["name"] == "weight_hh_l0"]
     assert [a["use"] for a in accs] == [1, 2, 3] and accs[-1]["text"].endswith("weight_hh_l0.grad = t=3 + t=2 + t=1)")

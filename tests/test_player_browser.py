@@ -122,8 +122,8 @@ def test_panel_shows_the_shared_weight_and_the_two_uses_of_a_state(browser, seed
     check_step(browser, p, k)
     text = browser.find_element("id", "panel").text
     assert "W_s += contribution from t=2 (2nd of 3 uses; W_s.grad = t=3 + t=2)" in text
-    assert "g @ W_sᵀ" in text and "s_1ᵀ @ g" in text              # how each contribution is computed
-    assert "d(A@B)/dA" in text                                     # the rule
+    assert "g @ W_s.T" in text and "np.outer(s_1, g)" in text     # how each contribution is computed, as numpy
+    assert browser.execute_script("return !!document.querySelector('#panel-rule math mfrac')")   # the rule, as math
     rows = browser.execute_script("""return Array.from(document.querySelectorAll('#leaves tr[data-leaf]')).map(
         r => [r.getAttribute('data-leaf'), r.children[1].textContent, r.querySelector('.nrm').getAttribute('data-v')]);""")
     w_s = next(r for r in rows if r[0] == "W_s")

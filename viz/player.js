@@ -34,6 +34,11 @@
     if (!m) return esc(name);
     return esc(m[1]) + (m[2] ? "<sup>(" + esc(m[2]) + ")</sup>" : "") + "<sub>" + esc(m[3].replace(/_/g, ",")) + "</sub>";
   }
+  // MathML made and checked in Python (viz/mathml.py); without latex2mathml it is absent and the text is shown
+  function math(mml, text, cls) {
+    return mml ? "<span class='math" + (cls ? " " + cls : "") + "'>" + mml + "</span>" :
+      "<span class='rule" + (cls ? " " + cls : "") + "'>" + esc(text) + "</span>";
+  }
   function dname(label) { return "∂" + sub(D.loss) + "/∂" + (/\s/.test(label) ? "(" + esc(label) + ")" : sub(label)); }
 
   // ---- arrays: values, norm, heatmap -------------------------------------------------------------
@@ -305,7 +310,7 @@
     return "<div class='intro'><h2>Backprop, one node at a time</h2>" +
       "<p>The graph is the forward computation of <b>" + sub(D.loss) + " = " + fmt(D.loss_value) + "</b>, unrolled over " +
       "time (left to right). Backprop visits its <b>" + N + "</b> nodes in reverse, starting at " + sub(D.loss) + ".</p>" +
-      "<p>At each node the gradient that arrived at its output (the <i>upstream</i> gradient <b>g</b>) is multiplied " +
+      "<p>At each node the gradient that arrived at its output (the <i>upstream</i> gradient ∂" + sub(D.loss) + "/∂y; <code>g</code> in numpy) is multiplied " +
       "by the op's local derivative; the result is the <i>contribution</i> sent back along each input edge. A weight " +
       "used at every time step receives one contribution per use; its .grad is their running sum.</p>" +
       (D.strip.length ? "<p>Under the time steps, a strip fills in with the size of the gradient reaching each " +
@@ -354,8 +359,11 @@
     var h = "<h2 id='panel-head'>step " + (k + 1) + " / " + N + ": <span id='panel-op'>" + esc(s.op) + "</span> → " +
       "<span id='panel-label' data-label='" + esc(s.label) + "'>" + sub(s.label) + "</span></h2>" +
       "<div class='sub'>output shape " + shapeText(s.shape) + (s.scope ? " · scope " + esc(s.scope) : "") + "</div>" +
-      "<div style='margin-top:4px'>rule: <span class='rule' id='panel-rule' title='" + esc(s.latex) + "'>" + esc(s.rule) + "</span></div>";
-    h += "<section id='upstream'><h3>upstream gradient arriving at the output: g = " + dname(s.label) + "</h3>";
+      "<div class='rulebox' id='panel-rule'>rule: " + math(D.rules && D.rules[s.op], s.rule) +
+      (D.rules && D.rules[s.op] ? "<details><summary class='sub'>as text</summary><code>" + esc(s.rule) + "</code></details>" : "") +
+      "</div>";
+    h += "<section id='upstream'><h3>upstream gradient arriving at the output: " + math(s.grad_mathml, "∂" + D.loss + "/∂" + s.label) +
+      " <span class='sub'>(<code>g</code> in numpy)</span></h3>";
     if (k === 0) h += "<div class='sub'>the walk starts here with " + dname(s.label) + " = 1</div>";
     if (s.parts.length > 1) {
       h += "<div class='parts' id='panel-parts'>" + sub(s.label) + " is used " + s.parts.length + " times, so g is the sum " +
@@ -380,7 +388,8 @@
         h += "<div class='sub'>a constant: no gradient is sent (value " + values(e.value) + ")</div></div>";
         return;
       }
-      h += "<div class='formula'>" + dname(e.name) + " += " + esc(e.formula) + "</div>";
+      h += "<div class='formula'>" + (e.mathml ? math(e.mathml, "") + "<br>" : "") +
+        "<span class='sub'>numpy:</span> <code class='numpy'>" + esc(e.formula) + "</code></div>";
       h += "<details" + (hide ? " open" : "") + "><summary class='sub'>value of " + esc(e.name) + "</summary>" + values(e.value) + "</details>";
       if (hide) {
         var g = state.guesses[k + ":" + j] || "";
@@ -400,7 +409,8 @@
       h += "<section id='accs'><h3>running sums (weights and tensors used more than once)</h3>";
       accs.forEach(function (a) {
         h += "<div class='acc " + a.kind + "'>" + (hide ? "<span class='hidden-val'>" + esc(a.name) +
-          " += ? (reveal to see)</span>" : esc(a.text) + "<br><span class='sub'>‖contribution‖ " + fmt(a.norm) +
+          " += ? (reveal to see)</span>" : (a.mathml ? math(a.mathml, "", "sum") + "<br>" : "") + esc(a.text) +
+          "<br><span class='sub'>‖contribution‖ " + fmt(a.norm) +
           ", ‖" + (a.kind === "leaf" ? esc(a.name) + ".grad so far" : "sum so far") + "‖ " + fmt(a.total.norm) + "</span>") + "</div>";
       });
       h += "</section>";

@@ -14,6 +14,15 @@ and on states that receive gradient from two places; a strip under the time step
 A quiz mode hides each step's contributions until the learner has guessed; a check button compares a gradient
 with central finite differences computed here (stepper.finite_difference) and embedded in the page.
 
+Formulas -- the op's rule, each contribution, the running sums of formula (2)/(3) with their numbers -- are MathML
+made here from the ops' LaTeX (viz/mathml.py), with the upstream gradient written ∂E/∂y everywhere; each
+contribution is also given as numpy code (g = ∂E/∂y), correct for the seed's 1-D row vectors (np.outer).
+MathML rather than an inlined KaTeX: browsers draw it natively, so it costs the page its markup only (the seed's
+player: 112 kB -> 148 kB, a 3-step LSTM's 288 kB -> 428 kB), where KaTeX 0.16 inlined (script, CSS, woff2 fonts
+as base64) adds about 650 kB to every page and every notebook cell showing one. KaTeX's typesetting is finer
+(TeX fonts and spacing); MathML Core draws what our formulas use (fractions, scripts, matrices) well. Without
+latex2mathml (the `viz` extra) the page shows the plain-text rule and formulas instead.
+
 Everything on the page is computed here, in Python, from the stepper's record; the script only picks what
 to show for the current step. Arrays are summarised (first values, a heatmap of at most HEAT cells, the norm).
 """
@@ -27,6 +36,8 @@ import numpy as np
 
 from tinygrad_rnn.core.ops import index_text, op_field
 from tinygrad_rnn.teach.stepper import Stepper, finite_difference, norm, time_of
+
+from .mathml import grad_latex, name_latex, operand, to_mathml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VALUES = 8                  # element values kept per array (row-major)
@@ -132,28 +143,118 @@ def summary(a):
     return out
 
 
-def _formula(step, pos):
-    """'g @ W_sᵀ': how the contribution to input `pos` is computed (g is the upstream gradient), from the op's
-    formula template (see ops.Op)."""
+def _names(step):
+    """The inputs' and the output's display names, parenthesised when they are expressions."""
+    wrap = lambda name: name if " " not in name else f"({name})"
+    return [wrap(e.name) for e in step.inputs], wrap(step.label)
+
+
+def _numpy_formula(step, pos):
+    """'np.outer(s_1, g)': how the contribution to input `pos` is computed, as numpy code (g = dE/d(output))."""
     op, inputs, templates = step.op, step.inputs, op_field(step.node.op, "formula")
-    names = [e.name if " " not in e.name else f"({e.name})" for e in inputs]
-    y = step.label if " " not in step.label else f"({step.label})"
+    names, y = _names(step)
+    a, b = names[0], names[1] if len(names) > 1 else ""
     if not templates:
         return step.rule
-    index = step.node.params.get("index") if op == "getitem" else None
-    text = templates[min(pos, len(templates) - 1)].format(
-        a=names[0], b=names[1] if len(names) > 1 else "", y=y, shape=tuple(inputs[pos].tensor.shape),
-        index=index_text(index) if index is not None else "", pos=pos, part=pos + 1)
-    if op == "linear" and pos in (1, 2):        # y = x Wᵀ + b: a vector x, or rows over several leading axes
-        lead = inputs[0].tensor.ndim - 1
+    ndim = [e.tensor.ndim for e in inputs]
+    if op == "matmul" and 1 in ndim[:2]:           # a vector is a row (left) or a column (right)
+        if ndim[0] == ndim[1] == 1:
+            return f"g * {b}" if pos == 0 else f"g * {a}"
+        if ndim[0] == 1 and ndim[1] == 2 and pos == 1:
+            return f"np.outer({a}, g)"
+        if ndim[1] == 1 and ndim[0] == 2 and pos == 0:
+            return f"np.outer(g, {b})"
+    if op == "linear" and pos in (1, 2):           # y = x Wᵀ + b: a vector x, or rows over several leading axes
+        lead = ndim[0] - 1
         if lead == 0:
-            text = f"g ⊗ {names[0]} (outer product)" if pos == 1 else "g"
-        elif lead > 1:
-            text = "g summed over every leading axis" if pos == 2 else \
-                f"gᵀ @ {names[0]} with g and {names[0]} flattened to rows: a sum over every leading axis"
+            return f"np.outer(g, {a})" if pos == 1 else "g"
+        if lead > 1:
+            return ("g.reshape(-1, g.shape[-1]).sum(axis=0)" if pos == 2 else
+                    f"g.reshape(-1, g.shape[-1]).T @ {a}.reshape(-1, {a}.shape[-1]): a sum over every leading axis")
+    params = step.node.params
+    index = params.get("index") if op == "getitem" else None
+    text = templates[min(pos, len(templates) - 1)].format(
+        a=a, b=b, y=y, shape=tuple(inputs[pos].tensor.shape), axis=params.get("axis", -1),
+        index=index_text(index) if index is not None else "", pos=pos, part=pos + 1)
     if op_field(step.node.op, "broadcasts") and tuple(inputs[pos].tensor.shape) != tuple(step.shape):
         text += f", summed over the broadcast axes back to shape {tuple(inputs[pos].tensor.shape)}"
     return text
+
+
+def _latex_formula(step, pos, loss):
+    """The contribution to input `pos` as LaTeX (the op's contribution_latex with the names filled in), or ''."""
+    templates = op_field(step.node.op, "contribution_latex")
+    if pos >= len(templates):
+        return ""
+    names = [operand(e.name) for e in step.inputs]
+    fill = {"{g}": grad_latex(loss, step.label), "{a}": names[0], "{b}": names[1] if len(names) > 1 else "",
+            "{y}": operand(step.label)}
+    tex = re.sub(r"\{[gaby]\}", lambda m: fill[m[0]], templates[pos])
+    if op_field(step.node.op, "broadcasts") and tuple(step.inputs[pos].tensor.shape) != tuple(step.shape):
+        tex = rf"\sum_{{\text{{broadcast axes}}}} \Big({tex}\Big)"
+    return tex
+
+
+def _contribution(step, e, loss, shared):
+    """What the panel shows for the edge into input e: numpy code, and the math (LaTeX and MathML) with the
+    gradient it adds to on the left ('+=' when that tensor is used more than once)."""
+    text = _numpy_formula(step, e.position)
+    tex = _latex_formula(step, e.position, loss)
+    if tex:
+        tex = grad_latex(loss, e.name) + (r" \mathrel{+=} " if shared else " = ") + tex
+    return {"formula": text, "mathml": to_mathml(tex)}
+
+
+def _number_latex(x):
+    """A number for a formula: 0.0123, -4.5 \\times 10^{-5}."""
+    if not math.isfinite(x):
+        return r"\text{" + str(x) + "}"
+    text = f"{x:.4g}"
+    if "e" in text:
+        mantissa, exp = text.split("e")
+        text = rf"{mantissa} \times 10^{{{int(exp)}}}"
+    return text
+
+
+class RunningSums:
+    """The running sum of a shared tensor's gradient as math with its numbers, one element of it:
+    ∂E_3/∂W_s[0,1] = 0.0123 (t=3) + (-0.0045) (t=2) = 0.0078 -- formula (2) growing term by term.
+    The element shown is the one largest in the final sum, the same at every step."""
+
+    SHOWN = 4          # terms written out; more are elided in the middle
+
+    def __init__(self, steps, loss):
+        self.loss = loss
+        final = {}
+        for step in steps:
+            for a in step.accumulations:
+                final[id(a.tensor)] = a.total
+        self.index = {key: np.unravel_index(int(np.argmax(np.abs(np.asarray(t, dtype=np.float64)))), np.shape(t))
+                      if np.size(t) else None for key, t in final.items()}
+        self.terms = {}                       # id(tensor) -> [(when, element value)] so far
+
+    def mathml(self, a):
+        """MathML for accumulation `a` (call once per accumulation, in walk order)."""
+        key, index = id(a.tensor), self.index.get(id(a.tensor))
+        if index is None:
+            return None
+        terms = self.terms.setdefault(key, [])
+        terms.append((a.when, float(np.asarray(a.contribution, dtype=np.float64)[index])))
+        shown = terms if len(terms) <= self.SHOWN else terms[:2] + [None] + terms[-1:]
+        parts = []
+        for term in shown:
+            if term is None:
+                parts.append(r"\cdots")
+                continue
+            when, value = term
+            number = _number_latex(value)
+            parts.append(rf"\underset{{{name_latex(when)}}}{{{'(' + number + ')' if value < 0 else number}}}")
+        lhs = grad_latex(self.loss, a.name)
+        if index:
+            lhs = rf"{lhs}[{','.join(str(int(i)) for i in index)}]"
+        total = float(np.asarray(a.total, dtype=np.float64)[index])
+        tex = lhs + " = " + " + ".join(parts) + (" = " + _number_latex(total) if len(terms) > 1 else "")
+        return to_mathml(tex)
 
 
 def _states(stepper):
@@ -227,13 +328,18 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
             if a.kind == "leaf":
                 leaf_uses[a.name] = leaf_uses.get(a.name, 0) + 1
 
+    loss = steps[0].label
+    sums = RunningSums(steps, loss)
     out_steps, partial, strip_events = [], {}, {}
     for step in steps:
         inputs = []
+        shared = {id(a.tensor) for a in step.accumulations if a.uses > 1}
         for e in step.inputs:
-            inputs.append({"pos": e.position, "name": e.name, "kind": e.kind, "shape": list(e.tensor.shape),
-                           "value": summary(e.tensor.data), "grad": summary(e.grad),
-                           "formula": _formula(step, e.position) if e.kind != "const" else ""})
+            item = {"pos": e.position, "name": e.name, "kind": e.kind, "shape": list(e.tensor.shape),
+                    "value": summary(e.tensor.data), "grad": summary(e.grad), "formula": ""}
+            if e.kind != "const":
+                item.update(_contribution(step, e, loss, id(e.tensor) in shared))
+            inputs.append(item)
             if e.kind == "node" and e.grad is not None and id(e.tensor) in states:
                 key = id(e.tensor)
                 partial[key] = e.grad if key not in partial else partial[key] + e.grad
@@ -251,7 +357,9 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
                       for p in step.grad_parts],
             "inputs": inputs,
             "accs": [{"name": a.name, "kind": a.kind, "text": a.text, "when": a.when, "use": a.use, "uses": a.uses,
-                      "norm": _num(norm(a.contribution)), "total": summary(a.total)} for a in step.accumulations],
+                      "norm": _num(norm(a.contribution)), "total": summary(a.total),
+                      "mathml": sums.mathml(a)} for a in step.accumulations],
+            "grad_mathml": to_mathml(grad_latex(loss, step.label)),
             "fd": fd,
         })
 
@@ -269,7 +377,9 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
     for key, (family, label, t) in sorted(states.items(), key=lambda kv: (kv[1][0], kv[1][2])):
         row = rows.setdefault(family, {"layer": family[0], "name": family[1], "cells": []})
         row["cells"].append({"t": t, "label": label, "events": strip_events.get(key, [])})
-    return {"total": stepper.total, "loss": steps[0].label, "loss_value": _num(float(np.sum(root.data))),
+    rules = {s.op: to_mathml(s.latex) for s in steps}
+    return {"total": stepper.total, "loss": loss, "loss_value": _num(float(np.sum(root.data))), "rules": rules,
+            "loss_mathml": to_mathml(name_latex(loss)),
             "check": plan, "steps": out_steps, "leaves": leaves, "strip": list(rows.values()),
             "ops": _ops_table(steps), "vertices": {}, "edges": {}, "step_vertex": [None] * stepper.total}
 

@@ -28,17 +28,20 @@ OPS = {}  # name -> op class, filled in as the classes below are defined
 
 class Op:
     """One op: forward and vjp, and how it is shown. The fields every op of the table defines:
-    rule       the local derivative as plain text (the stepper, the player)
-    latex      the same as LaTeX
+    rule       the local derivative as plain text (the stepper, the player); the upstream gradient is dE/dy
+    latex      the same as LaTeX; the upstream gradient is \frac{\partial E}{\partial y}
     symbol     the label of its vertex in a diagram ("×" for mul); its name when it has no symbol
     infix      how Python writes it between two operands ("*" for mul; the stepper's expressions), or None.
                A diagram writes an infix op with its symbol: "h × W"
     rowwise    the inputs whose row t alone makes row t of the output (matmul: its left input only); the
                diagrams fold a stack of per-step results that reaches the steps again only through these
     broadcasts the inputs broadcast against each other, so their gradients are summed back (`unbroadcast`)
-    formula    per input, how its gradient is made from g = dE/d(output), as the player writes it; a template
-               with {a}, {b} (the inputs' names), {y} (the output's), {shape} (the input's), {index}, {pos}
-               (the input's position), {part} (pos + 1). The last one serves every further input (stack)
+    formula    per input, how its gradient is made from g = dE/d(output), as numpy code where it can be (the
+               player); a template with {a}, {b} (the inputs' names), {y} (the output's), {shape} (the input's),
+               {index}, {axis}, {pos} (the input's position), {part} (pos + 1). The last one serves every further
+               input (stack). 1-D operands of matmul and linear (np.outer) are the player's to handle
+    contribution_latex  per input, the same as LaTeX (row vectors, as in the seed): {g} stands for the upstream
+               gradient, {a} {b} for the inputs, {y} for the output; () where prose says it better
     """
     name = "op"
     rule = ""
@@ -48,6 +51,7 @@ class Op:
     rowwise = ()
     broadcasts = False
     formula = ()
+    contribution_latex = ()
     keeps_lazy = False   # True: vjp_lean's lazy is the same numbers, cheap to keep, so even a watched walk uses it
 
     def __init_subclass__(cls):
@@ -97,6 +101,7 @@ class Add(Op):
     latex = r"\frac{\partial(a+b)}{\partial a} = 1,\quad \frac{\partial(a+b)}{\partial b} = 1"
     symbol, infix, rowwise, broadcasts = "+", "+", (0, 1), True
     formula = ("g", "g")
+    contribution_latex = ("{g}", "{g}")
 
     def forward(a, b):
         return a + b, (a.shape, a.dtype, b.shape, b.dtype)     # the backward needs no values
@@ -111,7 +116,8 @@ class Sub(Op):
     name, rule = "sub", "d(a-b)/da = 1, d(a-b)/db = -1"
     latex = r"\frac{\partial(a-b)}{\partial a} = 1,\quad \frac{\partial(a-b)}{\partial b} = -1"
     symbol, infix, rowwise, broadcasts = "−", "-", (0, 1), True
-    formula = ("g", "−g")
+    formula = ("g", "-g")
+    contribution_latex = ("{g}", "-{g}")
 
     def forward(a, b):
         return a - b, (a.shape, a.dtype, b.shape, b.dtype)     # the backward needs no values
@@ -126,7 +132,8 @@ class Mul(Op):
     name, rule = "mul", "d(a*b)/da = b, d(a*b)/db = a"
     latex = r"\frac{\partial(ab)}{\partial a} = b,\quad \frac{\partial(ab)}{\partial b} = a"
     symbol, infix, rowwise, broadcasts = "×", "*", (0, 1), True
-    formula = ("g ⊙ {b}", "g ⊙ {a}")
+    formula = ("g * {b}", "g * {a}")
+    contribution_latex = (r"{g} \odot {b}", r"{g} \odot {a}")
 
     def forward(a, b):
         return a * b, (a, b)
@@ -141,7 +148,8 @@ class Div(Op):
     name, rule = "div", "d(a/b)/da = 1/b, d(a/b)/db = -a/b^2"
     latex = r"\frac{\partial(a/b)}{\partial a} = \frac{1}{b},\quad \frac{\partial(a/b)}{\partial b} = -\frac{a}{b^2}"
     symbol, infix, broadcasts = "÷", "/", True
-    formula = ("g / {b}", "−g ⊙ {a} / {b}²")
+    formula = ("g / {b}", "-g * {a} / {b}**2")
+    contribution_latex = ("{g} / {b}", r"-{g} \odot {a} / {b}^2")
 
     def forward(a, b):
         out = a / b
@@ -157,7 +165,8 @@ class Pow(Op):
     name, rule = "pow", "d(a^b)/da = b a^(b-1), d(a^b)/db = a^b ln a"
     latex = r"\frac{\partial a^b}{\partial a} = b\,a^{b-1},\quad \frac{\partial a^b}{\partial b} = a^b \ln a"
     symbol, infix, broadcasts = "^", "**", True
-    formula = ("g ⊙ {b}·{a}^({b}−1)", "g ⊙ {y} ⊙ ln {a}")
+    formula = ("g * {b} * {a}**({b} - 1)", "g * {y} * np.log({a})")
+    contribution_latex = (r"{g} \odot {b}\,{a}^{{b} - 1}", r"{g} \odot {y} \odot \ln {a}")
 
     def forward(a, b):
         out = a ** b
@@ -175,10 +184,12 @@ def _rows(x):
 
 
 class MatMul(Op):
-    name, rule = "matmul", "d(A@B)/dA: G @ B^T, d(A@B)/dB: A^T @ G"
-    latex = r"\bar{A} = \bar{C} B^\top,\quad \bar{B} = A^\top \bar{C}"
+    name, rule = "matmul", "C = A@B: dE/dA = dE/dC @ B^T, dE/dB = A^T @ dE/dC"
+    latex = (r"C = AB:\quad \frac{\partial E}{\partial A} = \frac{\partial E}{\partial C}\,B^\top,\quad "
+             r"\frac{\partial E}{\partial B} = A^\top \frac{\partial E}{\partial C}")
     symbol, infix, rowwise = "@", "@", (0,)
-    formula = ("g @ {b}ᵀ", "{a}ᵀ @ g")
+    formula = ("g @ {b}.T", "{a}.T @ g")
+    contribution_latex = (r"{g}\,{b}^{\top}", r"{a}^{\top} {g}")
 
     def forward(a, b):
         if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
@@ -214,12 +225,15 @@ class Linear(Op):
     has one edge per step, and the diagrams show each step's contribution on the weight. A recurrent layer
     passes the step's input projection as r: gates = x_t W_ih^T + b_ih + h W_hh^T + b_hh is one node."""
     name = "linear"
-    rule = ("y = x W^T + b (+ r): dx = g W, dW = g^T x (summed over all leading dims of x), "
-            "db = g summed over the leading dims, dr = g")
-    latex = (r"\bar{x} = \bar{y}\,W,\quad \bar{W} = \textstyle\sum_{\text{rows}} \bar{y}^\top x,"
-             r"\quad \bar{b} = \textstyle\sum_{\text{rows}} \bar{y},\quad \bar{r} = \bar{y}")
+    rule = ("y = x W^T + b (+ r): dE/dx = dE/dy @ W, dE/dW = (dE/dy)^T @ x (summed over all leading dims of x), "
+            "dE/db = dE/dy summed over the leading dims, dE/dr = dE/dy")
+    latex = (r"\frac{\partial E}{\partial x} = \frac{\partial E}{\partial y}\,W,\quad "
+             r"\frac{\partial E}{\partial W} = \sum_{\text{rows}} \Big(\frac{\partial E}{\partial y}\Big)^{\top} x,\quad "
+             r"\frac{\partial E}{\partial b} = \sum_{\text{rows}} \frac{\partial E}{\partial y},\quad "
+             r"\frac{\partial E}{\partial r} = \frac{\partial E}{\partial y}")
     rowwise = (0,)
-    formula = ("g @ {b}", "gᵀ @ {a}", "g summed over its rows", "g")   # y = a bᵀ + bias + r
+    formula = ("g @ {b}", "g.T @ {a}", "g.sum(axis=0)", "g")   # y = a bᵀ + bias + r
+    contribution_latex = (r"{g}\,{b}", r"{g}^{\top} {a}", r"\sum_{\text{rows}} {g}", "{g}")
 
     def forward(x, w, b=None, r=None, contiguous_wt=False):
         if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
@@ -291,7 +305,7 @@ def _contiguous_t(w):
 
 class Neg(Op):
     name, rule, latex = "neg", "d(-x)/dx = -1", r"\frac{\partial(-x)}{\partial x} = -1"
-    symbol, formula = "−", ("−g",)
+    symbol, formula, contribution_latex = "−", ("-g",), ("-{g}",)
 
     def forward(x):
         return -x, None
@@ -302,7 +316,7 @@ class Neg(Op):
 
 class Exp(Op):
     name, rule, latex = "exp", "d exp(x)/dx = exp(x)", r"\frac{\partial e^x}{\partial x} = e^x"
-    formula = ("g ⊙ {y}",)
+    formula, contribution_latex = ("g * {y}",), (r"{g} \odot {y}",)
 
     def forward(x):
         out = np.exp(x)
@@ -314,7 +328,7 @@ class Exp(Op):
 
 class Log(Op):
     name, rule, latex = "log", "d ln(x)/dx = 1/x", r"\frac{\partial \ln x}{\partial x} = \frac{1}{x}"
-    formula = ("g / {a}",)
+    formula, contribution_latex = ("g / {a}",), ("{g} / {a}",)
 
     def forward(x):
         return np.log(x), x
@@ -326,7 +340,8 @@ class Log(Op):
 class Tanh(Op):
     name, rule = "tanh", "d tanh(x)/dx = 1 - tanh(x)^2"
     latex = r"\frac{\partial \tanh x}{\partial x} = 1 - \tanh^2 x"
-    rowwise, formula = (0,), ("g ⊙ (1 − {y}²)",)
+    rowwise, formula = (0,), ("g * (1 - {y}**2)",)
+    contribution_latex = (r"{g} \odot (1 - {y}^2)",)
 
     def forward(x):
         out = np.tanh(x)
@@ -341,7 +356,8 @@ class Tanh(Op):
 class Sigmoid(Op):
     name, rule = "sigmoid", "d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x))"
     latex = r"\frac{\partial \sigma(x)}{\partial x} = \sigma(x)\,(1 - \sigma(x))"
-    symbol, rowwise, formula = "σ", (0,), ("g ⊙ {y} ⊙ (1 − {y})",)
+    symbol, rowwise, formula = "σ", (0,), ("g * {y} * (1 - {y})",)
+    contribution_latex = (r"{g} \odot {y} \odot (1 - {y})",)
 
     def forward(x):
         # 1 / (1 + e^-x), as PyTorch computes it; e^-x overflows to inf below x = -88 (float32), and 1 / inf is
@@ -365,7 +381,8 @@ class Sigmoid(Op):
 class Relu(Op):
     name, rule = "relu", "d relu(x)/dx = 1 if x > 0 else 0"
     latex = r"\frac{\partial\,\mathrm{relu}(x)}{\partial x} = [x > 0]"
-    rowwise, formula = (0,), ("g ⊙ [{a} > 0]",)
+    rowwise, formula = (0,), ("g * ({a} > 0)",)
+    contribution_latex = (r"{g} \odot [{a} > 0]",)
 
     def forward(x):
         out = np.maximum(x, 0)
@@ -378,7 +395,8 @@ class Relu(Op):
 class Softplus(Op):
     name, rule = "softplus", "d ln(1 + e^x)/dx = sigmoid(x)"
     latex = r"\frac{\partial \ln(1 + e^x)}{\partial x} = \sigma(x)"
-    formula = ("g ⊙ σ({a})",)
+    formula = ("g / (1 + np.exp(-{a}))",)
+    contribution_latex = (r"{g} \odot \sigma({a})",)
 
     def forward(x):
         return np.logaddexp(0, x), x                     # log(1 + e^x) without overflow
@@ -393,6 +411,7 @@ class Sum(Op):
     name, rule = "sum", "d sum(x)/dx_i = 1"
     latex = r"\frac{\partial \sum_j x_j}{\partial x_i} = 1"
     formula = ("g copied to every element of {a}",)
+    contribution_latex = (r"{g}\ \text{copied to every element}",)
 
     def forward(x, axis=None, keepdims=False):
         axes = _axes(axis, x.ndim)
@@ -407,6 +426,7 @@ class Mean(Op):
     name, rule = "mean", "d mean(x)/dx_i = 1/n"
     latex = r"\frac{\partial\,\frac{1}{n}\sum_j x_j}{\partial x_i} = \frac{1}{n}"
     formula = ("g / n copied to every element of {a}",)
+    contribution_latex = (r"\tfrac{1}{n}\,{g}\ \text{copied to every element}",)
 
     def forward(x, axis=None, keepdims=False):
         axes = _axes(axis, x.ndim)
@@ -425,6 +445,7 @@ class Max(Op):
     name, rule = "max", "d max(x)/dx_i = 1 where x_i is the max (shared evenly between ties), else 0"
     latex = r"\frac{\partial \max_j x_j}{\partial x_i} = \frac{[x_i = \max]}{\#\text{ties}}"
     formula = ("g where {a} is largest, 0 elsewhere",)
+    contribution_latex = (r"{g} \odot \frac{[{a} = \max]}{\#\text{ties}}",)
 
     def forward(x, axis=None, keepdims=False):
         axes = _axes(axis, x.ndim)
@@ -441,8 +462,10 @@ class Max(Op):
 # ---- shape and indexing --------------------------------------------------------------------------
 
 class Reshape(Op):
-    name, rule, latex = "reshape", "gradient reshaped back", r"\bar{x} = \mathrm{reshape}(\bar{y})"
-    formula = ("g reshaped back to {shape}",)
+    name, rule = "reshape", "dE/dx = dE/dy reshaped back"
+    latex = r"\frac{\partial E}{\partial x} = \mathrm{reshape}\Big(\frac{\partial E}{\partial y}\Big)"
+    formula = ("g.reshape{shape}",)
+    contribution_latex = (r"\mathrm{reshape}({g})",)
 
     def forward(x, shape):
         return x.reshape(shape), x.shape
@@ -452,8 +475,9 @@ class Reshape(Op):
 
 
 class Transpose(Op):
-    name, rule, latex = "transpose", "gradient transposed back", r"\bar{x} = \bar{y}^{\top}"
-    symbol, formula = "ᵀ", ("gᵀ",)
+    name, rule = "transpose", "dE/dx = dE/dy transposed back"
+    latex = r"\frac{\partial E}{\partial x} = \Big(\frac{\partial E}{\partial y}\Big)^{\top}"
+    symbol, formula, contribution_latex = "ᵀ", ("g transposed back",), (r"{g}^{\top}",)
 
     def forward(x, axes=None):
         axes = tuple(reversed(range(x.ndim))) if axes is None else normalize_axis_tuple(axes, x.ndim)
@@ -495,9 +519,10 @@ def index_text(index):
 
 
 class GetItem(Op):
-    name, rule = "getitem", "gradient scattered back to the selected positions (repeats add up)"
-    latex = r"\bar{x}[\mathrm{idx}] \mathrel{+}= \bar{y}"
-    formula = ("g put back at [{index}] of a zero array of shape {shape}",)
+    name, rule = "getitem", "dE/dy scattered back to the selected positions of dE/dx (repeats add up)"
+    latex = r"\frac{\partial E}{\partial x}[\mathrm{idx}] \mathrel{+=} \frac{\partial E}{\partial y}"
+    formula = ("g put back at [{index}] of np.zeros({shape})",)
+    contribution_latex = (r"{g}\ \text{put back at the selected positions, 0 elsewhere}",)
     keeps_lazy = True    # x[t] at every step: a dense gradient per step would cost T^2 memory
 
     def forward(x, index):
@@ -512,8 +537,8 @@ class GetItem(Op):
 
 
 class Concat(Op):
-    name, rule = "concat", "gradient split back into the pieces"
-    latex = r"\bar{x}_k = \bar{y}[\text{part } k]"
+    name, rule = "concat", "dE/dy split back into the pieces"
+    latex = r"\frac{\partial E}{\partial x_k} = \frac{\partial E}{\partial y}[\text{part } k]"
     formula = ("piece {part} of g (the slice that came from this input)",)
 
     def forward(*xs, axis=0):
@@ -526,8 +551,8 @@ class Concat(Op):
 
 
 class Stack(Op):
-    name, rule = "stack", "gradient unstacked into the pieces"
-    latex = r"\bar{x}_k = \bar{y}[k]"
+    name, rule = "stack", "dE/dy unstacked into the pieces"
+    latex = r"\frac{\partial E}{\partial x_k} = \frac{\partial E}{\partial y}[k]"
     formula = ("g[{pos}]",)
 
     def forward(*xs, axis=0):
@@ -546,9 +571,11 @@ def _top(x, axis):
 
 
 class Softmax(Op):
-    name, rule = "softmax", "d softmax: y * (g - sum(g * y))"
-    latex = r"\bar{x} = y \odot (\bar{y} - \textstyle\sum_j \bar{y}_j y_j)"
-    formula = ("{y} ⊙ (g − Σ g ⊙ {y})",)
+    name, rule = "softmax", "dE/dx = y * (dE/dy - sum(dE/dy * y))"
+    latex = (r"\frac{\partial E}{\partial x} = y \odot \Big(\frac{\partial E}{\partial y} - "
+             r"\sum_j \frac{\partial E}{\partial y_j} y_j\Big)")
+    formula = ("{y} * (g - (g * {y}).sum(axis={axis}, keepdims=True))",)
+    contribution_latex = (r"{y} \odot \big({g} - \textstyle\sum ({g} \odot {y})\big)",)
 
     def forward(x, axis=-1):
         e = np.exp(x - _top(x, axis))
@@ -561,9 +588,11 @@ class Softmax(Op):
 
 
 class LogSoftmax(Op):
-    name, rule = "log_softmax", "d log_softmax: g - softmax(x) * sum(g)"
-    latex = r"\bar{x} = \bar{y} - \mathrm{softmax}(x) \textstyle\sum_j \bar{y}_j"
-    formula = ("g − softmax({a}) · Σ g",)
+    name, rule = "log_softmax", "dE/dx = dE/dy - softmax(x) * sum(dE/dy)"
+    latex = (r"\frac{\partial E}{\partial x} = \frac{\partial E}{\partial y} - \mathrm{softmax}(x) "
+             r"\sum_j \frac{\partial E}{\partial y_j}")
+    formula = ("g - np.exp({y}) * g.sum(axis={axis}, keepdims=True)",)
+    contribution_latex = (r"{g} - \mathrm{softmax}({a}) \textstyle\sum {g}",)
 
     def forward(x, axis=-1):
         shifted = x - _top(x, axis)

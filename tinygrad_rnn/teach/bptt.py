@@ -31,6 +31,13 @@ class Term:
     value: np.ndarray         # the gradient the walk sent along that edge
     step: int                 # index of the stepper step that sent it
 
+    def _repr_latex_(self):
+        """Jupyter: the chain and its value, rendered (MathJax reads the LaTeX)."""
+        return f"$\\displaystyle {self.latex} = {matrix_latex(self.value)}\\quad (t = {self.t})$"
+
+    def _repr_markdown_(self):
+        return f"term of the use at t={self.t} (walk step {self.step + 1}):\n\n$$ {self.latex} = {matrix_latex(self.value)} $$"
+
 
 @dataclass(frozen=True)
 class Formula:
@@ -52,6 +59,28 @@ class Formula:
     @property
     def ok(self):
         return bool(np.allclose(self.total, self.grad, rtol=1e-12, atol=1e-12 * (1 + np.max(np.abs(self.grad)))))
+
+    @property
+    def latex(self):
+        """The formula with its numbers: lhs = Σ_t chain_t = value_t + ... = the sum, as LaTeX (one line per term)."""
+        T = max(term.t for term in self.terms)
+        lhs = rf"\frac{{\partial E_{T}}}{{\partial {self.weight}}}"
+        rows = [rf"{lhs} &= {term.latex} && (t = {term.t}) \\" for term in self.terms[:1]]
+        rows += [rf"&\quad + {term.latex} && (t = {term.t}) \\" for term in self.terms[1:]]
+        values = " + ".join(matrix_latex(term.value) for term in self.terms)
+        rows.append(rf"&= {values} \\" if len(self.terms) > 1 else "")
+        rows.append(rf"&= {matrix_latex(self.total)} = {self.weight}.\mathrm{{grad}}")
+        return r"\begin{aligned}" + "\n".join(r for r in rows if r) + r"\end{aligned}"
+
+    def _repr_latex_(self):
+        """Jupyter: formula (n) rendered, each term's chain, its value, and their sum (= W.grad)."""
+        return f"$$ {self.latex} $$"
+
+    def _repr_markdown_(self):
+        verdict = "equal" if self.ok else "DIFFERENT"
+        return (f"**({self.number})** {self.lhs}: {len(self.terms)} term(s), one per use of {self.weight}; "
+                f"their sum and {self.weight}.grad are {verdict} (max |difference| {self.max_diff:.1e}).\n\n"
+                f"$$ {self.latex} $$")
 
 
 def chain(weight, t, T, latex=False):
@@ -104,6 +133,17 @@ def seed_formulas(E=None, named=None, phi="tanh", seed=0, s_0="random"):
             terms.append(Term(t, chain(name, t, T), chain(name, t, T, latex=True), acc.contribution, step.index))
         formulas.append(Formula(number, name, tuple(terms), np.array(weights[name].grad), f"∂E_{T}/∂{name}"))
     return formulas
+
+
+def matrix_latex(a, digits=3):
+    """A number, row vector or matrix as LaTeX (a bmatrix; a 1-D array is a row, as in the seed)."""
+    a = np.asarray(a, dtype=np.float64)
+    num = lambda v: f"{v:.{digits}g}".replace("e", r"\mathrm{e}")
+    if a.ndim == 0:
+        return num(float(a))
+    rows = a.reshape(1, -1) if a.ndim == 1 else a.reshape(-1, a.shape[-1])
+    body = r" \\ ".join(" & ".join(num(v) for v in row) for row in rows)
+    return r"\begin{bmatrix}" + body + r"\end{bmatrix}"
 
 
 def _matrix(a, digits=3):
