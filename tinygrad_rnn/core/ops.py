@@ -29,7 +29,7 @@ OPS = {}  # name -> op class, filled in as the classes below are defined
 class Op:
     """One op: forward and vjp, and how it is shown. The fields every op of the table defines:
     rule       the local derivative as plain text (the stepper, the player); the upstream gradient is dE/dy
-    latex      the same as LaTeX; the upstream gradient is \frac{\partial E}{\partial y}
+    latex      the same as LaTeX; the upstream gradient is written as the fraction ∂E/∂y
     symbol     the label of its vertex in a diagram ("×" for mul); its name when it has no symbol
     infix      how Python writes it between two operands ("*" for mul; the stepper's expressions), or None.
                A diagram writes an infix op with its symbol: "h × W"
