@@ -59,7 +59,8 @@ def text(cell):
 
 
 def test_there_are_five_notebooks_each_with_exercises(jupyter):
-    assert STEMS, "no notebook sources"
+    assert STEMS == ["01_bptt_from_the_tape", "02_your_own_loop", "03_vanishing_and_exploding",
+                     "04_lstm_and_gru_gates", "05_charlm_truncated_bptt"]
     for stem in STEMS:
         nb = nb_build.build(NOTEBOOKS / f"{stem}.py", solutions=True)
         assert sum(map(is_exercise, code_cells(nb))) >= 3, f"{stem}: fewer than 3 exercises"
@@ -209,6 +210,10 @@ def test_html_opens_in_chromium_with_working_player_and_pictures(jupyter, browse
         check_player(browser, frame)
     if stem.startswith("01_"):
         assert frames, "notebook 1 shows the player inline"
+    outputs = browser.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output svg:not(svg svg), .jp-OutputArea-output img")
+    for k, picture in enumerate(outputs[:4]):        # what a reader sees at each picture, on a small screen
+        browser.execute_script("arguments[0].scrollIntoView()", picture)
+        browser.save_screenshot(os.path.join(shots, f"notebook-{stem}-picture{k + 1}-1024x768.png"))
     browser.execute_script("window.scrollTo(0, 0)")
     for width, height in ((1024, 768), (1920, 1080)):
         browser.set_window_size(width, height)

@@ -66,8 +66,8 @@ def _as_array(value):
         return None
 
 
-def check_array(label, answer, expected, what="", rtol=1e-6, atol=1e-9, hint=None):
-    """The answer equals `expected` (an array or Tensor read off the tape) in shape and value."""
+def check_array(label, answer, expected, what="", rtol=1e-6, atol=1e-9, hint=None, source="the tape"):
+    """The answer equals `expected` (an array or Tensor read off `source`, the tape) in shape and value."""
     __tracebackhide__ = True
     _start(label, answer, what)
     got, want = _as_array(answer), _as_array(expected)
@@ -75,18 +75,18 @@ def check_array(label, answer, expected, what="", rtol=1e-6, atol=1e-9, hint=Non
     if got is None:
         _fail(label, f"{name} should be an array of numbers, got {type(answer).__name__}", hint)
     if got.shape != want.shape:
-        _fail(label, f"{name} has shape {got.shape}; the tape's has shape {want.shape}", hint)
+        _fail(label, f"{name} has shape {got.shape}; {source}'s has shape {want.shape}", hint)
     close = np.isclose(got, want, rtol=rtol, atol=atol)
     if not np.all(close):
         where = tuple(int(i) for i in np.argwhere(~close)[0])
         spot = f" at index {where}" if where else ""
-        _fail(label, f"{name} differs from the tape's{spot}: yours {got[where]:.6g}, the tape's {want[where]:.6g} "
+        _fail(label, f"{name} differs from {source}'s{spot}: yours {got[where]:.6g}, {source}'s {want[where]:.6g} "
                      f"({int(np.sum(~close))} of {close.size} entries differ)", hint)
     diff = float(np.max(np.abs(got - want))) if got.size else 0.0
-    _passed(label, f"{name} matches the tape (max |difference| {diff:.1e})")
+    _passed(label, f"{name} matches {source}'s (max |difference| {diff:.1e})")
 
 
-def check_number(label, answer, expected, what="", rtol=1e-6, atol=1e-9, hint=None):
+def check_number(label, answer, expected, what="", rtol=1e-6, atol=1e-9, hint=None, source="the tape"):
     """The answer is a single number equal to `expected`."""
     __tracebackhide__ = True
     _start(label, answer, what)
@@ -94,8 +94,8 @@ def check_number(label, answer, expected, what="", rtol=1e-6, atol=1e-9, hint=No
         _fail(label, f"{what or 'your answer'} should be one number, got {answer!r:.60}", hint)
     got, want = float(np.asarray(_as_array(answer))), float(np.asarray(_as_array(expected)))
     if not np.isclose(got, want, rtol=rtol, atol=atol):
-        _fail(label, f"{what or 'your answer'} is {got:.6g}; the tape says otherwise", hint)
-    _passed(label, f"{what or 'your answer'} is {got:.6g}, as the tape says")
+        _fail(label, f"{what or 'your answer'} is {got:.6g}; {source} says otherwise", hint)
+    _passed(label, f"{what or 'your answer'} is {got:.6g}, as {source} says")
 
 
 def digest(label, answer):
