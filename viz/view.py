@@ -1,6 +1,6 @@
 """From the tape to a view: the vertices, edges and clusters of a picture, with gradient norms. No graphviz here.
 
-One pass over `tinygrad_rnn.graph(root)` decides where each tape node goes:
+`build` reads `tinygrad_rnn.graph(root)` once (`_plan`) and decides where each tape node goes:
 - its step is the `t=k` of its scope; a node without one that only combines results of one step (or of
   two neighbouring ones, like a running sum of losses) belongs to that step too (E_3 = ½‖y_3 − d_3‖²).
   Other nodes are drawn before the steps (the input projection of all steps, linear(x, W_ih, b_ih)) or
@@ -146,19 +146,65 @@ def _status(root, grads):
 
 
 def build(root, detail="auto", grads=True, values=False, shared="auto", max_steps=None):
-    """The view of the graph that produced `root` (see the module docstring)."""
+    """The view of the graph that produced `root` (see the module docstring), made in four passes over the
+    tape: where each node goes (_plan), a vertex per op (_op_vertices), shared tensors and leaves
+    (_shared_vertices), edges (_edges); then the edges' labels and the state spines."""
     if detail not in ("auto", "ops", "cells") or shared not in ("auto", "edges", "copies"):
         raise ValueError(f"draw: detail must be auto|ops|cells and shared auto|edges|copies, "
                          f"got detail={detail!r}, shared={shared!r}")
     if getattr(root, "_node", None) is None:
         raise ValueError("draw: this tensor was not produced by recorded ops (is it a leaf? did some input "
                          "have requires_grad=True, outside no_grad()?)")
+    p = _plan(root, detail, grads, shared, max_steps)
+    p.values = values
+    _op_vertices(p)
+    weights, columns = _shared_vertices(p)
+    edges = _edges(p)
+    _label_edges(edges, p.vertices)
+    norms = [e.grad for e in edges if e.grad]
+    view = View(p.vertices, edges, p.clusters, p.drawn, p.elided, p.detail, p.shared, p.status, weights, columns,
+                (min(norms), max(norms)) if norms else None, p.at[root.node.index], p.notes)
+    _spines(view)
+    return view
+
+
+@dataclass
+class _Pass:
+    """What the passes of `build` share: the tape read once (first group), what is drawn (second), what the
+    passes make (third)."""
+    tape: list
+    where: dict                 # node index -> _where(scope)
+    users: dict                 # node index -> [(consumer, input position)]
+    leaves: dict                # id(leaf) -> (leaf, [(consumer, input position)])
+    step: dict                  # node index -> its step, explicit or inferred (None: before/after the steps)
+    after: dict                 # node index -> comes after some step
+    through: dict               # see _pass_through
+    gathers: set
+    status: str
+    show: bool                  # gradients are drawn
+    detail: str = None
+    shared: str = None
+    hidden: set = None          # steps collapsed into the elided block
+    drawn: list = None
+    elided: tuple = None
+    layered: bool = False       # several layers' steps: a scope cluster per layer inside each step
+    values: bool = False
+    vertices: dict = field(default_factory=dict)
+    clusters: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    at: dict = field(default_factory=dict)            # tape node index -> vertex id
+    use_vertex: dict = field(default_factory=dict)    # (id(tensor), consumer index) -> the vertex for that use
+    shared_ids: set = field(default_factory=set)
+
+
+def _plan(root, detail, grads, shared, max_steps):
+    """Read the tape once: each node's step, which steps are drawn, at which detail, shared tensors as
+    edges or copies."""
     tape = tg.graph(root)
     status = _status(root, grads)
-    show = status == "grads"
     where = {n.index: _where(n.scope) for n in tape}
-    users = defaultdict(list)               # node index -> [(consumer, input position)]
-    leaves = {}                             # id(leaf) -> (leaf, [(consumer, input position)])
+    users = defaultdict(list)
+    leaves = {}
     for n in tape:
         for pos, t in enumerate(n.inputs):
             if t.node is not None:
@@ -167,9 +213,9 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
                 leaves.setdefault(id(t), (t, []))[1].append((n, pos))
     step, after = _layout_steps(tape, where, users)
     through, gathers = _pass_through(tape, step, users)
+    p = _Pass(tape, where, users, leaves, step, after, through, gathers, status, status == "grads")
     steps = sorted(set(step.values()) - {None})
 
-    # ---- which steps are drawn, at which detail, with shared tensors as edges or copies ---------------
     def elision(limit):
         if len(steps) < limit + 2:          # hiding a single step would not save anything
             return set()
@@ -180,75 +226,86 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
         hidden = elision(max_steps or 6)
         detail = "ops" if not steps or sum(step[n.index] not in hidden for n in tape) <= OPS_LIMIT else "cells"
     per_step = sum(1 for w in where.values() if w[0] is not None) / max(len(steps), 1)
-    hidden = elision(max_steps or (max(2, min(6, int(OPS_BUDGET // max(per_step, 1)))) if detail == "ops" else 8))
-    drawn = [s for s in steps if s not in hidden]
-    elided = (min(hidden), max(hidden)) if hidden else None
+    p.hidden = elision(max_steps or (max(2, min(6, int(OPS_BUDGET // max(per_step, 1)))) if detail == "ops" else 8))
+    p.detail = detail
+    p.drawn = [s for s in steps if s not in p.hidden]
+    p.elided = (min(p.hidden), max(p.hidden)) if p.hidden else None
     if shared == "auto":
         crossing = _crossing(tape, step, gathers, users)
-        small = len(drawn) <= 4 and len(tape) <= EDGES_LIMIT and not hidden
+        small = len(p.drawn) <= 4 and len(tape) <= EDGES_LIMIT and not p.hidden
         made_shared = any(step[n.index] is None and len({step[c.index] for c, _ in users[n.index]} - {None}) > 1
                           for n in tape)        # e.g. x W_ih^T made once: its vertex would stretch over the row
         shared = "edges" if small and not crossing and not made_shared else "copies"
+    p.shared = shared
+    p.layered = len({where[n.index][1] for n in tape if where[n.index][0] is not None}) > 1
+    return p
 
-    vertices, clusters, notes, at = {}, {}, [], {}     # at: tape node index -> vertex id
-    layered = len({where[n.index][1] for n in tape if where[n.index][0] is not None}) > 1
 
-    def cluster_path(s, outer, inner, phase):
-        if s is None:
-            if not outer:
-                return ()
-            cid = f"cluster_{phase}_" + slug("/".join(outer))
-            clusters.setdefault(cid, Cluster(cid, "/".join(outer), phase))
-            return (cid,)
-        path = [f"cluster_t{s}"]
-        clusters.setdefault(path[0], Cluster(path[0], f"t={s}", "step", s))
-        for part, kind in ([("/".join(outer), "scope")] if outer and layered else []) + [(p, "gate") for p in inner]:
-            path.append(f"{path[-1]}_{slug(part)}")
-            clusters.setdefault(path[-1], Cluster(path[-1], part.replace("_", " "), kind, s))
-        return tuple(path)
+def _cluster_path(p, s, outer, inner, phase):
+    """The clusters a vertex sits in (outermost first), made on first use: its step, its layer's scope (when
+    several layers are drawn) and its gate; or, outside the steps, the `before`/`after` cluster of its scope."""
+    clusters = p.clusters
+    if s is None:
+        if not outer:
+            return ()
+        cid = f"cluster_{phase}_" + slug("/".join(outer))
+        clusters.setdefault(cid, Cluster(cid, "/".join(outer), phase))
+        return (cid,)
+    path = [f"cluster_t{s}"]
+    clusters.setdefault(path[0], Cluster(path[0], f"t={s}", "step", s))
+    for part, kind in ([("/".join(outer), "scope")] if outer and p.layered else []) + [(q, "gate") for q in inner]:
+        path.append(f"{path[-1]}_{slug(part)}")
+        clusters.setdefault(path[-1], Cluster(path[-1], part.replace("_", " "), kind, s))
+    return tuple(path)
 
-    # ---- pass 1: a vertex for every op (or its cell, or the elided block) ----------------------------
+
+def _op_vertices(p):
+    """Pass 1: a vertex for every op (or its cell, or the elided block)."""
+    vertices, hidden = p.vertices, p.hidden
     if hidden:
-        clusters["cluster_elided"] = Cluster("cluster_elided", "", "elided")
-        vertices["elided"] = Vertex("elided", "elided", f"t={elided[0]} … t={elided[1]}", ("cluster_elided",),
+        p.clusters["cluster_elided"] = Cluster("cluster_elided", "", "elided")
+        vertices["elided"] = Vertex("elided", "elided", f"t={p.elided[0]} … t={p.elided[1]}", ("cluster_elided",),
                                     note=f"{len(hidden)} steps hidden")
-    for n in tape:
-        s, (explicit, outer, inner) = step[n.index], where[n.index]
+    for n in p.tape:
+        s, (explicit, outer, inner) = p.step[n.index], p.where[n.index]
         if s in hidden:
             vid = "elided"
-        elif detail == "cells" and explicit is not None:
+        elif p.detail == "cells" and explicit is not None:
             vid = "cell_" + slug("/".join(outer + (f"t{s}",)))
             if vid not in vertices:
-                vertices[vid] = Vertex(vid, "cell", "/".join(outer) or "cell", cluster_path(s, (), (), ""),
+                vertices[vid] = Vertex(vid, "cell", "/".join(outer) or "cell", _cluster_path(p, s, (), (), ""),
                                        step=s, layer="/".join(outer))
         else:
             vid, out = f"op{n.index}", n.output
             vertices[vid] = Vertex(
-                vid, "op", _op_label(n), cluster_path(s, outer, inner, "after" if after[n.index] else "before"),
-                out.name or "", out.shape, norm(n.grad) if show else None,
-                _value(out) if values and out.name else None, step=s, layer="/".join(outer),
-                after=s is None and after[n.index])
-        at[n.index] = vid
+                vid, "op", _op_label(n), _cluster_path(p, s, outer, inner, "after" if p.after[n.index] else "before"),
+                out.name or "", out.shape, norm(n.grad) if p.show else None,
+                _value(out) if p.values and out.name else None, step=s, layer="/".join(outer),
+                after=s is None and p.after[n.index])
+        p.at[n.index] = vid
         vertices[vid].tape.append(n.index)
 
-    # ---- pass 2: shared tensors and leaves — one vertex, or a dashed copy per step ------------------
-    uses = {id(t): u for t, u in leaves.values()}     # candidates: leaves and results made outside steps
-    made_outside = [n.output for n in tape if step[n.index] is None and users[n.index]]
+
+def _shared_vertices(p):
+    """Pass 2: shared tensors and leaves — one vertex, or a dashed copy per step. Returns the weights table
+    (a WeightRow per shared tensor that requires grad) and its column labels."""
+    step, users, show, hidden, elided = p.step, p.users, p.show, p.hidden, p.elided
+    uses = {id(t): u for t, u in p.leaves.values()}     # candidates: leaves and results made outside steps
+    made_outside = [n.output for n in p.tape if step[n.index] is None and users[n.index]]
     for out in made_outside:
-        uses[id(out)] = [(c, pos) for c, pos in users[out.node.index] if (id(out), c.index) not in through]
-    use_vertex = {}                         # (id(tensor), consumer index) -> the vertex drawn for that use
-    weights, columns = [], [f"t={s}" for s in drawn]
+        uses[id(out)] = [(c, pos) for c, pos in users[out.node.index] if (id(out), c.index) not in p.through]
+    weights, columns = [], [f"t={s}" for s in p.drawn]
     if hidden:
-        columns.insert(sum(1 for s in drawn if s < elided[0]), f"t={elided[0]}…{elided[1]}")
-    taken, shared_ids = defaultdict(int), set()
-    for t in [t for t, _ in leaves.values()] + made_outside:
+        columns.insert(sum(1 for s in p.drawn if s < elided[0]), f"t={elided[0]}…{elided[1]}")
+    taken = defaultdict(int)
+    for t in [t for t, _ in p.leaves.values()] + made_outside:
         by_step = defaultdict(list)
         for n, pos in uses[id(t)]:
             by_step[step[n.index]].append((n, pos))
         is_shared = sum(1 for s in by_step if s is not None) > 1
         if t.node is not None and not is_shared:
             continue                        # an op result used at one step: an ordinary edge
-        shared_ids.add(id(t))
+        p.shared_ids.add(id(t))
         kind = "param" if t.requires_grad else ("input" if t.name else "const")
         base = slug(t.name or kind) if t.node is None else f"op{t.node.index}"
         taken[base] += 1
@@ -260,81 +317,87 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
             weights.append(_weight_row(label, lid, t, by_step, contribution, total, hidden, elided, show))
         if t.node is None and total is not None and t.grad is not None and not np.allclose(
                 total, t.grad, rtol=1e-4, atol=1e-7):
-            notes.append(f"{label}.grad holds more than this graph's total: earlier backward() calls "
-                         "accumulated into it (zero_grad() before backward)")
+            p.notes.append(f"{label}.grad holds more than this graph's total: earlier backward() calls "
+                           "accumulated into it (zero_grad() before backward)")
         for s, group in by_step.items():
-            copy = is_shared and shared == "copies" and s is not None
+            copy = is_shared and p.shared == "copies" and s is not None
             if s in hidden or not copy and t.node is not None:
                 continue
             vid = f"{lid}_t{s}" if copy else lid
-            if vid not in vertices:
-                where = _common([vertices[at[n.index]].cluster for n, _ in group]) if copy or not is_shared else ()
+            if vid not in p.vertices:
+                where = _common([p.vertices[p.at[n.index]].cluster for n, _ in group]) if copy or not is_shared else ()
                 grad = norm(contribution.get(s) if copy else total) if t.requires_grad and show else None
-                vertices[vid] = Vertex(vid, "copy" if copy else kind, label, where, shape=t.shape, grad=grad,
-                                       value=_value(t) if values else None, note=f"t={s} use" if copy else "",
-                                       step=s if copy else None)
+                p.vertices[vid] = Vertex(vid, "copy" if copy else kind, label, where, shape=t.shape, grad=grad,
+                                         value=_value(t) if p.values else None, note=f"t={s} use" if copy else "",
+                                         step=s if copy else None)
             for n, _ in group:
-                use_vertex[id(t), n.index] = vid
+                p.use_vertex[id(t), n.index] = vid
+    return weights, columns
 
-    # ---- pass 3: edges, merged when a collapse makes them parallel -----------------------------------
+
+def _edges(p):
+    """Pass 3: an edge per input of every drawn op, merged (their gradients summed) when a collapse makes
+    them parallel."""
+    step, vertices, at, show = p.step, p.vertices, p.at, p.show
     edges = {}
-    collects = {n.index for n in tape if step[n.index] is None and n.index not in gathers
+    collects = {n.index for n in p.tape if step[n.index] is None and n.index not in p.gathers
                 and len({step[t.node.index] for t in n.inputs if t.node is not None} - {None}) > 1}
-    for n in tape:
+    for n in p.tape:
         dst = at[n.index]
-        if n.index in gathers:
+        if n.index in p.gathers:
             continue                        # drawn as a dashed edge into each step (below)
         for pos, t in enumerate(n.inputs):
             if dst == "elided" and (t.node is None or at[t.node.index] == "elided"):
                 continue                    # the quick way through the hidden steps
             kind, ref, g = "data", (n.index, pos), n.input_grads[pos] if show and n.input_grads else None
-            if (id(t), n.index) in through:   # h_t -> (stack @ W + b)[t-1] drawn as h_t -> [t-1]
-                gather, k = through[id(t), n.index]
+            if (id(t), n.index) in p.through:   # h_t -> (stack @ W + b)[t-1] drawn as h_t -> [t-1]
+                gather, k = p.through[id(t), n.index]
                 t, kind, ref = gather.inputs[k], "through", (gather.index, k)
                 g = gather.input_grads[k] if show and gather.input_grads else None
-            src = use_vertex.get((id(t), n.index))
+            src = p.use_vertex.get((id(t), n.index))
             if src is None and t.node is None:
                 continue                    # a folded constant, or a use inside the hidden steps
             src = src or at[t.node.index]
-            if src == dst or dst == "elided" and id(t) in shared_ids:
+            if src == dst or dst == "elided" and id(t) in p.shared_ids:
                 continue                    # inside one cell or the elided block; the table has hidden uses
             dst = at[n.index]
-            if n.index in collects and shared == "copies" and vertices[src].cluster[:1] != vertices[dst].cluster[:1]:
+            if n.index in collects and p.shared == "copies" and vertices[src].cluster[:1] != vertices[dst].cluster[:1]:
                 dst = f"{at[n.index]}_from_{src}"   # a stub in the source's step instead of a long edge
                 if dst not in vertices:
                     vertices[dst] = Vertex(dst, "stub", describe(n.output), vertices[src].cluster,
                                            tape=[n.index], step=vertices[src].step)
-            cell = vertices[dst].kind == "cell"
-            if t.node is None and t.requires_grad:
-                kind = "weight"
-            src_port = dst_port = None
-            if vertices[src].kind == "cell":
-                src_port = _port(vertices[src].outputs, id(t), describe(t), "out")
-            if cell and vertices[src].kind not in ("copy", "param"):
-                dst_port = _port(vertices[dst].inputs, id(t), describe(t), "in")
-            key = (id(t) if src != "elided" else 0, src, dst, pos if vertices[dst].kind == "op" else None)
-            e = edges.get(key)
-            if e is None:
-                eid = f"e_{src}" + (f".{src_port}" if src_port else "") + f"_{dst}" + (
-                    f"_{pos}" if key[3] is not None else "")
-                e = edges[key] = Edge(eid, src, dst, kind, src_port, dst_port)
-            if g is not None:
-                e.array = g if e.array is None else e.array + g
-            e.tape.append(ref)
+            _add_edge(edges, vertices, t, src, dst, pos, kind, g, ref)
+    return list(edges.values())
 
-    edges = list(edges.values())
+
+def _add_edge(edges, vertices, t, src, dst, pos, kind, g, ref):
+    """Draw input `t` (position `pos`) as an edge src -> dst, or merge it into the parallel edge already there."""
+    if t.node is None and t.requires_grad:
+        kind = "weight"
+    src_port = dst_port = None
+    if vertices[src].kind == "cell":
+        src_port = _port(vertices[src].outputs, id(t), describe(t), "out")
+    if vertices[dst].kind == "cell" and vertices[src].kind not in ("copy", "param"):
+        dst_port = _port(vertices[dst].inputs, id(t), describe(t), "in")
+    key = (id(t) if src != "elided" else 0, src, dst, pos if vertices[dst].kind == "op" else None)
+    e = edges.get(key)
+    if e is None:
+        eid = f"e_{src}" + (f".{src_port}" if src_port else "") + f"_{dst}" + (f"_{pos}" if key[3] is not None else "")
+        e = edges[key] = Edge(eid, src, dst, kind, src_port, dst_port)
+    if g is not None:
+        e.array = g if e.array is None else e.array + g
+    e.tape.append(ref)
+
+
+def _label_edges(edges, vertices):
+    """Each edge's norm, printed only where the source vertex does not already show the same number."""
     out_degree = defaultdict(int)
     for e in edges:
         e.grad = norm(e.array)
         if e.grad is not None:
             out_degree[e.src] += 1
-    for e in edges:        # a label only where the source vertex does not already show the same number
+    for e in edges:
         e.label = e.grad is not None and (out_degree[e.src] > 1 or vertices[e.src].grad is None)
-    norms = [e.grad for e in edges if e.grad]
-    view = View(vertices, edges, clusters, drawn, elided, detail, shared, status, weights, columns,
-                (min(norms), max(norms)) if norms else None, at[root.node.index], notes)
-    _spines(view)
-    return view
 
 
 def _layout_steps(tape, where, users):
