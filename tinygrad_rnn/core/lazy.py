@@ -87,7 +87,9 @@ class Sum(Lazy):
         self.add(second)
 
     def add(self, c):
-        if type(c) is Outer:
+        if type(c) is np.ndarray:
+            self._add_dense(c, fresh=False)
+        elif type(c) is Outer:
             self.a.append(c.a)
             self.g.append(c.g)
             self.rows += len(c.a)

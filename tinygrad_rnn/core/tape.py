@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import anomaly, ops
-from .lazy import Lazy, add_term, add_to_grad, as_array, dense, finish_leaf
+from .lazy import Lazy, Sum, add_term, add_to_grad, as_array, finish_leaf
 from .mode import state
 
 
@@ -290,9 +290,17 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
         g = pending.pop(node, None)
         if g is None:
             continue                       # no path from here to the root carries a gradient
-        g = dense(g)
+        if isinstance(g, Lazy):
+            g = g.dense()
+        args = node.args
+        if len(args) == 2:                 # which inputs want a gradient (the common cases without a list)
+            needs = (args[0].requires_grad, args[1].requires_grad)
+        elif len(args) == 1:
+            needs = (args[0].requires_grad,)
+        else:
+            needs = tuple([a.requires_grad for a in args])
         vjp, keep_lazy, in_table = chosen.get(node.op) or chosen.setdefault(node.op, _vjp_for(node.op, lean))
-        grads = vjp(g, node.saved, _needs(node.args))
+        grads = vjp(g, node.saved, needs)
         if not in_table:                   # the table's ops are gradchecked for their shapes; others are checked
             _check_shapes(node, grads)
         out = node._out()                  # None when nobody holds the output (a lean walk)
@@ -341,15 +349,6 @@ def _vjp_for(op, lean):
     return vjp, keep_lazy, ops.OPS.get(getattr(op, "name", None)) is op
 
 
-def _needs(args):
-    """Which inputs want a gradient (the common one- and two-input cases without building a list)."""
-    if len(args) == 2:
-        return (args[0].requires_grad, args[1].requires_grad)
-    if len(args) == 1:
-        return (args[0].requires_grad,)
-    return tuple([a.requires_grad for a in args])
-
-
 def _send(args, grads, pending, lean):
     """Add each edge's contribution to the input it belongs to: an intermediate's into `pending` (summed over
     its uses), a leaf's into .grad at once in a watched walk, into `pending` in a lean one. Returns whether a
@@ -359,11 +358,17 @@ def _send(args, grads, pending, lean):
         if c is None or not key.requires_grad:           # constants never receive a gradient
             continue
         is_leaf = type(key) is not Node
-        dtype = key.dtype if not is_leaf else key.data.dtype
+        dtype = key.data.dtype if is_leaf else key.dtype
         if c.dtype is not dtype and c.dtype != dtype:
             c, cast = c.astype(dtype), True
         if is_leaf and not lean:
             add_to_grad(key, c)
+            continue
+        before = pending.get(key)                        # pending[key] += c (lazy.add_term, inlined: hot)
+        if before is None:
+            pending[key] = c
+        elif type(before) is Sum:
+            before.add(c)
         else:
             add_term(pending, key, c, is_leaf)
     return cast
