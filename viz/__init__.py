@@ -100,12 +100,7 @@ def render(graph, path, fmt):
     """Run `dot` on the Digraph; without it, write the DOT source next to `path` and raise DotNotFound."""
     import graphviz
     try:
-        try:
-            data = graph.pipe(format=fmt)
-        except graphviz.CalledProcessError as err:   # dot's rare "trouble in init_rank": retry without groups
-            if b"init_rank" not in (err.stderr or b""):
-                raise
-            data = graphviz.Source(re.sub(r"\bgroup=\w+", "", graph.source)).pipe(format=fmt)
+        data = pipe(graph, fmt)
     except graphviz.ExecutableNotFound:
         source = os.path.splitext(path)[0] + ".dot"
         with open(source, "w", encoding="utf-8") as f:
@@ -115,6 +110,29 @@ def render(graph, path, fmt):
     with open(path, "wb") as f:
         f.write(data)
     return path
+
+
+class DotFailed(RuntimeError):
+    """graphviz's `dot` program failed on a picture; the message holds what dot said."""
+
+
+def pipe(graph, fmt):
+    """The picture as bytes in format `fmt`, from `dot`. A failure of dot is a DotFailed naming dot's own
+    message (graphviz.ExecutableNotFound, for a missing dot, passes through)."""
+    import graphviz
+    try:
+        try:
+            return graph.pipe(format=fmt)
+        except graphviz.CalledProcessError as err:   # dot's rare "trouble in init_rank": retry without groups
+            if b"init_rank" not in (err.stderr or b""):
+                raise
+            return graphviz.Source(re.sub(r"\bgroup=\w+", "", graph.source)).pipe(format=fmt)
+    except graphviz.CalledProcessError as err:
+        said = (err.stderr or b"").decode("utf-8", "replace").strip() or f"exit status {err.returncode}"
+        raise DotFailed(f"graphviz's dot could not draw the picture ({fmt}): {said[:500]}") from None
+    except (BrokenPipeError, ConnectionResetError) as err:
+        raise DotFailed(f"graphviz's dot stopped reading the picture's DOT source ({fmt}) before its end: "
+                        f"{err}") from None
 
 
 # binds viz.player to the function (the module stays importable as importlib.import_module("viz.player"))

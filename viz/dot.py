@@ -5,7 +5,7 @@ that graphviz writes can be restyled by the HTML player without laying it out ag
 """
 import math
 import re
-from html import escape
+from html import escape as _html_escape
 from itertools import pairwise
 
 import graphviz
@@ -19,6 +19,34 @@ GATE_FILL = {"forget_gate": "#fbeeee", "input_gate": "#eef6ec", "output_gate": "
 STATUS = {"no_backward": "backward has not run: no gradients to show yet (call loss.backward(keep_grads=True) first)",
           "not_kept": "backward() ran lean (the default) and kept no per-edge gradients: call loss.backward(keep_grads=True) to draw them",
           "off": ""}
+
+
+MAX_LABEL = 80             # user text longer than this is drawn as its start … its end
+# characters that would break a label or hide what a name holds: controls (NUL, newline), the line and
+# paragraph separators, lone surrogates, XML's non-characters and the bidirectional overrides
+INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+                       r"\ud800-\udfff\ufffe\uffff]")
+
+
+def visible(text, limit=MAX_LABEL):
+    """User text as one line that shows what it holds: invisible characters as Python escapes (`\\n`,
+    `\\x00`, `\\u2028`), and text longer than `limit` (None: no limit) as its start, an ellipsis and its end."""
+    text = INVISIBLE.sub(lambda m: m[0].encode("unicode_escape", "backslashreplace").decode("ascii"), str(text))
+    if limit is not None and len(text) > limit:
+        text = text[:limit * 2 // 3] + "…" + text[len(text) - (limit - limit * 2 // 3 - 1):]
+    return text
+
+
+def escape(text, limit=MAX_LABEL):
+    """The one escape for text inside a graphviz HTML-like label: `visible`, then HTML-escaped, and each
+    backslash doubled (graphviz reads \\N, \\G, \\L in a label as the node's or graph's name)."""
+    return _html_escape(visible(text, limit)).replace("\\", "\\\\")
+
+
+def plain_label(text):
+    """A whole label from user text (a scope name): an HTML-like label holding only escaped text, so
+    graphviz never reads the text as DOT or as HTML markup."""
+    return f"<{escape(text)}>" if text else ""
 
 
 def fmt(x):
@@ -48,6 +76,7 @@ def name_html(name):
     """The one rule for subscripts: everything after the first underscore is the subscript, its own
     underscores shown as commas; a layer mark ^(l) is a superscript. s_1 -> s<SUB>1</SUB>, W_s' -> W<SUB>s'</SUB>,
     weight_ih_l0 -> weight<SUB>ih,l0</SUB>, h^(1)_3 -> h<SUP>(1)</SUP><SUB>3</SUB>. player.js's sub() is the same."""
+    name = visible(name)
     m = NAME.match(name)
     if not m:
         return escape(name)
@@ -70,10 +99,10 @@ def to_dot(view, title=None):
                          node_attr={"fontname": FONT, "fontsize": "9", "height": "0.2", "width": "0.2",
                                     "margin": "0.04,0.02"},
                          edge_attr={"fontname": FONT, "fontsize": "7", "arrowsize": "0.45"})
-    lines = [f"<B>{escape(title)}</B>"] if title else []
+    lines = [f"<B>{escape(title, 3 * MAX_LABEL)}</B>"] if title else []
     if STATUS.get(view.status):
-        lines.append(f'<FONT COLOR="#b00020">{escape(STATUS[view.status])}</FONT>')
-    lines += [f'<FONT COLOR="#b00020">{escape(n)}</FONT>' for n in view.notes]
+        lines.append(f'<FONT COLOR="#b00020">{escape(STATUS[view.status], None)}</FONT>')
+    lines += [f'<FONT COLOR="#b00020">{escape(n, 3 * MAX_LABEL)}</FONT>' for n in view.notes]
     if lines:
         g.attr(label="<" + "<BR ALIGN='LEFT'/>".join(lines) + "<BR ALIGN='LEFT'/>>")
     lo, hi = view.norm_range or (1.0, 1.0)
@@ -150,7 +179,7 @@ def _vertex_attrs(v, lo, hi):
     if v.group:
         a["group"] = v.group
     grad = small(f"∇ {fmt(v.grad)}", "#7a0019") if v.grad is not None else ""
-    value = small(escape(v.value), "#1f4e79") if v.value is not None else ""
+    value = small(escape(v.value, None), "#1f4e79") if v.value is not None else ""
     if v.kind == "cell":
         a.update(shape="plain", label=_cell_html(v))
     elif v.kind == "elided":
@@ -193,15 +222,15 @@ def _cell_html(v):
 def _cluster_attrs(c):
     a = {"id": c.id, "class": c.kind, "fontname": FONT, "labeljust": "l"}
     if c.kind == "step":
-        a.update(label=c.label, style="rounded", color="#9a9a9a", fontsize="11")
+        a.update(label=plain_label(c.label), style="rounded", color="#9a9a9a", fontsize="11")
     elif c.kind == "scope":
-        a.update(label=c.label, style="rounded,dashed", color="#b5b5b5", fontsize="8", fontcolor="#666666")
+        a.update(label=plain_label(c.label), style="rounded,dashed", color="#b5b5b5", fontsize="8", fontcolor="#666666")
     elif c.kind == "gate":
         key = c.label.replace(" ", "_")
-        a.update(label=c.label, style="rounded,filled", color="#d8d8d8", fontsize="7", fontcolor="#777777",
+        a.update(label=plain_label(c.label), style="rounded,filled", color="#d8d8d8", fontsize="7", fontcolor="#777777",
                  fillcolor=GATE_FILL.get(key, "#f6f6f6"))
     elif c.kind in ("before", "after"):
-        a.update(label=c.label, style="rounded,dashed", color="#c8c8c8", fontsize="8", fontcolor="#888888")
+        a.update(label=plain_label(c.label), style="rounded,dashed", color="#c8c8c8", fontsize="8", fontcolor="#888888")
     else:
         a.update(label="", style="invis")
     return a

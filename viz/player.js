@@ -23,18 +23,32 @@
     if (a >= 1e4 || a < 1e-3) return x.toExponential(2).replace("e+", "e");
     return String(parseFloat(x.toPrecision(4)));
   }
+  // Every text from the data reaches the page through shown() (as textContent) or esc() (inside HTML).
+  var INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]/gu;
+  var MAX_TEXT = 300;
+  function shown(s) {             // one line that shows what it holds: \n, \x00, \u2028 as text; long: start … end
+    s = String(s).replace(INVISIBLE, function (c) {
+      var code = c.charCodeAt(0), hex = code.toString(16);
+      return { 10: "\\n", 13: "\\r", 9: "\\t" }[code] || (code < 256 ? "\\x" + ("0" + hex).slice(-2) : "\\u" + ("000" + hex).slice(-4));
+    });
+    return s.length > MAX_TEXT ? s.slice(0, 200) + "…" + s.slice(s.length - 99) : s;
+  }
   function esc(s) {
-    return String(s).replace(/[&<>"']/g, function (c) {
+    return shown(s).replace(/[&<>"']/g, function (c) {
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
     });
   }
   function shapeText(shape) { return shape.length ? shape.join("×") : "scalar"; }
   function sub(name) {            // dot.py's name_html rule: s_1 -> s<sub>1</sub>, weight_ih_l0, h^(1)_3
+    name = shown(name);
     var m = /^([^_\s^]+)(?:\^\((\w{1,3})\))?_((?:[^_\s]{1,5}_){0,2}[^_\s]{1,5})$/.exec(name);
     if (!m) return esc(name);
     return esc(m[1]) + (m[2] ? "<sup>(" + esc(m[2]) + ")</sup>" : "") + "<sub>" + esc(m[3].replace(/_/g, ",")) + "</sub>";
   }
   // MathML made and checked in Python (viz/mathml.py); without latex2mathml it is absent and the text is shown
+  function own(table, key) {      // table[key] for a key from the data ("constructor" is a name, not Object's)
+    return table && Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;
+  }
   function math(mml, text, cls) {
     return mml ? "<span class='math" + (cls ? " " + cls : "") + "'>" + mml + "</span>" :
       "<span class='rule" + (cls ? " " + cls : "") + "'>" + esc(text) + "</span>";
@@ -83,7 +97,7 @@
   function arrayBlock(a, what) {
     if (!a) return "<span class='sub'>no gradient (a constant)</span>";
     return "<div class='eq'><span class='k'>shape</span><span>" + shapeText(a.shape) + "</span>" +
-      "<span class='k'>‖" + what + "‖</span><span class='nrm' data-v='" + a.norm + "'>" + fmt(a.norm) + "</span>" +
+      "<span class='k'>‖" + what + "‖</span><span class='nrm' data-v='" + esc(a.norm) + "'>" + fmt(a.norm) + "</span>" +
       "<span class='k'>values</span><span>" + values(a) + "</span></div>" + heatmap(a);
   }
 
@@ -245,7 +259,7 @@
       var y = top + r * rowH, max = 0;
       row.cells.forEach(function (c) { c.events.forEach(function (e) { max = Math.max(max, num(e[1]) || 0); }); });
       text(strip, x0, y + 9, "strip-title",
-        "‖∂" + D.loss + "/∂" + row.name + "_t‖" + (row.layer ? " (" + row.layer + ")" : "") +
+        "‖∂" + shown(D.loss) + "/∂" + shown(row.name) + "_t‖" + (row.layer ? " (" + shown(row.layer) + ")" : "") +
         " per time step, as the walk reaches each state (light: partial, a use still to come)");
       row.cells.forEach(function (c) {
         var x = cols[c.t];
@@ -254,8 +268,8 @@
         var val = text(strip, cx, y + 22, "strip-num", "");
         var slot = rect(strip, cx - w / 2, y + 25, w, 28, "strip-slot");
         var bar = rect(strip, cx - w / 2, y + 53, w, 0, "strip-bar");
-        var name = text(strip, cx, y + 63, "strip-name", narrow ? (c.t % 5 ? "" : String(c.t)) : c.label);
-        slot.appendChild(document.createElementNS(SVGNS, "title")).textContent = c.label;
+        var name = text(strip, cx, y + 63, "strip-name", narrow ? (c.t % 5 ? "" : String(c.t)) : shown(c.label));
+        slot.appendChild(document.createElementNS(SVGNS, "title")).textContent = shown(c.label);
         val.setAttribute("text-anchor", "middle");
         name.setAttribute("text-anchor", "middle");
         c._el = { slot: slot, bar: bar, val: val, y: y, max: max, narrow: narrow };
@@ -299,7 +313,7 @@
         el.bar.setAttribute("height", h);
         el.bar.setAttribute("class", "strip-bar" + (ev && !ev[2] ? " partial" : ""));
         el.val.textContent = ev && !el.narrow ? fmt(ev[1]) + (ev[2] ? "" : " so far") : "";
-        el.slot.firstChild.textContent = c.label + (ev ? ": " + fmt(ev[1]) + (ev[2] ? "" : " so far") : ": not reached yet");
+        el.slot.firstChild.textContent = shown(c.label) + (ev ? ": " + fmt(ev[1]) + (ev[2] ? "" : " so far") : ": not reached yet");
         el.slot.setAttribute("class", "strip-slot" + (cur && cur.name === c.label && cur.time === "t=" + c.t ? " strip-cur" : ""));
       });
     });
@@ -326,7 +340,7 @@
     }).join("");
     return "<div class='fd'><table><tr><th>entry</th><th>backprop</th><th>finite diff.</th><th>rel. error</th></tr>" + rows +
       "</table><span class='" + (fd.ok ? "ok'>✓ agree" : "bad'>✗ disagree") + "</span> (central differences, ε = " +
-      fmt(fd.eps) + ", " + what + ")</div>";
+      fmt(fd.eps) + ", " + esc(what) + ")</div>";
   }
   function leavesTable() {
     if (!D.leaves.length) return "";
@@ -335,7 +349,7 @@
       steps[i].accs.forEach(function (a) {
         if (a.kind !== "leaf" || !seen(i)) return;
         var s = sums[a.name] || (sums[a.name] = { terms: [], total: null });
-        s.terms.push(a.when + ": " + fmt(a.norm));
+        s.terms.push(esc(a.when) + ": " + fmt(a.norm));
         s.total = a.total;
       });
     var rows = D.leaves.map(function (l, j) {
@@ -345,7 +359,7 @@
       var key = "leaf:" + j;
       var btn = l.fd ? " <button class='small check-leaf' data-leaf='" + j + "'>check</button>" : "";
       return "<tr data-leaf='" + esc(l.name) + "'><td>" + sub(l.name) + "<div class='sub'>" + shapeText(l.shape) + "</div></td>" +
-        "<td>" + terms.length + " / " + l.uses + "</td><td class='nrm' data-v='" + (s ? s.total.norm : "") + "'>" +
+        "<td>" + terms.length + " / " + esc(l.uses) + "</td><td class='nrm' data-v='" + (s ? esc(s.total.norm) : "") + "'>" +
         (s ? fmt(s.total.norm) : "–") + "</td><td class='terms'>" + (shown.length ? "‖terms‖ " + shown.join(" + ") : "") +
         btn + (state.checked[key] ? fdBlock(l.fd, "final .grad, after all " + l.uses + " uses") : "") + "</td></tr>";
     }).join("");
@@ -359,8 +373,8 @@
     var h = "<h2 id='panel-head'>step " + (k + 1) + " / " + N + ": <span id='panel-op'>" + esc(s.op) + "</span> → " +
       "<span id='panel-label' data-label='" + esc(s.label) + "'>" + sub(s.label) + "</span></h2>" +
       "<div class='sub'>output shape " + shapeText(s.shape) + (s.scope ? " · scope " + esc(s.scope) : "") + "</div>" +
-      "<div class='rulebox' id='panel-rule'>rule: " + math(D.rules && D.rules[s.op], s.rule) +
-      (D.rules && D.rules[s.op] ? "<details><summary class='sub'>as text</summary><code>" + esc(s.rule) + "</code></details>" : "") +
+      "<div class='rulebox' id='panel-rule'>rule: " + math(own(D.rules, s.op), s.rule) +
+      (own(D.rules, s.op) ? "<details><summary class='sub'>as text</summary><code>" + esc(s.rule) + "</code></details>" : "") +
       "</div>";
     h += "<section id='upstream'><h3>upstream gradient arriving at the output: " + math(s.grad_mathml, "∂" + D.loss + "/∂" + s.label) +
       " <span class='sub'>(<code>g</code> in numpy)</span></h3>";
@@ -368,7 +382,7 @@
     if (s.parts.length > 1) {
       h += "<div class='parts' id='panel-parts'>" + sub(s.label) + " is used " + s.parts.length + " times, so g is the sum " +
         "of what each use sent back:<br>g = " + s.parts.map(function (p) {
-          return "(from " + esc(p.from) + ", norm <span class='nrm' data-v='" + p.norm + "'>" + fmt(p.norm) + "</span>)";
+          return "(from " + esc(p.from) + ", norm <span class='nrm' data-v='" + esc(p.norm) + "'>" + fmt(p.norm) + "</span>)";
         }).join(" + ") + "</div>";
     }
     h += arrayBlock(s.grad, "g");
@@ -381,8 +395,8 @@
     h += "<details><summary class='sub'>forward value of " + esc(s.label) + "</summary>" + arrayBlock(s.out, "value") + "</details>";
     h += "</section><section id='inputs'><h3>g × local derivative = contribution to each input</h3>";
     s.inputs.forEach(function (e, j) {
-      h += "<div class='input " + e.kind + "' data-pos='" + e.pos + "'><div><span class='to'>→ input " + e.pos + ": " +
-        sub(e.name) + "</span><span class='tag " + e.kind + "'>" + { leaf: "leaf", node: "intermediate", "const": "constant" }[e.kind] +
+      h += "<div class='input " + esc(e.kind) + "' data-pos='" + esc(e.pos) + "'><div><span class='to'>→ input " + e.pos + ": " +
+        sub(e.name) + "</span><span class='tag " + esc(e.kind) + "'>" + esc({ leaf: "leaf", node: "intermediate", "const": "constant" }[e.kind]) +
         "</span> <span class='sub'>" + shapeText(e.shape) + "</span></div>";
       if (e.kind === "const") {
         h += "<div class='sub'>a constant: no gradient is sent (value " + values(e.value) + ")</div></div>";
@@ -408,7 +422,7 @@
     if (accs.length) {
       h += "<section id='accs'><h3>running sums (weights and tensors used more than once)</h3>";
       accs.forEach(function (a) {
-        h += "<div class='acc " + a.kind + "'>" + (hide ? "<span class='hidden-val'>" + esc(a.name) +
+        h += "<div class='acc " + esc(a.kind) + "'>" + (hide ? "<span class='hidden-val'>" + esc(a.name) +
           " += ? (reveal to see)</span>" : (a.mathml ? math(a.mathml, "", "sum") + "<br>" : "") + esc(a.text) +
           "<br><span class='sub'>‖contribution‖ " + fmt(a.norm) +
           ", ‖" + (a.kind === "leaf" ? esc(a.name) + ".grad so far" : "sum so far") + "‖ " + fmt(a.total.norm) + "</span>") + "</div>";

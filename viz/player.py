@@ -26,6 +26,8 @@ latex2mathml (the `viz` extra) the page shows the plain-text rule and formulas i
 Everything on the page is computed here, in Python, from the stepper's record; the script only picks what
 to show for the current step. Arrays are summarised (first values, a heatmap of at most HEAT cells, the norm).
 """
+import base64
+import hashlib
 import html
 import json
 import math
@@ -35,7 +37,9 @@ import re
 import numpy as np
 
 from tinygrad_rnn.core.ops import index_text, op_field
-from tinygrad_rnn.teach.stepper import Stepper, finite_difference, norm, time_of
+from tinygrad_rnn.teach.stepper import Stepper, finite_difference, norm
+
+from .view import STEP
 
 from .mathml import grad_latex, name_latex, operand, to_mathml
 
@@ -96,11 +100,7 @@ def player(loss, path=None, names=None, *, title=None, detail="auto", shared="au
     costs a few seconds at most). Leaves are checked unless "none". Each check uses up to `check_elements`
     entries of the tensor (the largest first).
     """
-    if check not in ("auto", "all", "states", "leaves", "none"):
-        raise ValueError(f"player: check must be auto|all|states|leaves|none, got {check!r}")
-    if detail not in ("auto", "ops", "cells") or shared not in ("auto", "edges", "copies"):
-        raise ValueError(f"player: detail must be auto|ops|cells and shared auto|edges|copies, "
-                         f"got detail={detail!r}, shared={shared!r}")
+    _check_arguments(loss, path, names, title, detail, shared, max_steps, check, check_elements, eps, retain_graph)
     stepper = Stepper(loss, names=names, retain_graph=retain_graph)
     stepper.run()
     data = player_data(loss, stepper, check=check, check_elements=check_elements, eps=eps)
@@ -110,6 +110,33 @@ def player(loss, path=None, names=None, *, title=None, detail="auto", shared="au
     if path is not None:
         p.save(path)
     return p
+
+
+def _check_arguments(loss, path, names, title, detail, shared, max_steps, check, check_elements, eps,
+                     retain_graph):
+    """Every argument checked before the walk: the walk frees the graph, so a later refusal could not be retried."""
+    from tinygrad_rnn import Tensor
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"player: expected the Tensor to backprop from (typically the loss), got {type(loss).__name__}")
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"player: path must be a str or os.PathLike such as 'backprop.html', got {type(path).__name__}")
+    if names is not None and not isinstance(names, dict):
+        raise TypeError(f"player: names must be a dict of display name -> leaf Tensor, got {type(names).__name__}")
+    if title is not None and not isinstance(title, str):
+        raise TypeError(f"player: title must be a string or None, got {type(title).__name__}")
+    if check not in ("auto", "all", "states", "leaves", "none"):
+        raise ValueError(f"player: check must be auto|all|states|leaves|none, got {check!r}")
+    if detail not in ("auto", "ops", "cells") or shared not in ("auto", "edges", "copies"):
+        raise ValueError(f"player: detail must be auto|ops|cells and shared auto|edges|copies, "
+                         f"got detail={detail!r}, shared={shared!r}")
+    if max_steps is not None and (isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1):
+        raise ValueError(f"player: max_steps must be a positive integer or None, got {max_steps!r}")
+    if isinstance(check_elements, bool) or not isinstance(check_elements, int) or check_elements < 1:
+        raise ValueError(f"player: check_elements must be a positive integer, got {check_elements!r}")
+    if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not math.isfinite(eps) or eps <= 0:
+        raise ValueError(f"player: eps (the finite-difference step) must be a positive finite number, got {eps!r}")
+    if not isinstance(retain_graph, bool):
+        raise TypeError(f"player: retain_graph must be True or False, got {type(retain_graph).__name__}")
 
 
 # ---- the data the page shows -----------------------------------------------------------------------
@@ -263,28 +290,36 @@ def _states(stepper):
     consumers = {}
     for step in stepper.steps:
         for e in step.inputs:
-            consumers.setdefault(id(e.tensor), set()).add(time_of(step.node))
+            consumers.setdefault(id(e.tensor), set()).add(_step_of(step.node.scope)[0])
     found = {}
     for step in stepper.steps:
         m = STATE.match(step.name or "")
-        t = time_of(step.node)
-        if not m or t is None or int(m[2]) != int(t[2:]):
+        t, where = _step_of(step.node.scope)
+        if not m or t is None or int(m[2]) != t:
             continue
-        if f"t={int(t[2:]) + 1}" not in consumers.get(id(step.output), ()):
+        if t + 1 not in consumers.get(id(step.output), ()):
             continue
-        where = "/".join(step.node.scope[:step.node.scope.index(t)])
-        found[id(step.output)] = ((where, m[1]), step.name, int(m[2]))
+        found[id(step.output)] = ((where, m[1]), step.name, t)
     families = {key for key, _, _ in found.values()}
     # a family whose last state feeds no step t+1 still has it (the read-out uses h_T): add those
     for step in stepper.steps:
         m = STATE.match(step.name or "")
-        t = time_of(step.node)
-        if not m or t is None or id(step.output) in found or int(m[2]) != int(t[2:]):
+        t, where = _step_of(step.node.scope)
+        if not m or t is None or id(step.output) in found or int(m[2]) != t:
             continue
-        where = "/".join(step.node.scope[:step.node.scope.index(t)])
         if (where, m[1]) in families:
             found[id(step.output)] = ((where, m[1]), step.name, int(m[2]))
     return found
+
+
+def _step_of(scope):
+    """(k, the scope above it joined by '/') for the first scope part `t=<k>` with k a number (as the drawing
+    reads time steps), or (None, "")."""
+    for i, part in enumerate(scope):
+        m = STEP.match(part)
+        if m:
+            return int(m[1]), "/".join(scope[:i])
+    return None, ""
 
 
 def _check_plan(stepper, states, check, k):
@@ -396,7 +431,7 @@ def _layout(root, stepper, detail, shared, max_steps, data):
     Returns (svg text or None, a note for the page when the graph cannot be drawn)."""
     import graphviz
 
-    from . import check_layout
+    from . import check_layout, pipe
     from .dot import NO_GRAD, colour, fmt, shade, to_dot
     from .view import build
 
@@ -432,7 +467,7 @@ def _layout(root, stepper, detail, shared, max_steps, data):
     for s in data["steps"]:
         for a in s["accs"]:
             if a["kind"] == "leaf":
-                leaf_text.setdefault(a["name"], []).append([s["i"], "∇ " + fmt(a["total"]["norm"])])
+                leaf_text.setdefault(a["name"], []).append([s["i"], "∇ " + fmt(float(a["total"]["norm"]))])
     leaf_vertex = _leaf_vertices(view, nodes, stepper)
     for vid, v in view.vertices.items():
         own = sorted(step_of[i] for i in v.tape if i in step_of)
@@ -453,7 +488,7 @@ def _layout(root, stepper, detail, shared, max_steps, data):
     data["cols"] = {c.step: c.id for c in view.clusters.values() if c.kind == "step"}
     data["elided"] = list(view.elided) if view.elided else None
     try:
-        svg = to_dot(view).pipe(format="svg").decode("utf-8")
+        svg = pipe(to_dot(view), "svg").decode("utf-8")
     except graphviz.ExecutableNotFound:
         return None, ("The graph cannot be drawn: graphviz's `dot` program was not found (Debian/Ubuntu: apt-get "
                       "install graphviz; macOS: brew install graphviz). Every step is still here, in the panel.")
@@ -485,9 +520,28 @@ def _asset(name):
         return f.read()
 
 
+# inside <script>, these must not appear as themselves: `</script>`, `<!--` and `]]>` could end or change the
+# element, and U+2028/U+2029 end a line in older JavaScript
+SCRIPT_UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def script_json(data):
+    """`data` as JSON that is safe as the text of a <script> element: the one escape for the page's data."""
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False)
+    return re.sub("[<>&\u2028\u2029]", lambda m: SCRIPT_UNSAFE[m[0]], text)
+
+
+def _csp_hash(text):
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
 def page_html(data, svg, title, note=""):
-    """One self-contained HTML page: style, SVG, data and script inline."""
-    blob = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
-    parts = {"TITLE": html.escape(title), "CSS": _asset("player.css"), "JS": _asset("player.js"), "DATA": blob,
-             "SVG": svg if svg else f'<p class="nograph">{html.escape(note)}</p>'}
-    return re.sub(r"\{\{(TITLE|CSS|JS|DATA|SVG)\}\}", lambda m: parts[m[1]], _asset("player.html"))
+    """One self-contained HTML page: style, SVG, data and script inline. Its Content-Security-Policy lets only
+    that inline script and style run (by their hashes): no other script, no event attributes, no network."""
+    from .dot import visible
+    css, js = _asset("player.css"), _asset("player.js")
+    csp = (f"default-src 'none'; script-src {_csp_hash(js)}; style-src {_csp_hash(css)}; img-src data:; "
+           "base-uri 'none'; form-action 'none'")
+    parts = {"TITLE": html.escape(visible(title, 200)), "CSS": css, "JS": js, "DATA": script_json(data),
+             "CSP": csp, "SVG": svg if svg else f'<p class="nograph">{html.escape(note)}</p>'}
+    return re.sub(r"\{\{(TITLE|CSS|JS|DATA|SVG|CSP)\}\}", lambda m: parts[m[1]], _asset("player.html"))

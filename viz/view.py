@@ -19,6 +19,7 @@ copies are drawn: long edges across the row of steps make dot slow and the row a
 step and the norm of their sum (its .grad). Vertex and edge ids are stable, so the HTML player can find
 them in the SVG; `tape` on each vertex and edge says which tape nodes (and input positions) it shows.
 """
+import hashlib
 import re
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -106,8 +107,14 @@ class View:
     notes: list = field(default_factory=list)
 
 
-def slug(text):
-    return re.sub(r"[^A-Za-z0-9]+", "_", str(text)).strip("_") or "x"
+def slug(text, limit=48):
+    """An id part from any text: letters, digits and `_`; a long one is cut and told apart by a hash of the whole."""
+    text = str(text)
+    out = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_") or "x"
+    if len(out) > limit:
+        digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+        out = f"{out[:limit - 11]}_{digest}"
+    return out
 
 
 def norm(a):
