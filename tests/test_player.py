@@ -228,7 +228,9 @@ def test_a_layer_weight_shows_one_contribution_per_step(model):
     p = player(E, None, names=names, check="leaves", check_elements=2)
     leaves = {leaf["name"]: leaf for leaf in p.data["leaves"]}
     assert leaves["weight_hh_l0"]["uses"] == T and leaves["bias_hh_l0"]["uses"] == T
-    assert leaves["weight_ih_l0"]["uses"] == 1                   # the input projection of all steps: one op
+    assert leaves["weight_ih_l0"]["uses"] == T                   # one op projects all steps: split by row
+    ih = [a for s in p.data["steps"] for a in s["accs"] if a["name"] == "weight_ih_l0"]
+    assert [a["when"] for a in ih] == [f"t={t}" for t in range(T, 0, -1)]
     assert leaves["weight_hh_l0"]["fd"]["ok"]
     uses = [(s, e) for s in p.data["steps"] for e in s["inputs"] if e["name"] == "weight_hh_l0"]
     assert [s["time"] for s, _ in uses] == [f"t={t}" for t in range(T, 0, -1)]

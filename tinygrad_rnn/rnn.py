@@ -115,10 +115,8 @@ _made_by_cell = weakref.WeakKeyDictionary()     # state tensor -> (the cell that
 
 def _step_in_scope():
     """The k of a `t=<k>` the caller already opened (`with tg.scope(f"t={k}")`), or None."""
-    for part in reversed(mode.state.scope):
-        if part.startswith("t=") and part[2:].isdigit():
-            return int(part[2:])
-    return None
+    found = mode.time_step(mode.state.scope)
+    return None if found is None else found[0]
 
 
 class _Cell(Module):

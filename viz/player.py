@@ -36,10 +36,10 @@ import re
 
 import numpy as np
 
+from tinygrad_rnn.core.mode import time_step
 from tinygrad_rnn.core.ops import index_text, op_field
 from tinygrad_rnn.teach.stepper import Stepper, finite_difference, norm
-
-from .view import STEP
+from tinygrad_rnn.teach.steps import step_of
 
 from .mathml import grad_latex, name_latex, operand, to_mathml
 
@@ -290,36 +290,22 @@ def _states(stepper):
     consumers = {}
     for step in stepper.steps:
         for e in step.inputs:
-            consumers.setdefault(id(e.tensor), set()).add(_step_of(step.node.scope)[0])
-    found = {}
+            consumers.setdefault(id(e.tensor), set()).add(step_of(step.node))
+    candidates, found = [], {}
     for step in stepper.steps:
         m = STATE.match(step.name or "")
-        t, where = _step_of(step.node.scope)
-        if not m or t is None or int(m[2]) != t:
-            continue
-        if t + 1 not in consumers.get(id(step.output), ()):
-            continue
-        found[id(step.output)] = ((where, m[1]), step.name, t)
+        at = time_step(step.node.scope)
+        if m and at is not None and int(m[2]) == at[0]:
+            family = ("/".join(step.node.scope[:at[1]]), m[1])
+            candidates.append((step, family, at[0]))
+            if at[0] + 1 in consumers.get(id(step.output), ()):
+                found[id(step.output)] = (family, step.name, at[0])
     families = {key for key, _, _ in found.values()}
     # a family whose last state feeds no step t+1 still has it (the read-out uses h_T): add those
-    for step in stepper.steps:
-        m = STATE.match(step.name or "")
-        t, where = _step_of(step.node.scope)
-        if not m or t is None or id(step.output) in found or int(m[2]) != t:
-            continue
-        if (where, m[1]) in families:
-            found[id(step.output)] = ((where, m[1]), step.name, int(m[2]))
+    for step, family, t in candidates:
+        if id(step.output) not in found and family in families:
+            found[id(step.output)] = (family, step.name, t)
     return found
-
-
-def _step_of(scope):
-    """(k, the scope above it joined by '/') for the first scope part `t=<k>` with k a number (as the drawing
-    reads time steps), or (None, "")."""
-    for i, part in enumerate(scope):
-        m = STEP.match(part)
-        if m:
-            return int(m[1]), "/".join(scope[:i])
-    return None, ""
 
 
 def _check_plan(stepper, states, check, k):

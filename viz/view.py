@@ -28,10 +28,11 @@ from itertools import pairwise
 import numpy as np
 
 import tinygrad_rnn as tg
+from tinygrad_rnn.core.mode import time_step
 from tinygrad_rnn.core.ops import index_text, op_field
 from tinygrad_rnn.core.tape import FREED
+from tinygrad_rnn.teach.steps import StepTerms
 
-STEP = re.compile(r"^t=(\d+)$")
 STATE = re.compile(r"^(.+?)_(\d+)$")          # s_1, h_12, c_3: a tensor and its step
 OPS_LIMIT = 150          # detail="auto" draws ops up to this many op vertices
 OPS_BUDGET = 240         # detail="ops" draws at most 6 steps, fewer when that would pass this many op vertices
@@ -121,21 +122,10 @@ def norm(a):
     return None if a is None else float(np.sqrt(np.sum(np.square(a, dtype=np.float64))))
 
 
-_WHERE = {}
-
-
 def _where(scope):
     """(step, scope parts before `t=k`, parts after); step is None when the scope has no `t=k`."""
-    got = _WHERE.get(scope)
-    if got is None:
-        got = (None, scope, ())
-        for i, part in enumerate(scope):
-            m = STEP.match(part)
-            if m:
-                got = (int(m[1]), scope[:i], scope[i + 1:])
-                break
-        _WHERE[scope] = got
-    return got
+    at = time_step(scope)
+    return (None, scope, ()) if at is None else (at[0], scope[:at[1]], scope[at[1] + 1:])
 
 
 def _constant(t):
@@ -305,6 +295,7 @@ def _shared_vertices(p):
     if hidden:
         columns.insert(sum(1 for s in p.drawn if s < elided[0]), f"t={elided[0]}…{elided[1]}")
     taken = defaultdict(int)
+    splitter = StepTerms(p.tape)
     for t in [t for t, _ in p.leaves.values()] + made_outside:
         by_step = defaultdict(list)
         for n, pos in uses[id(t)]:
@@ -320,8 +311,10 @@ def _shared_vertices(p):
         label = describe(t)
         contribution = {s: _sum(u) for s, u in by_step.items()} if show else {}
         total = _sum(uses[id(t)]) if show else None
-        if is_shared and t.requires_grad:
-            weights.append(_weight_row(label, lid, t, by_step, contribution, total, hidden, elided, show))
+        if t.node is None and t.requires_grad:      # the table promises .grad: leaves only
+            terms = _terms_by_step(uses[id(t)], step, splitter, show)
+            if sum(1 for s in terms if s is not None) > 1:
+                weights.append(_weight_row(label, lid, t, terms, terms, total, hidden, elided, show))
         if t.node is None and total is not None and t.grad is not None and not np.allclose(
                 total, t.grad, rtol=1e-4, atol=1e-7):
             p.notes.append(f"{label}.grad holds more than this graph's total: earlier backward() calls "
@@ -522,6 +515,25 @@ def _sum(uses):
         if g is not None:
             total = g if total is None else total + g
     return total
+
+
+def _terms_by_step(uses, step, splitter, show):
+    """{step: that step's term} of a leaf's gradient: the contribution of each use at its step, and a batched
+    input projection's (x @ W_ihᵀ + b_ih for all steps) split into its rows' terms (teach.steps.StepTerms)."""
+    terms = {}
+    for n, pos in uses:
+        g = n.input_grads[pos] if show and n.input_grads is not None else None
+        split = splitter.steps(n, pos)
+        if split is None:
+            pieces = [(step[n.index], g)]
+        elif g is None:
+            pieces = [(s, None) for s in split]
+        else:
+            pieces = splitter.split(n, pos, g, n.grad)
+        for s, term in pieces:
+            before = terms.get(s)
+            terms[s] = term if before is None else before if term is None else before + term
+    return terms
 
 
 def _weight_row(label, lid, t, by_step, contribution, total, hidden, elided, show):

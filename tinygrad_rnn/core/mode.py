@@ -61,6 +61,24 @@ def current_scope():
     return "/".join(state.scope)
 
 
+_time_steps = {}
+
+
+def time_step(scope):
+    """(k, position) of the first `t=<k>` part of a scope tuple, or None: the one reading of time steps
+    (('lstm', 'layer0', 't=3', 'cell') -> (3, 2)). Scope tuples repeat a lot, so the answers are cached."""
+    got = _time_steps.get(scope, False)
+    if got is False:
+        got = None
+        for i, part in enumerate(scope):
+            if part.startswith("t=") and part[2:].isascii() and part[2:].isdigit():
+                got = (int(part[2:]), i)
+                break
+        if len(_time_steps) < 65536:
+            _time_steps[scope] = got
+    return got
+
+
 @contextlib.contextmanager
 def detect_anomaly(enabled=True):
     """Check every forward output and backward gradient for NaN/Inf while inside (slower); the first one

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .stepper import Stepper, time_of
+from .stepper import Stepper
 
 _WEIGHTS = (("W_y", 1), ("W_s", 2), ("W_x", 3))     # weight, the seed's formula number
 
@@ -128,8 +128,7 @@ def seed_formulas(E=None, named=None, phi="tanh", seed=0, s_0="random"):
     for name, number in _WEIGHTS:
         terms = []
         for step, acc in uses[name]:
-            when = time_of(step.node)
-            t = int(when[2:]) if when else T
+            t = acc.step or T
             terms.append(Term(t, chain(name, t, T), chain(name, t, T, latex=True), acc.contribution, step.index))
         formulas.append(Formula(number, name, tuple(terms), np.array(weights[name].grad), f"∂E_{T}/∂{name}"))
     return formulas

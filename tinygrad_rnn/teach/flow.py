@@ -25,7 +25,8 @@ from ..core import rng, tape
 from ..core.functional import concat
 from ..nn import check_size
 from ..optim import clip_grad_norm
-from .stepper import jacobian, time_of
+from .stepper import jacobian
+from .steps import step_of
 
 KINDS = {"tanh": ("tanh-RNN", "rnn"), "relu": ("relu-RNN", "rnn"), "lstm": ("LSTM", "lstm"), "gru": ("GRU", "gru")}
 # the last two: a badly initialised relu-RNN (explodes), and an LSTM whose forget gate starts near 1
@@ -147,7 +148,7 @@ def measure(spec, steps=50, input_size=4, hidden_size=16, max_norm=1.0, seed=0):
                 state_sq[t] += np.sum(np.square(step.grad))
             for inp, c in zip(step.node.inputs, step.input_grads):
                 if inp is w_hh and c is not None:
-                    terms[int(time_of(step.node)[2:]) - 1] = np.linalg.norm(c)
+                    terms[step_of(step.node) - 1] = np.linalg.norm(c)
 
         steps_back = _one_step_jacobians(kind, layer, x, hs, cs)
         jacobians = _products(steps_back)

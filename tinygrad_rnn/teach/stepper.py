@@ -18,6 +18,7 @@ import numpy as np
 from ..core import tape
 from ..core.ops import index_text, op_field
 from ..core.tensor import Tensor
+from .steps import StepTerms, step_of, time_of
 
 # ---- compact numbers -------------------------------------------------------------------------------
 
@@ -42,13 +43,6 @@ def norm(value):
     """Frobenius norm of an array (0.0 for None)."""
     return 0.0 if value is None else float(np.linalg.norm(np.asarray(value, dtype=np.float64).reshape(-1)))
 
-
-def time_of(node):
-    """The 't=<k>' part of a node's scope ('lstm/layer0/t=3/forget_gate' -> 't=3'), or None."""
-    for part in reversed(node.scope):
-        if part.startswith("t="):
-            return part
-    return None
 
 
 # ---- what one step shows ---------------------------------------------------------------------------
@@ -75,36 +69,51 @@ class Edge:
 class Accumulation:
     """A contribution added into the gradient of a tensor that several edges use.
 
-    For a leaf (a weight) the sum is its .grad; for a shared intermediate (a state s_t used by the output
-    at t and by s_{t+1}, or W^T computed once and used at every step) it is the gradient that will arrive
-    at that tensor's own step. Leaves are always reported; intermediates only when used more than once.
+    For a leaf (a weight) the sum of this walk's terms is what the walk adds to its .grad (any gradient the
+    leaf held before the walk is `before`, kept apart); for a shared intermediate (a state s_t used by the
+    output at t and by s_{t+1}) it is the gradient that will arrive at that tensor's own step. Leaves are
+    always reported; intermediates only when used more than once. A batched input projection's weight edge
+    (W_ih of the library layers) is reported as one term per step (see steps.StepTerms).
     """
     name: str
     tensor: Tensor
     kind: str                 # "leaf" or "node"
     contribution: np.ndarray
-    total: np.ndarray         # the sum so far, this contribution included
+    total: np.ndarray         # this walk's terms so far, this contribution included (never `before`)
     when: str                 # where it came from: 't=2', a gate ('forget_gate') or the sender's label
     use: int                  # 1, 2, ...: how many contributions this tensor has received so far
-    uses: int                 # how many edges into this tensor the graph has
+    uses: int                 # how many terms this tensor receives in the walk (edges; rows of a projection)
     history: tuple            # the `when` of every contribution so far, oldest first
+    step: int | None = None   # the time step of this term
+    before: np.ndarray | None = None   # a leaf's .grad before this walk started (None: there was none)
 
     @property
     def shared(self):
         return self.uses > 1
 
     @property
+    def grad(self):
+        """What the leaf's .grad holds after this term: `before` (if any) plus this walk's sum."""
+        return self.total if self.before is None else self.before + self.total
+
+    @property
     def text(self):
-        """'W_s += contribution from t=2 (2nd of 3 uses; W_s.grad = t=3 + t=2)'."""
+        """'W_s += contribution from t=2 (2nd of 3 uses; W_s.grad = t=3 + t=2)'; when W_s held a gradient
+        before the walk: '(...; this backward's sum = t=3 + t=2; W_s.grad = (before this backward) + this sum)'."""
         head = f"{self.name} += contribution from {self.when}"
-        if not self.shared:
+        if not self.shared and self.before is None:
             return head
         terms = list(self.history)
         if len(terms) > 4:
             terms = terms[:2] + ["..."] + terms[-1:]
-        target = f"{self.name}.grad" if self.kind == "leaf" else f"dE/d({self.name})" if " " in self.name \
-            else f"dE/d{self.name}"
-        return f"{head} ({_ordinal(self.use)} of {self.uses} uses; {target} = {' + '.join(terms)})"
+        if self.kind != "leaf":
+            target = f"dE/d({self.name})" if " " in self.name else f"dE/d{self.name}"
+            return f"{head} ({_ordinal(self.use)} of {self.uses} uses; {target} = {' + '.join(terms)})"
+        count = f"{_ordinal(self.use)} of {self.uses} uses; " if self.shared else ""
+        if self.before is None:
+            return f"{head} ({count}{self.name}.grad = {' + '.join(terms)})"
+        return (f"{head} ({count}this backward's sum = {' + '.join(terms)}; {self.name}.grad = "
+                "(before this backward) + this sum)")
 
 
 def _ordinal(n):
@@ -178,12 +187,13 @@ class Stepper:
         given = {id(t): n for n, t in (names or {}).items()}
         taken = set(given.values())
         leaves = {}
+        self._terms = StepTerms(node for node, _ in pairs)
         for node, _ in reversed(pairs):              # creation order: names follow the forward pass
-            for t in node.inputs:
+            for pos, t in enumerate(node.inputs):
                 if not t.requires_grad:
                     continue
                 key = id(t)
-                self._uses[key] = self._uses.get(key, 0) + 1
+                self._uses[key] = self._uses.get(key, 0) + (self._terms.count(node, pos) if t.node is None else 1)
                 if t.node is None and key not in self._names:
                     name = given.get(key) or t.name or f"leaf{len(leaves)}"
                     if name in taken and key not in given:
@@ -194,7 +204,7 @@ class Stepper:
         self.leaves = leaves                          # name -> leaf tensor, in order of first use
         self._initial = {n: None if t.grad is None else np.array(t.grad) for n, t in leaves.items()}
         self._history = {}                            # id(tensor) -> `when` of each contribution so far
-        self._sums = {}                               # id(shared intermediate) -> its gradient so far
+        self._sums = {}                               # id(tensor) -> this walk's terms into it so far
         self._parts = {root.node: [GradPart(None, "start", initial)]}   # node -> pieces of its upstream grad
         self._walk = tape.walk(root, initial, retain_graph, keep_grads=True)
         self._steps = []
@@ -345,30 +355,33 @@ class Stepper:
             if c is None or kind == "const":
                 continue
             key = id(t)
-            when = self._when(node, label, t)
             if kind == "node":
                 self._parts.setdefault(t.node, []).append(GradPart(index, label, c))
                 if self._uses[key] < 2:
                     continue
-                before = self._sums.get(key)
-                total = self._sums[key] = c if before is None else before + c
+                terms, before = [(step_of(node), c)], None
             else:
                 if current is self._current:
                     current = dict(current)
                 # the walk has already added this node's contributions to t.grad: after its last edge into
-                # t the total is a copy of t.grad; before that (a * a) it is rebuilt from the snapshot
+                # t the snapshot is a copy of t.grad; before that (a * a) it is rebuilt from the snapshot
                 if pos == last_edge[key]:
-                    total = np.array(t.grad)
+                    current[name] = np.array(t.grad)
                 else:
-                    before, c_t = current[name], np.asarray(c, dtype=t.dtype)
-                    total = np.array(c_t) if before is None else before + c_t
-                current[name] = total
+                    so_far, c_t = current[name], np.asarray(c, dtype=t.dtype)
+                    current[name] = np.array(c_t) if so_far is None else so_far + c_t
+                terms, before = self._terms.split(node, pos, c, raw.grad), self._initial[name]
             history = self._history.setdefault(key, [])
-            history.append(when)
-            accs.append(Accumulation(name, t, kind, c, total, when, len(history), self._uses[key], tuple(history)))
+            for k, term in terms:
+                when = f"t={k}" if k is not None and len(terms) > 1 else self._when(node, label, t)
+                so_far = self._sums.get(key)
+                total = self._sums[key] = np.array(term) if so_far is None else so_far + term
+                history.append(when)
+                accs.append(Accumulation(name, t, kind, term, total, when, len(history), self._uses[key],
+                                         tuple(history), k, before))
         self._current = current
         parts = tuple(self._parts.pop(node, ()))
-        self._sums.pop(id(raw.output), None)
+        self._sums.pop(id(raw.output), None)            # an intermediate's sum is complete when it is visited
         self._steps.append(StepView(index, self.total, node, raw.output, label, raw.grad, parts,
                                     tuple(edges), tuple(accs), current))
         if len(self._steps) == self.total:          # the last node: let the walk finish (frees the graph)
@@ -389,7 +402,8 @@ def edge_contributions(root, tensor, grad=None, retain_graph=True):
     """[(when, contribution)] for every edge into `tensor` (a leaf or an intermediate), in walk order.
 
     These are the terms whose sum is d root / d tensor -- for a weight used at every time step, one
-    term per step ('when' is the sending node's 't=<k>' scope, or None). Leaves' .grad are left as
+    term per step ('when' is the sending node's 't=<k>' scope, or None; a batched input projection's
+    weight gets one term per row, see steps.StepTerms). Leaves' .grad are left as
     they were; with retain_graph=False the graph is freed afterwards.
     """
     if not isinstance(root, Tensor) or not isinstance(tensor, Tensor):
@@ -398,10 +412,12 @@ def edge_contributions(root, tensor, grad=None, retain_graph=True):
     saved = _save_grads(root)
     try:
         found = []
+        terms = StepTerms(tape.nodes_newest_first(root.node)) if root.node is not None else None
         for step in tape.walk(root, tape.initial_grad(root, grad), retain_graph, keep_grads=False):
-            for t, c in zip(step.node.inputs, step.input_grads):
+            for pos, (t, c) in enumerate(zip(step.node.inputs, step.input_grads)):
                 if t is tensor and c is not None:
-                    found.append((time_of(step.node), c))
+                    found += [(None if k is None else f"t={k}", term)
+                              for k, term in terms.split(step.node, pos, c, step.grad)]
         return found
     finally:
         _restore_grads(saved)
