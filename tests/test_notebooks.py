@@ -204,6 +204,14 @@ def test_html_opens_in_chromium_with_working_player_and_pictures(jupyter, browse
     assert pictures, "no picture in the notebook's outputs"
     for tag, width, height, natural in pictures:
         assert width > 20 and height > 20 and natural != 0, (tag, width, height, natural)
+    assert "\\frac" not in browser.execute_script("return document.body.innerText"), "raw LaTeX is visible"
+    formulas = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.jp-OutputArea-output math, .jp-MarkdownCell math'))"
+        ".map(m => { const r = m.getBoundingClientRect(); return [r.width, r.height]; });")
+    for width, height in formulas:
+        assert width > 5 and height > 5, formulas
+    if stem.startswith("01_"):
+        assert len(formulas) >= 3, "notebook 1 shows formulas (1)-(3) rendered"
     frames = browser.find_elements(By.CSS_SELECTOR, "iframe[title='backprop player']")
     for frame in frames:
         browser.execute_script("arguments[0].scrollIntoView()", frame)

@@ -44,6 +44,9 @@ def to_mathml(latex, display=False):
     pass the check described in the module docstring."""
     if not latex:
         return None
+    # latex2mathml copies the `&` of an `aligned` environment through as raw text (not XML); `align*` is the
+    # same right/left alignment and converts to a table
+    latex = latex.replace(r"\begin{aligned}", r"\begin{align*}").replace(r"\end{aligned}", r"\end{align*}")
     try:
         from latex2mathml.converter import convert
         raw = convert(latex, display="block" if display else "inline")

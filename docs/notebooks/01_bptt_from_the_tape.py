@@ -81,6 +81,14 @@ viz.draw(E_3, grads=False)
 formulas = tg.bptt.seed_formulas(E_3, net)          # runs the backward walk: the weights get their .grad
 print(tg.bptt.format_formulas(formulas, loss=E_3.item()))
 
+# %% [markdown]
+# The same formulas rendered: each term's chain of factors, and its value, the gradient the walk sent along
+# that edge.
+
+# %%
+for f in formulas:
+    display(f)
+
 # %%
 for f in formulas:
     assert np.allclose(f.total, net[f.weight].grad)      # the terms add up to W.grad

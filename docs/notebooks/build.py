@@ -18,6 +18,7 @@ notebook goes on (the narrative never depends on an exercise's answer). Built no
 unless executed here; they are not committed.
 """
 import argparse
+import copy
 import os
 import re
 import sys
@@ -80,12 +81,47 @@ def execute(nb, cwd=HERE, timeout=CELL_TIMEOUT):
 
 
 def to_html(nb):
-    """nbconvert's HTML of the notebook, made to open offline: no MathJax or require.js from the network."""
+    """nbconvert's HTML of the notebook, made to open offline: no MathJax or require.js from the network; the
+    math in markdown (cells, and outputs such as a bptt formula's) is MathML instead, which browsers render."""
     from nbconvert import HTMLExporter
-    exporter = HTMLExporter(template_name="lab")
-    exporter.exclude_input_prompt = exporter.exclude_output_prompt = False
-    page, _ = exporter.from_notebook_node(nb)
+    nb = _math_as_mathml(copy.deepcopy(nb))
+    page, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
     return _offline(page)
+
+
+MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.DOTALL)
+
+
+def _mathml(text):
+    """Markdown with $$display$$ and $inline$ LaTeX -> the same with <math> elements (viz.mathml: checked
+    MathML), or None when some formula cannot be converted (latex2mathml missing, or LaTeX it cannot read)."""
+    from viz.mathml import to_mathml
+    failed = []
+
+    def convert(match):
+        display = match.group(1) is not None
+        math = to_mathml((match.group(1) if display else match.group(2)).strip(), display=display)
+        failed.extend([match.group(0)] if math is None else [])
+        return f"\n\n{math}\n\n" if display else (math or "")
+    text = MATH.sub(convert, text)
+    return None if failed else text
+
+
+def _math_as_mathml(nb):
+    """Every markdown cell and markdown/LaTeX output that holds math, with MathML in its place."""
+    import nbformat
+    from nbconvert.filters import markdown2html
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and "$" in cell.source:
+            cell.source = _mathml(cell.source) or cell.source
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            source = data.get("text/markdown") or data.get("text/latex")
+            converted = _mathml(source) if source and "$" in source and "text/html" not in data else None
+            if converted is not None:
+                data["text/html"] = markdown2html(converted)
+    nbformat.validate(nb)
+    return nb
 
 
 def _offline(page):
