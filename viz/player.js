@@ -8,7 +8,7 @@
   var pane = document.getElementById("graph-pane");
   var panel = document.getElementById("panel");
   var slider = document.getElementById("slider");
-  var state = { k: -1, quiz: false, revealed: {}, guesses: {}, checked: {}, timer: null, zoom: 1 };
+  var state = { k: -1, quiz: false, revealed: {}, guesses: {}, checked: {}, timer: null, zoom: 1, term: null, fwd: null };
   var SVGNS = "http://www.w3.org/2000/svg";
   var PENDING = "#cfcfcf";
 
@@ -140,7 +140,9 @@
     buildStrip();
   }
   function setClass(g, cls) {
-    ["pl-pending", "pl-recv", "pl-current", "pl-done", "pl-now"].forEach(function (c) { g.classList.remove(c); });
+    ["pl-pending", "pl-recv", "pl-current", "pl-done", "pl-now", "pl-fwd", "pl-fwd-cur"].forEach(function (c) {
+      g.classList.remove(c);
+    });
     if (cls) g.classList.add(cls);
   }
   function vertexState(id, v, cur) {
@@ -201,6 +203,7 @@
     });
     if (G.weights) G.weights.classList.toggle("pl-hidden", k < N - 1);
     Object.keys(receivers).forEach(function (id) { if (G[id]) halo(G[id], "halo-recv", 3); });
+    highlightTerm();
     if (cur && G[cur]) { halo(G[cur], "halo", 5); scrollTo(G[cur]); }
     else if (k < 0 && G[D.step_vertex[0]]) scrollTo(G[D.step_vertex[0]]);     // the start: show the loss
     updateStrip();
@@ -319,6 +322,87 @@
     });
   }
 
+  // ---- a term's path: the edges its gradient flowed along, from the loss to the leaf ------------------
+  function termPath(t) {
+    var verts = {}, edges = {};
+    t.path.forEach(function (i) { if (D.step_vertex[i]) verts[D.step_vertex[i]] = true; });
+    Object.keys(D.edges).forEach(function (id) {      // between two vertices of the path: the gradient went along
+      var e = D.edges[id];
+      if (verts[e.src] && verts[e.dst] && e.src !== e.dst) edges[id] = true;
+    });
+    if (t.edge) edges[t.edge] = true;                 // and the edge into the leaf that carried this term
+    return { vertices: verts, edges: edges };
+  }
+  function highlightTerm() {
+    Array.prototype.forEach.call(document.querySelectorAll("#graph .pl-path, #graph .pl-path-leaf"), function (g) {
+      g.classList.remove("pl-path"); g.classList.remove("pl-path-leaf");
+    });
+    if (state.term === null || !svg) return;
+    var t = D.terms[state.term], p = termPath(t);
+    Object.keys(p.vertices).concat(Object.keys(p.edges)).forEach(function (id) { if (G[id]) G[id].classList.add("pl-path"); });
+    if (t.edge && G[t.edge]) G[t.edge].classList.add("pl-path-leaf");
+  }
+  function selectTerm(i) {
+    state.term = state.term === i ? null : i;
+    restyleGraph();
+    renderPanel();
+  }
+  function termSection() {
+    if (state.term === null) return "";
+    var t = D.terms[state.term], h = "<section id='term'><h3>the term of ∂" + sub(D.loss) + "/∂" + sub(t.leaf) +
+      " from " + esc(t.when) + " (walk step " + (t.step + 1) + ") <button class='small' id='term-clear'>close</button></h3>";
+    if (t.chain_mathml) h += "<div class='formula'>" + math(t.chain_mathml, t.chain, "chain") + "</div>";
+    else if (t.branches) h += "<div class='sub'>its path branches (through the cell's gates): the term is a sum over " +
+      "those paths, so no single chain of factors is written; the path is drawn in the graph</div>";
+    h += "<div class='sub'>the gradient that arrived at each tensor on its path (click to go there):</div><table class='factors'>";
+    t.factors.forEach(function (f) {
+      if (f.step === 0) return;                      // ∂E/∂E = 1
+      h += "<tr><td><button class='small jump' data-step='" + f.step + "'>" + dname(f.label) + "</button></td><td>" +
+        values(f.grad) + "</td><td class='nrm' data-v='" + (f.grad ? f.grad.norm : "") + "'>" + (f.grad ? fmt(f.grad.norm) : "") + "</td></tr>";
+    });
+    h += "</table><div class='sub'>the term, sent along the edge into " + sub(t.leaf) + ":</div>" + arrayBlock(t.value, "term");
+    return h + "</section>";
+  }
+  function termButton(id, text) {
+    return id === null || id === undefined ? esc(text) : "<button class='small term" + (state.term === id ? " on" : "") +
+      "' data-term='" + id + "' title='show the path of this term in the graph'>" + esc(text) + "</button>";
+  }
+
+  // ---- the forward pass: values flow forward, one vertex per tick, before the backward walk ----------
+  var fwdOrder = null;
+  function forwardOrder() {
+    if (!fwdOrder) fwdOrder = Object.keys(D.vertices).filter(function (id) { return G[id]; }).sort(function (a, b) {
+      return D.vertices[a].fwd - D.vertices[b].fwd;
+    });
+    return fwdOrder;
+  }
+  function showForward(j) {
+    var order = forwardOrder(), done = {}, cur = order[j];
+    state.fwd = j;
+    order.forEach(function (id, i) { if (i <= j) done[id] = true; });
+    while (halos.firstChild) halos.removeChild(halos.firstChild);
+    Object.keys(D.vertices).forEach(function (id) {
+      if (!G[id]) return;
+      setClass(G[id], !done[id] ? "pl-pending" : id === cur ? "pl-fwd-cur" : "pl-fwd");
+      (gradTexts[id] || []).forEach(function (t) { t.classList.add("pl-hidden"); });
+    });
+    Object.keys(D.edges).forEach(function (id) {
+      var g = G[id], e = D.edges[id];
+      if (!g) return;
+      styleEdge(g, null);
+      setClass(g, done[e.src] && done[e.dst] ? "pl-fwd" : "pl-pending");
+    });
+    if (G[cur]) { halo(G[cur], "halo-fwd", 5); scrollTo(G[cur]); }
+    document.getElementById("pos").textContent = "forward " + (j + 1) + " / " + order.length;
+    var v = D.vertices[cur], step = v.first !== null ? steps[v.first] : null;
+    var leaf = D.leaves.filter(function (l) { return l.vertex === cur; })[0];
+    var value = step ? step.out : leaf ? leaf.value : null;
+    panel.innerHTML = "<h2 id='panel-head'>forward pass: " + (j + 1) + " / " + order.length + "</h2>" +
+      "<div class='sub'>values flow forward, in the order the tape recorded them; the backward walk follows</div>" +
+      "<section id='forward-now'><h3>" + (step ? esc(step.op) + " → " + sub(step.label) : sub(v.label)) + "</h3>" +
+      (value ? arrayBlock(value, "value") : "<div class='sub'>an input</div>") + "</section>";
+  }
+
   // ---- the side panel ------------------------------------------------------------------------------
   function intro() {
     return "<div class='intro'><h2>Backprop, one node at a time</h2>" +
@@ -349,7 +433,7 @@
       steps[i].accs.forEach(function (a) {
         if (a.kind !== "leaf" || !seen(i)) return;
         var s = sums[a.name] || (sums[a.name] = { terms: [], total: null });
-        s.terms.push(esc(a.when) + ": " + fmt(a.norm));
+        s.terms.push(termButton(a.term, a.when + ": " + fmt(a.norm)));
         s.total = a.total;
       });
     var rows = D.leaves.map(function (l, j) {
@@ -368,7 +452,7 @@
   }
   function renderPanel() {
     var k = state.k;
-    if (k < 0) { panel.innerHTML = intro(); bindPanel(); return; }
+    if (k < 0) { panel.innerHTML = termSection() + intro(); bindPanel(); return; }
     var s = steps[k], hide = state.quiz && !state.revealed[k];
     var h = "<h2 id='panel-head'>step " + (k + 1) + " / " + N + ": <span id='panel-op'>" + esc(s.op) + "</span> → " +
       "<span id='panel-label' data-label='" + esc(s.label) + "'>" + sub(s.label) + "</span></h2>" +
@@ -376,6 +460,7 @@
       "<div class='rulebox' id='panel-rule'>rule: " + math(own(D.rules, s.op), s.rule) +
       (own(D.rules, s.op) ? "<details><summary class='sub'>as text</summary><code>" + esc(s.rule) + "</code></details>" : "") +
       "</div>";
+    h += termSection();
     h += "<section id='upstream'><h3>upstream gradient arriving at the output: " + math(s.grad_mathml, "∂" + D.loss + "/∂" + s.label) +
       " <span class='sub'>(<code>g</code> in numpy)</span></h3>";
     if (k === 0) h += "<div class='sub'>the walk starts here with " + dname(s.label) + " = 1</div>";
@@ -424,6 +509,7 @@
       accs.forEach(function (a) {
         h += "<div class='acc " + esc(a.kind) + "'>" + (hide ? "<span class='hidden-val'>" + esc(a.name) +
           " += ? (reveal to see)</span>" : (a.mathml ? math(a.mathml, "", "sum") + "<br>" : "") + esc(a.text) +
+          (a.term !== null && a.term !== undefined ? " " + termButton(a.term, "path of this term") : "") +
           "<br><span class='sub'>‖contribution‖ " + fmt(a.norm) +
           ", ‖" + (a.kind === "leaf" ? esc(a.name) + ".grad so far" : "sum so far") + "‖ " + fmt(a.total.norm) + "</span>") + "</div>";
       });
@@ -460,6 +546,14 @@
     });
     var r = document.getElementById("reveal");
     if (r) r.onclick = reveal;
+    Array.prototype.forEach.call(panel.querySelectorAll("button.term"), function (btn) {
+      btn.addEventListener("click", function () { selectTerm(Number(btn.getAttribute("data-term"))); });
+    });
+    Array.prototype.forEach.call(panel.querySelectorAll("button.jump"), function (btn) {
+      btn.addEventListener("click", function () { go(Number(btn.getAttribute("data-step"))); });
+    });
+    var close = document.getElementById("term-clear");
+    if (close) close.addEventListener("click", function () { selectTerm(state.term); });
   }
   function reveal() { state.revealed[state.k] = true; render(); }
 
@@ -479,16 +573,30 @@
   }
   function go(k) {
     k = Math.max(-1, Math.min(N - 1, k));
-    if (k === state.k) return;
+    if (k === state.k && state.fwd === null) return;
     state.k = k;
+    state.fwd = null;
     render();
   }
   function play() {
     var btn = document.getElementById("play");
-    if (state.timer) { clearInterval(state.timer); state.timer = null; btn.textContent = "▶ play"; btn.classList.remove("playing"); return; }
+    if (state.timer) { clearTimeout(state.timer); state.timer = null; btn.textContent = "▶ play"; btn.classList.remove("playing"); return; }
     if (state.k >= N - 1) go(-1);
+    if (state.k < 0 && state.fwd === null && document.getElementById("forward").checked && svg) showForward(0);
     btn.textContent = "❚❚ pause"; btn.classList.add("playing");
-    state.timer = setInterval(function () { if (state.k >= N - 1) play(); else go(state.k + 1); }, 900);
+    var tick = function () {                   // the delay is read at every step: the speed can change while playing
+      if (state.fwd !== null && state.fwd < forwardOrder().length - 1) showForward(state.fwd + 1);
+      else if (state.fwd !== null) go(0);
+      else if (state.k >= N - 1) { state.timer = null; btn.textContent = "▶ play"; btn.classList.remove("playing"); return; }
+      else go(state.k + 1);
+      state.timer = setTimeout(tick, Number(document.getElementById("speed").value));
+    };
+    state.timer = setTimeout(tick, Number(document.getElementById("speed").value));
+  }
+  function vertexClicked(ev) {                 // a click on a vertex goes to its step (a weight: its first term)
+    var g = ev.target.closest ? ev.target.closest("g.node") : null;
+    var v = g && Object.prototype.hasOwnProperty.call(D.vertices, g.id) ? D.vertices[g.id] : null;
+    if (v) go(v.first !== null ? v.first : v.arrive);
   }
   function zoom(z) {
     if (!svg) return;
@@ -509,6 +617,7 @@
   document.getElementById("first").onclick = function () { go(-1); };
   document.getElementById("last").onclick = function () { go(N - 1); };
   document.getElementById("play").onclick = play;
+  if (svg) svg.addEventListener("click", vertexClicked);
   document.getElementById("quiz").onchange = function (ev) { state.quiz = ev.target.checked; render(); };
   document.getElementById("zoom-in").onclick = function () { zoom(state.zoom * 1.25); };
   document.getElementById("zoom-out").onclick = function () { zoom(state.zoom / 1.25); };
@@ -521,10 +630,11 @@
     else if (ev.key === "Home") { go(-1); ev.preventDefault(); }
     else if (ev.key === "End") { go(N - 1); ev.preventDefault(); }
     else if (ev.key === " ") { play(); ev.preventDefault(); }
+    else if (ev.key === "f") { var f = document.getElementById("forward"); f.checked = !f.checked; }
     else if (ev.key === "q") { var q = document.getElementById("quiz"); q.checked = !q.checked; q.onchange({ target: q }); }
   });
   setupGraph();
   if (svg) zoom(Math.max(0.8, Math.min(1.25, fitZoom())));
   render();
-  window.player = { go: go, state: state, data: D };
+  window.player = { go: go, state: state, data: D, selectTerm: selectTerm, forward: showForward };
 })();

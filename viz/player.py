@@ -284,6 +284,50 @@ class RunningSums:
         return to_mathml(tex)
 
 
+def _downstream(steps):
+    """step index -> the steps its output feeds, directly (the forward graph, by step)."""
+    producer = {id(step.output): step.index for step in steps}
+    feeds = {step.index: [] for step in steps}
+    for step in steps:
+        for e in step.inputs:
+            if id(e.tensor) in producer:
+                feeds[producer[id(e.tensor)]].append(step.index)
+    return feeds
+
+
+def term_paths(steps, loss):
+    """Every term a leaf receives -- one per use, formula (2)'s sum over t -- with its path: the steps between the
+    loss and the step that sent it (the gradient flowed back along them), the named tensors on that path as the
+    chain's factors (∂E_3/∂y_3 · ∂y_3/∂s_3 · ∂s_3/∂s_2 · ∂s_2/∂W_s for W_s's term from t=2), each with the gradient
+    that arrived at it, and whether the path branches (then the term is a sum over its paths, and no chain is
+    written)."""
+    feeds = _downstream(steps)
+    terms, ids = [], {}
+    for step in steps:
+        for a in step.accumulations:
+            if a.kind != "leaf":
+                continue
+            path, todo = {step.index}, [step.index]
+            while todo:                                   # no recursion: an explicit stack
+                for j in feeds[todo.pop()]:
+                    if j not in path:
+                        path.add(j)
+                        todo.append(j)
+            branches = any(sum(j in path for j in feeds[i]) > 1 for i in path)
+            named = [steps[i] for i in sorted(path) if steps[i].name or i == 0]
+            factors = [{"step": f.index, "label": f.label, "grad": summary(f.grad)} for f in named]
+            # a chain of the named tensors, the last one's immediate derivative by the leaf (∂s_2/∂W_s: s_1 held
+            # fixed); where the path branches (a cell's gates) no single chain is the term: none is written
+            chain = [] if branches else [f.label for f in named] + [a.name]
+            tex = "".join(rf"\frac{{\partial {operand(u)}}}{{\partial {operand(v)}}}" for u, v in zip(chain, chain[1:]))
+            ids[(step.index, a.name)] = len(terms)
+            terms.append({"leaf": a.name, "when": a.when, "step": step.index, "path": sorted(path),
+                          "factors": factors, "branches": branches, "value": summary(a.contribution),
+                          "chain_mathml": to_mathml(tex) if tex else None,
+                          "chain": " · ".join(f"∂{u}/∂{v}" for u, v in zip(chain, chain[1:]))})
+    return terms, ids
+
+
 def _states(stepper):
     """The recurrent states: named results X_t computed at step t (a 't=k' scope) and used at step t+1.
     Returns {id(tensor): (family key, label, t)}; families are (scope above t=k, X)."""
@@ -351,6 +395,7 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
 
     loss = steps[0].label
     sums = RunningSums(steps, loss)
+    terms, term_ids = term_paths(steps, loss)
     out_steps, partial, strip_events = [], {}, {}
     for step in steps:
         inputs = []
@@ -379,7 +424,8 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
             "inputs": inputs,
             "accs": [{"name": a.name, "kind": a.kind, "text": a.text, "when": a.when, "use": a.use, "uses": a.uses,
                       "norm": _num(norm(a.contribution)), "total": summary(a.total),
-                      "mathml": sums.mathml(a)} for a in step.accumulations],
+                      "mathml": sums.mathml(a), "term": term_ids.get((step.index, a.name))}
+                     for a in step.accumulations],
             "grad_mathml": to_mathml(grad_latex(loss, step.label)),
             "fd": fd,
         })
@@ -388,7 +434,7 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
     for name, leaf in stepper.leaves.items():
         fd = _fd(root, leaf, leaf.grad, check_elements, eps) if plan != "none" and leaf.grad is not None else None
         leaves.append({"name": name, "shape": list(leaf.shape), "uses": leaf_uses.get(name, 0),
-                       "grad": summary(leaf.grad), "fd": fd})
+                       "grad": summary(leaf.grad), "value": summary(leaf.data), "fd": fd})
 
     for events in strip_events.values():     # the last contribution completes dE/ds_t (its visit comes later)
         arrived = [ev for ev in events if not ev[2]]
@@ -401,7 +447,7 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
     rules = {s.op: to_mathml(s.latex) for s in steps}
     return {"total": stepper.total, "loss": loss, "loss_value": _num(float(np.sum(root.data))), "rules": rules,
             "loss_mathml": to_mathml(name_latex(loss)),
-            "check": plan, "steps": out_steps, "leaves": leaves, "strip": list(rows.values()),
+            "check": plan, "steps": out_steps, "leaves": leaves, "strip": list(rows.values()), "terms": terms,
             "ops": _ops_table(steps), "vertices": {}, "edges": {}, "step_vertex": [None] * stepper.total}
 
 
@@ -462,7 +508,8 @@ def _layout(root, stepper, detail, shared, max_steps, data):
             continue
         arrive = min(fed[:1] + own[:1])
         info = {"kind": v.kind, "arrive": arrive, "first": own[0] if own else None,
-                "last": max(own[-1:] + fed[-1:]), "label": v.name or v.label}
+                "last": max(own[-1:] + fed[-1:]), "label": v.name or v.label,
+                "fwd": min(v.tape) if v.tape else -1}             # the forward pass reaches it in creation order
         if v.kind == "param" and leaf_vertex.get(vid) in leaf_text:
             info["grad_text"] = leaf_text[leaf_vertex[vid]]
         data["vertices"][vid] = info
@@ -471,6 +518,9 @@ def _layout(root, stepper, detail, shared, max_steps, data):
                 data["step_vertex"][step_of[i]] = vid
     for leaf in data["leaves"]:
         leaf["vertex"] = next((vid for vid, name in leaf_vertex.items() if name == leaf["name"]), None)
+    for term in data["terms"]:                       # the edge from the leaf (or its copy) that carried the term
+        term["edge"] = next((e.id for e in view.edges if leaf_vertex.get(e.src) == term["leaf"] and
+                             any(step_of.get(i) == term["step"] for i, _ in e.tape)), None)
     data["cols"] = {c.step: c.id for c in view.clusters.values() if c.kind == "step"}
     data["elided"] = list(view.elided) if view.elided else None
     try:
