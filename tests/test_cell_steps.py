@@ -77,3 +77,27 @@ def test_the_stepper_tells_the_steps_and_calls_an_unnamed_loss_loss():
     assert steps[0].label == "loss"
     whens = [a.when for s in steps for a in s.accumulations if a.name == "weight_hh"]
     assert whens == ["t=3", "t=2", "t=1"]
+
+
+def test_a_consumed_graph_is_explained_without_advising_retain_graph():
+    import viz
+    loss, _ = run_loop(tg.RNNCell)
+    loss.backward()
+    with pytest.raises(tg.GraphError) as err:
+        viz.player(loss)
+    text = str(err.value)
+    assert "run the forward pass again" in text and "without calling loss.backward() first" in text
+    assert "retain_graph" not in text
+
+
+def test_the_stepper_keeps_an_earlier_gradient_apart():
+    loss, (cell,) = run_loop(tg.RNNCell)
+    w = cell.weight_hh
+    w.grad = np.ones(w.shape)
+    steps = Stepper(loss, names=dict(cell.named_parameters())).run()
+    accs = [a for s in steps for a in s.accumulations if a.name == "weight_hh"]
+    walked = sum(a.contribution for a in accs)
+    np.testing.assert_allclose(accs[-1].total, walked, rtol=1e-12)             # this walk's terms only
+    np.testing.assert_allclose(accs[-1].grad, w.grad, rtol=1e-12)              # before + the sum
+    np.testing.assert_array_equal(accs[-1].before, np.ones(w.shape))
+    assert "this backward's sum = t=3 + t=2 + t=1" in accs[-1].text and "before this backward" in accs[-1].text

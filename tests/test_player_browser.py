@@ -191,7 +191,7 @@ def test_check_button_and_play(browser, seed, shots):
     leaf_buttons = browser.find_elements(By.CSS_SELECTOR, "button.check-leaf")
     assert len(leaf_buttons) == 3
     leaf_buttons[1].click()
-    assert "final .grad, after all 3 uses" in browser.find_element(By.ID, "leaves").text
+    assert "this backward's sum, after all 3 uses" in browser.find_element(By.ID, "leaves").text
     click(browser, "play")
     WebDriverWait(browser, 5).until(lambda b: status(b)["step"] >= k + 2)
     click(browser, "play")                                                     # pause
@@ -282,3 +282,39 @@ def test_inline_in_jupyter_the_iframe_plays(browser, seed, tmp_path):
     finally:
         browser.switch_to.default_content()
     assert errors(browser) == []
+
+
+def test_sums_stay_true_when_grad_starts_non_zero(browser, tmp_path, shots):
+    """A notebook cell run twice: the leaves' .grad already holds an earlier backward. The page's sums are this
+    walk's terms; the earlier gradient is its own 'before this backward' row, announced at the start."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    E, names = build("seed", 3)
+    before = {n: np.full(w.shape, 0.5) for n, w in names.items()}
+    for n, w in names.items():
+        w.grad = before[n].copy()
+    path = tmp_path / "stale.html"
+    p = player(E, path, names=names)
+    load(browser, path)
+    note = browser.find_element(By.ID, "stale")
+    assert note.is_displayed() and note.location["y"] < 300                    # at the top, not scrolled away
+    browser.save_screenshot(os.path.join(shots, "player_stale_start.png"))
+    press(browser, Keys.END)
+    check_step(browser, p, len(p) - 1)
+    rows = dict(browser.execute_script("""return Array.from(document.querySelectorAll('#leaves tr[data-leaf]')).map(
+        r => [r.getAttribute('data-leaf'), Number(r.querySelector('.nrm').getAttribute('data-v'))]);"""))
+    held = dict(browser.execute_script("""return Array.from(document.querySelectorAll('#leaves tr[data-leaf-before]')).map(
+        r => [r.getAttribute('data-leaf-before'), Number(r.querySelector('.nrm').getAttribute('data-v'))]);"""))
+    for n, w in names.items():
+        walked = w.grad - before[n]
+        terms = [a.contribution for s in p.stepper.steps for a in s.accumulations if a.name == n]
+        np.testing.assert_allclose(sum(terms), walked, rtol=1e-12, atol=1e-15)
+        assert rows[n] == pytest.approx(norm(walked), rel=1e-12)               # the sum of this walk's terms
+        assert rows[n] != pytest.approx(norm(w.grad), rel=1e-3)                # not .grad with the old gradient in
+        assert held[n] == pytest.approx(norm(before[n]), rel=1e-12)
+    done = browser.find_element(By.ID, "done").text
+    assert "before this backward" in done and "plus the sum" in done
+    acc_text = browser.find_element(By.ID, "accs").text
+    assert "this backward's sum" in acc_text
+    assert errors(browser) == []
+    browser.save_screenshot(os.path.join(shots, "player_stale_end.png"))

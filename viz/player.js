@@ -405,7 +405,7 @@
 
   // ---- the side panel ------------------------------------------------------------------------------
   function intro() {
-    return "<div class='intro'><h2>Backprop, one node at a time</h2>" +
+    return "<div class='intro'><h2>Backprop, one node at a time</h2>" + staleNote() +
       "<p>The graph is the forward computation of <b>" + sub(D.loss) + " = " + fmt(D.loss_value) + "</b>, unrolled over " +
       "time (left to right). Backprop visits its <b>" + N + "</b> nodes in reverse, starting at " + sub(D.loss) + ".</p>" +
       "<p>At each node the gradient that arrived at its output (the <i>upstream</i> gradient ∂" + sub(D.loss) + "/∂y; <code>g</code> in numpy) is multiplied " +
@@ -414,7 +414,7 @@
       (D.strip.length ? "<p>Under the time steps, a strip fills in with the size of the gradient reaching each " +
       "state, ‖∂" + sub(D.loss) + "/∂" + sub(D.strip[0].name + "_t") + "‖: watch it shrink (or grow) as the walk goes back in time.</p>" : "") +
       "<p>Press <kbd>→</kbd> or <b>next</b> to start; <kbd>←</kbd> goes back, <kbd>space</kbd> plays. Turn on " +
-      "<b>quiz</b> to guess each contribution before it is shown.</p>" + leavesTable() + "</div>";
+      "<b>quiz</b> to guess each contribution before it is shown.</p>" + leavesTable(true) + "</div>";
   }
   function fdBlock(fd, what) {
     if (!fd) return "";
@@ -426,7 +426,7 @@
       "</table><span class='" + (fd.ok ? "ok'>✓ agree" : "bad'>✗ disagree") + "</span> (central differences, ε = " +
       fmt(fd.eps) + ", " + esc(what) + ")</div>";
   }
-  function leavesTable() {
+  function leavesTable(noted) {
     if (!D.leaves.length) return "";
     var k = state.k, sums = {};
     for (var i = 0; i <= k && i < N; i++)
@@ -445,10 +445,22 @@
       return "<tr data-leaf='" + esc(l.name) + "'><td>" + sub(l.name) + "<div class='sub'>" + shapeText(l.shape) + "</div></td>" +
         "<td>" + terms.length + " / " + esc(l.uses) + "</td><td class='nrm' data-v='" + (s ? esc(s.total.norm) : "") + "'>" +
         (s ? fmt(s.total.norm) : "–") + "</td><td class='terms'>" + (shown.length ? "‖terms‖ " + shown.join(" + ") : "") +
-        btn + (state.checked[key] ? fdBlock(l.fd, "final .grad, after all " + l.uses + " uses") : "") + "</td></tr>";
+        btn + (state.checked[key] ? fdBlock(l.fd, "this backward's sum, after all " + l.uses + " uses") : "") + "</td></tr>" +
+        (l.before ? "<tr class='before' data-leaf-before='" + esc(l.name) + "'><td class='sub'>" + sub(l.name) +
+          ".grad before this backward</td><td></td><td class='nrm' data-v='" + esc(l.before.norm) + "'>" + fmt(l.before.norm) +
+          "</td><td class='terms'>not part of the sum above: " + sub(l.name) + ".grad = this + the sum</td></tr>" : "");
     }).join("");
-    return "<section id='leaves'><h3>Leaves (weights): gradient accumulated so far</h3><table class='leaves'><tr><th>leaf</th>" +
+    return "<section id='leaves'><h3>Leaves (weights): this backward's terms so far</h3>" + (noted ? "" : staleNote()) +
+      "<table class='leaves'><tr><th>leaf</th>" +
       "<th>uses</th><th>‖sum‖</th><th>contributions so far</th></tr>" + rows + "</table></section>";
+  }
+  function staleNote() {            // leaves whose .grad was not empty when the walk started
+    var held = D.leaves.filter(function (l) { return l.before; });
+    if (!held.length) return "";
+    return "<div class='stale-note' id='stale'>" + held.map(function (l) { return sub(l.name); }).join(", ") +
+      (held.length > 1 ? " already held gradients" : " already held a gradient") + " before this backward (an earlier " +
+      "backward() without zero_grad()). The sums here are this walk's terms only; the earlier gradient is its own " +
+      "\u201cbefore this backward\u201d row, and .grad is the two added.</div>";
   }
   function renderPanel() {
     var k = state.k;
@@ -511,13 +523,17 @@
           " += ? (reveal to see)</span>" : (a.mathml ? math(a.mathml, "", "sum") + "<br>" : "") + esc(a.text) +
           (a.term !== null && a.term !== undefined ? " " + termButton(a.term, "path of this term") : "") +
           "<br><span class='sub'>‖contribution‖ " + fmt(a.norm) +
-          ", ‖" + (a.kind === "leaf" ? esc(a.name) + ".grad so far" : "sum so far") + "‖ " + fmt(a.total.norm) + "</span>") + "</div>";
+          ", ‖" + (a.kind === "leaf" ? "this backward's sum so far" : "sum so far") + "‖ " + fmt(a.total.norm) +
+          (a.before ? " (plus " + esc(a.name) + ".grad before this backward, ‖·‖ " + fmt(a.before.norm) + ")" : "") +
+          "</span>") + "</div>";
       });
       h += "</section>";
     }
     h += leavesTable();
-    if (k === N - 1) h += "<section><div class='done-note' id='done'>Done: every leaf's gradient is final — the same .grad " +
-      "that " + esc(D.loss) + ".backward() gives. The table in the graph lists each weight's per-step terms.</div></section>";
+    if (k === N - 1) h += "<section><div class='done-note' id='done'>Done: every leaf's sum is final — the same terms " +
+      "that " + esc(D.loss) + ".backward() adds to .grad" + (D.leaves.some(function (l) { return l.before; }) ?
+      " (the leaves that held a gradient before this backward now hold that plus the sum)" : "") +
+      ". The table in the graph lists each weight's per-step terms.</div></section>";
     panel.innerHTML = h;
     bindPanel();
   }

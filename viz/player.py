@@ -423,18 +423,20 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
                       for p in step.grad_parts],
             "inputs": inputs,
             "accs": [{"name": a.name, "kind": a.kind, "text": a.text, "when": a.when, "use": a.use, "uses": a.uses,
-                      "norm": _num(norm(a.contribution)), "total": summary(a.total),
+                      "norm": _num(norm(a.contribution)), "total": summary(a.total), "before": summary(a.before),
                       "mathml": sums.mathml(a), "term": term_ids.get((step.index, a.name))}
                      for a in step.accumulations],
             "grad_mathml": to_mathml(grad_latex(loss, step.label)),
             "fd": fd,
         })
 
-    leaves = []
+    leaves, before = [], stepper.leaf_grads(-1)     # what .grad held before this walk: shown apart, never summed in
     for name, leaf in stepper.leaves.items():
-        fd = _fd(root, leaf, leaf.grad, check_elements, eps) if plan != "none" and leaf.grad is not None else None
+        walked = leaf.grad if before[name] is None or leaf.grad is None else leaf.grad - before[name]
+        fd = _fd(root, leaf, walked, check_elements, eps) if plan != "none" and walked is not None else None
         leaves.append({"name": name, "shape": list(leaf.shape), "uses": leaf_uses.get(name, 0),
-                       "grad": summary(leaf.grad), "value": summary(leaf.data), "fd": fd})
+                       "grad": summary(leaf.grad), "value": summary(leaf.data),
+                       "before": summary(before[name]), "fd": fd})
 
     for events in strip_events.values():     # the last contribution completes dE/ds_t (its visit comes later)
         arrived = [ev for ev in events if not ev[2]]

@@ -181,6 +181,7 @@ class Stepper:
                             f"got {type(names).__name__}")
         self.root = root
         initial = tape.initial_grad(root, grad)
+        _check_fresh(root)
         pairs = tape.recorded(root)
         self.total = len(pairs)
         self._names, self._uses = {}, {}             # id(tensor) -> display name / number of edges into it
@@ -389,6 +390,21 @@ class Stepper:
                 raise AssertionError("the walk visited more nodes than the graph holds")
             self._walk = None
         return True
+
+
+def _check_fresh(root):
+    """A graph an earlier backward() consumed cannot be walked again: say how to get a fresh one."""
+    if root.node is None:
+        return
+    try:
+        tape.nodes_newest_first(root.node, walkable=True)
+    except tape.GraphError:
+        name = root.name or "loss"
+        raise tape.GraphError(
+            f"the graph of {name} was consumed by an earlier backward(), which freed the values it saved. The "
+            "stepper and viz.player run the backward walk themselves: run the forward pass again to get a fresh "
+            f"{name} and pass it without calling {name}.backward() first (call zero_grad() before, so that .grad "
+            "holds only this walk's terms)") from None
 
 
 def _unique(name, taken):
