@@ -283,7 +283,7 @@ def test_dtype_rules(default_dtype):
     assert Tensor(1.5).dtype == np.float32                            # Python numbers, lists, ints -> default
     assert Tensor([1.0, 2.0]).dtype == np.float32
     assert Tensor(np.arange(3)).dtype == np.float32
-    assert Tensor(np.array([True, False])).dtype == np.float32
+    assert Tensor(np.array([True, False])).dtype == np.bool_                # a mask stays a mask, as in torch
     assert Tensor([1, 2], dtype=np.float64).dtype == np.float64
     x64 = Tensor(np.ones(3), requires_grad=True)
     assert (x64 * 2.0 + 1 - 3 / x64).dtype == np.float64               # Python scalars take the tensor's dtype

@@ -1,8 +1,8 @@
 """Modules: objects that own Parameters, with PyTorch's names (parameters, state_dict, zero_grad, ...).
 
 A Parameter is a leaf Tensor with requires_grad=True. A Module finds its parameters by looking at its
-attributes (Parameters, sub-Modules, lists of Modules) in the order they were assigned, and names them with
-dotted paths as PyTorch does ("rnn.weight_ih_l0"). The same path becomes the Parameter's `.name`, so
+attributes (Parameters, sub-Modules, plain lists/tuples/dicts of those, ModuleList and friends) in the order
+they were assigned, and names them with dotted paths as PyTorch does ("rnn.weight_ih_l0"). The same path becomes the Parameter's `.name`, so
 diagrams label the weight by the name a user would type.
 """
 import math
@@ -19,7 +19,8 @@ from .core.functional import linear
 from .core.tensor import Tensor, get_default_dtype
 from .core.tensor import float_dtype as _float_dtype
 
-__all__ = ["Parameter", "Module", "Linear", "Embedding", "IncompatibleKeys", "check_size"]
+__all__ = ["Parameter", "Module", "Linear", "Embedding", "ModuleList", "ModuleDict", "ParameterList",
+           "ParameterDict", "IncompatibleKeys", "check_size"]
 
 
 class Parameter(Tensor):
@@ -192,9 +193,11 @@ class Module:
     def extra_repr(self):
         return ""
 
+    def _children(self):
+        return [(k, v) for k, v in vars(self).items() if isinstance(v, Module)]
+
     def __repr__(self):
-        children = [f"  ({k}): " + repr(v).replace("\n", "\n  ") for k, v in vars(self).items()
-                    if isinstance(v, Module)]
+        children = [f"  ({k}): " + repr(v).replace("\n", "\n  ") for k, v in self._children()]
         head = f"{type(self).__name__}({self.extra_repr()}"
         return head + ("\n" + "\n".join(children) + "\n)" if children else ")")
 
@@ -263,15 +266,138 @@ def _read_npy(f, info):
 
 
 def _members(key, value, prefix):
-    """(path, Parameter) for an attribute: a Parameter, a Module, or a list/tuple of Modules."""
+    """(path, Parameter) for an attribute: a Parameter, a Module, or a plain list/tuple/dict of those (nested
+    as deep as you like): `self.ws = [Parameter(...), ...]` is found as ws.0, ws.1, ... as in a ParameterList."""
     if isinstance(value, Parameter):
         yield prefix + key, value
     elif isinstance(value, Module):
         yield from value._walk(f"{prefix}{key}.")
     elif isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
-            if isinstance(item, Module):
-                yield from item._walk(f"{prefix}{key}.{i}.")
+            yield from _members(str(i), item, f"{prefix}{key}.")
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield from _members(str(name), item, f"{prefix}{key}.")
+
+
+class _Container(Module):
+    """A Module holding its members in a list or dict (`_items`), named by position or key, as torch's."""
+
+    def _walk(self, prefix):
+        items = self._items.items() if isinstance(self._items, dict) else enumerate(self._items)
+        for key, value in items:
+            yield from _members(str(key), value, prefix)
+
+    def _checked(self, value):
+        if not isinstance(value, self._holds):
+            raise TypeError(f"{type(self).__name__}: expected a {self._holds.__name__}, got "
+                            f"{type(value).__name__} {value!r:.60}")
+        return value
+
+    def __len__(self):
+        return len(self._items)
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __getitem__(self, key):
+        return self._items[key]
+
+    def __setitem__(self, key, value):
+        self._items[key] = self._checked(value)
+
+    def __delitem__(self, key):
+        del self._items[key]
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} has no forward(): call its members in your own forward")
+
+    def _children(self):
+        items = self._items.items() if isinstance(self._items, dict) else enumerate(self._items)
+        return [(str(k), v) for k, v in items]
+
+
+class _ListContainer(_Container):
+    def __init__(self, values=()):
+        object.__setattr__(self, "_items", [])
+        self.extend(values)
+
+    def append(self, value):
+        self._items.append(self._checked(value))
+        return self
+
+    def extend(self, values):
+        for value in values:
+            self.append(value)
+        return self
+
+    def insert(self, index, value):
+        self._items.insert(index, self._checked(value))
+
+    def __getitem__(self, key):
+        return type(self)(self._items[key]) if isinstance(key, slice) else self._items[key]
+
+
+class _DictContainer(_Container):
+    def __init__(self, values=None):
+        object.__setattr__(self, "_items", {})
+        self.update(values or {})
+
+    def _checked_key(self, key):
+        if not isinstance(key, str) or not key or "." in key:
+            raise TypeError(f"{type(self).__name__}: keys must be non-empty strings without '.', got {key!r}")
+        return key
+
+    def __setitem__(self, key, value):
+        self._items[self._checked_key(key)] = self._checked(value)
+
+    def update(self, values):
+        for key, value in (values.items() if hasattr(values, "items") else values):
+            self[key] = value
+
+    def __contains__(self, key):
+        return key in self._items
+
+    def keys(self):
+        return self._items.keys()
+
+    def values(self):
+        return self._items.values()
+
+    def items(self):
+        return self._items.items()
+
+
+class ModuleList(_ListContainer):
+    """A list of Modules whose parameters are the model's (torch.nn.ModuleList): layers.0.weight, ..."""
+    _holds = Module
+
+
+class ModuleDict(_DictContainer):
+    """Modules by name (torch.nn.ModuleDict): heads.policy.weight, ..."""
+    _holds = Module
+
+
+class ParameterList(_ListContainer):
+    """A list of Parameters the model learns (torch.nn.ParameterList): weights.0, weights.1, ...
+    A Tensor or array put in becomes a Parameter, as in torch."""
+    _holds = Parameter
+
+    def _checked(self, value):
+        return _as_parameter(self, value)
+
+
+class ParameterDict(_DictContainer):
+    """Parameters by name (torch.nn.ParameterDict): scales.a, scales.b, ..."""
+    _holds = Parameter
+    _checked = ParameterList._checked
+
+
+def _as_parameter(container, value):
+    """A Parameter as it is; a Tensor or array becomes one (torch's ParameterList does the same)."""
+    if isinstance(value, (Tensor, np.ndarray)) and not isinstance(value, Parameter):
+        value = Parameter(value.data if isinstance(value, Tensor) else value)
+    return _Container._checked(container, value)
 
 
 def _child_modules(values):

@@ -23,7 +23,7 @@ except ImportError:                                      # numpy < 2.0 (pyprojec
 
 from .lazy import Lazy, Outer, Scatter, as_array
 
-OPS = {}  # name -> op class, filled in as the classes below are defined
+OPS = {}  # name -> op class, filled in as the classes below are defined (custom ops too)
 
 
 class Op:
@@ -173,9 +173,20 @@ class Pow(Op):
         return out, (a, b, out)
 
     def vjp(g, saved, needs):
-        a, b, out = saved        # as torch at the edges: d/da = 0 where b = 0, d/db = 0 where a = 0 (no 0 * inf)
-        return (unbroadcast(g * b * a ** np.where(b == 0, 1, b - 1), a.shape, a.dtype) if needs[0] else None,
-                unbroadcast(g * out * np.log(np.where(a == 0, 1, a)), b.shape, b.dtype) if needs[1] else None)
+        a, b, out = saved
+        wide_a, wide_b = _cast(a, out.dtype), _cast(b, out.dtype)   # mixed dtypes: work in the wider one
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (unbroadcast(Pow._d_base(g, wide_a, wide_b), a.shape, a.dtype) if needs[0] else None,
+                    unbroadcast(Pow._d_exponent(g, wide_a, wide_b, out), b.shape, b.dtype) if needs[1] else None)
+
+    def _d_base(g, a, b):
+        """g b a^(b-1), and 0 where b = 0 even at a = 0, inf or nan (torch's pow_backward_self)."""
+        return np.where(b == 0, 0, g * b * a ** (b - 1))
+
+    def _d_exponent(g, a, b, out):
+        """g a^b ln a, and 0 where a = 0 and b >= 0 (torch's pow_backward_exponent): at a = 0, b < 0 it is
+        inf * -inf = -inf, as in torch."""
+        return np.where((a == 0) & (b >= 0), 0, g * (out * np.log(a)))
 
 
 def _rows(x):
@@ -379,7 +390,7 @@ class Sigmoid(Op):
 
 
 class Relu(Op):
-    name, rule = "relu", "d relu(x)/dx = 1 if x > 0 else 0"
+    name, rule = "relu", "d relu(x)/dx = 0 if x <= 0 else 1"
     latex = r"\frac{\partial\,\mathrm{relu}(x)}{\partial x} = [x > 0]"
     rowwise, formula = (0,), ("g * ({a} > 0)",)
     contribution_latex = (r"{g} \odot [{a} > 0]",)
@@ -388,8 +399,8 @@ class Relu(Op):
         out = np.maximum(x, 0)
         return out, out
 
-    def vjp(g, out, needs):
-        return (g * (out > 0),)
+    def vjp(g, out, needs):                               # not (out <= 0): NaN passes g on, as in torch
+        return (g * ~(out <= 0),)
 
 
 class Softplus(Op):
@@ -604,3 +615,6 @@ class LogSoftmax(Op):
     def vjp(g, saved, needs):
         out, axis = saved
         return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
+
+
+BUILT_IN = frozenset(OPS.values())   # the table's own ops, gradchecked; any other op's gradients are shape-checked

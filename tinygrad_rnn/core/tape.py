@@ -346,7 +346,7 @@ def _vjp_for(op, lean):
     """(the vjp to call, may its lazy gradients be kept in a watched walk, is the op in the table)."""
     keep_lazy = getattr(op, "keeps_lazy", False) and not state.anomaly   # a slice's gradient stays the slice
     vjp = getattr(op, "vjp_lean", op.vjp) if lean or keep_lazy else op.vjp
-    return vjp, keep_lazy, ops.OPS.get(getattr(op, "name", None)) is op
+    return vjp, keep_lazy, op in ops.BUILT_IN
 
 
 def _send(args, grads, pending, lean):

@@ -85,7 +85,7 @@ def apply(op, *inputs, **params):
                 node = Node(op, args, saved, params or _NO_PARAMS)
                 t = _result(out, node)
                 node.dtype, node._out = out.dtype, _ref(t)
-                if ops.OPS.get(op.name) is not op:       # outside the table: the walk checks its gradients' shapes
+                if op not in ops.BUILT_IN:               # outside the table: the walk checks its gradients' shapes
                     node._inputs = inputs
                 return t
     return _result(out, None)
@@ -113,8 +113,9 @@ def _lift(value, like, opname):
             if value and value == value and len(_constants) < 1024:   # not 0 (0.0 == -0.0), not NaN
                 _constants[key] = const
         return const
-    if isinstance(value, np.ndarray):
-        return Tensor(value)
+    if isinstance(value, np.ndarray):                    # integers and booleans take a float tensor's dtype
+        return Tensor(value, dtype=like.data.dtype if value.dtype.kind in "iub" and like.data.dtype.kind == "f"
+                      else None)
     raise TypeError(f"{opname}: cannot combine a Tensor with {type(value).__name__}; "
                     "use a Tensor, a numpy array or a Python number")
 
@@ -133,8 +134,9 @@ class Tensor:
             raise TypeError(f"Tensor: cannot make an array from {type(data).__name__}: {err}") from None
         if array.dtype.kind not in "fiub":
             raise TypeError(f"Tensor: expected numbers, got an array of dtype {array.dtype}")
-        if dtype is None and (array.dtype.kind != "f" or not given_array):
-            array = array.astype(_default_dtype)          # numbers, lists, int arrays -> default float
+        if dtype is None and array.dtype.kind != "b" and (array.dtype.kind != "f" or not given_array):
+            array = array.astype(_default_dtype)          # numbers, lists, int arrays -> default float;
+                                                          # booleans stay boolean (a mask, as in torch)
         if requires_grad and array.dtype.kind != "f":
             raise TypeError(f"Tensor: requires_grad=True needs a float tensor, got dtype {array.dtype} "
                             "(only floating point values have gradients)")
