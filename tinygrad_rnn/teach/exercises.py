@@ -8,7 +8,8 @@ A check prints one line when the answer is right ("✔ 1.2 ...") and raises when
 `NotAnswered` while the answer is still `...`, `WrongAnswer` (an AssertionError) naming the first entry
 that differs, both answer and expected value, and a hint. `score()` lists what passed so far. The
 notebooks' build runs the solutions with every check expected to pass, and the student version with
-every exercise expected to stop at NotAnswered.
+every exercise expected to stop at NotAnswered. Imported in IPython (Jupyter), the module shows these two
+exceptions as their one-line message, without the traceback (IPython's set_custom_exc).
 """
 import hashlib
 
@@ -137,3 +138,21 @@ def score():
 def reset():
     """Forget the results (a notebook restarted without restarting its kernel)."""
     _results.clear()
+
+
+def _show_briefly(shell, etype, value, tb, tb_offset=None):
+    """IPython: a check's verdict as one line, not a traceback into this module (the cell still fails)."""
+    shell.showtraceback((etype, value, tb), exception_only=True)
+
+
+def _install_in_ipython():
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.set_custom_exc((NotAnswered, WrongAnswer), _show_briefly)
+
+
+_install_in_ipython()
