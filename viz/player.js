@@ -8,7 +8,8 @@
   var pane = document.getElementById("graph-pane");
   var panel = document.getElementById("panel");
   var slider = document.getElementById("slider");
-  var state = { k: -1, quiz: false, revealed: {}, guesses: {}, checked: {}, timer: null, zoom: 1, term: null, fwd: null };
+  var state = { k: -1, quiz: false, revealed: {}, guesses: {}, checked: {}, timer: null, zoom: 1, term: null, fwd: null,
+                answers: {} };
   var SVGNS = "http://www.w3.org/2000/svg";
   var PENDING = "#cfcfcf";
 
@@ -403,6 +404,71 @@
       (value ? arrayBlock(value, "value") : "<div class='sub'>an input</div>") + "</section>";
   }
 
+  // ---- the quiz: questions made from the graph (viz/quiz.py), checked here, and a score --------------
+  function questionsAt(k) { return (D.questions || []).filter(function (q) { return q.step === k; }); }
+  function questionBlock(q) {
+    var chosen = state.answers[q.id], answered = chosen !== undefined;
+    var h = "<div class='question' data-q='" + q.id + "'><div class='qtext'>" + esc(q.text) + "</div><div class='options'>";
+    q.options.forEach(function (o, i) {
+      var cls = !answered ? "" : q.answer.indexOf(o) >= 0 ? " right" : o === chosen ? " wrong" : "";
+      h += "<button class='small answer" + cls + "' data-q='" + q.id + "' data-o='" + i + "'" + (answered ? " disabled" : "") +
+        ">" + esc(o) + "</button> ";
+    });
+    h += "</div>";
+    if (answered) h += "<div class='why " + (q.answer.indexOf(chosen) >= 0 ? "ok'>✓ " : "bad'>✗ ") + esc(q.why) + "</div>";
+    return h + "</div>";
+  }
+  function close(g, v) { return isFinite(g) && Math.abs(g - v) <= Math.max(1e-3, 0.02 * Math.abs(v)); }   // within 2%
+  function guessScore(text, a) {          // [values within 2%, values guessed] of a numeric guess
+    var guess = String(text).split(/[\s,;\[\]]+/).filter(Boolean).map(Number).slice(0, a ? a.values.length : 0);
+    var good = guess.filter(function (g, i) { return close(g, num(a.values[i])); }).length;
+    return [good, guess.length];
+  }
+  function score() {
+    var right = 0, answered = 0, asked = 0;
+    (D.questions || []).forEach(function (q) {
+      if (q.step > state.k) return;
+      asked++;
+      if (state.answers[q.id] === undefined) return;
+      answered++;
+      if (q.answer.indexOf(state.answers[q.id]) >= 0) right++;
+    });
+    Object.keys(state.guesses).forEach(function (key) {
+      var kj = key.split(":").map(Number), step = steps[kj[0]];
+      if (!state.guesses[key] || !state.revealed[kj[0]] || !step || !step.inputs[kj[1]]) return;
+      var r = guessScore(state.guesses[key], step.inputs[kj[1]].grad);
+      answered++; asked++;
+      if (r[1] && r[0] === r[1]) right++;
+    });
+    return { right: right, answered: answered, asked: asked };
+  }
+  function scoreLine() {
+    var s = score();
+    return "<div class='score' id='quiz-score'>score: <b>" + s.right + " / " + s.answered + "</b> answered correctly" +
+      " (" + s.asked + " questions so far)</div>";
+  }
+  function questionsSection(k) {
+    if (!state.quiz) return "";
+    var qs = questionsAt(k);
+    return "<section id='questions'><h3>questions at this step</h3>" + scoreLine() +
+      (qs.length ? qs.map(questionBlock).join("") : "<div class='sub'>none here: guess the contributions below</div>") +
+      "</section>";
+  }
+  function needsBlock(s, e) {             // the operands a contribution is computed from, besides ∂E/∂y (shown above)
+    if (!e.needs || !e.needs.length) return "";
+    return "<div class='needs'>you need the upstream gradient (above) and " + e.needs.map(function (key) {
+      var name = key === "y" ? s.label : s.inputs[key === "a" ? 0 : 1].name;
+      var value = key === "y" ? s.out : s.inputs[key === "a" ? 0 : 1].value;
+      return sub(name) + " = " + values(value);
+    }).join(" and ") + "</div>";
+  }
+  function answer(btn) {
+    var q = D.questions[Number(btn.getAttribute("data-q"))];
+    if (!q || state.answers[q.id] !== undefined) return;
+    state.answers[q.id] = q.options[Number(btn.getAttribute("data-o"))];
+    renderPanel();
+  }
+
   // ---- the side panel ------------------------------------------------------------------------------
   function intro() {
     return "<div class='intro'><h2>Backprop, one node at a time</h2>" + staleNote() +
@@ -472,7 +538,7 @@
       "<div class='rulebox' id='panel-rule'>rule: " + math(own(D.rules, s.op), s.rule) +
       (own(D.rules, s.op) ? "<details><summary class='sub'>as text</summary><code>" + esc(s.rule) + "</code></details>" : "") +
       "</div>";
-    h += termSection();
+    h += termSection() + questionsSection(k);
     h += "<section id='upstream'><h3>upstream gradient arriving at the output: " + math(s.grad_mathml, "∂" + D.loss + "/∂" + s.label) +
       " <span class='sub'>(<code>g</code> in numpy)</span></h3>";
     if (k === 0) h += "<div class='sub'>the walk starts here with " + dname(s.label) + " = 1</div>";
@@ -501,7 +567,7 @@
       }
       h += "<div class='formula'>" + (e.mathml ? math(e.mathml, "") + "<br>" : "") +
         "<span class='sub'>numpy:</span> <code class='numpy'>" + esc(e.formula) + "</code></div>";
-      h += "<details" + (hide ? " open" : "") + "><summary class='sub'>value of " + esc(e.name) + "</summary>" + values(e.value) + "</details>";
+      h += hide ? needsBlock(s, e) : "<details><summary class='sub'>value of " + esc(e.name) + "</summary>" + values(e.value) + "</details>";
       if (hide) {
         var g = state.guesses[k + ":" + j] || "";
         h += "<div class='quiz'>Your guess for this contribution (its first values, comma-separated; shape " +
@@ -530,6 +596,7 @@
       h += "</section>";
     }
     h += leavesTable();
+    if (k === N - 1 && state.quiz) h += "<section><h3>quiz: the end</h3>" + scoreLine() + "</section>";
     if (k === N - 1) h += "<section><div class='done-note' id='done'>Done: every leaf's sum is final — the same terms " +
       "that " + esc(D.loss) + ".backward() adds to .grad" + (D.leaves.some(function (l) { return l.before; }) ?
       " (the leaves that held a gradient before this backward now hold that plus the sum)" : "") +
@@ -541,8 +608,7 @@
     var guess = text.split(/[\s,;\[\]]+/).filter(Boolean).map(Number);
     if (!guess.length || !a) return "";
     var rows = guess.slice(0, a.values.length).map(function (g, i) {
-      var v = num(a.values[i]);
-      var ok = isFinite(g) && Math.abs(g - v) <= Math.max(1e-3, 0.02 * Math.abs(v));
+      var v = num(a.values[i]), ok = close(g, v);
       return "<tr><td>" + i + "</td><td>" + (isFinite(g) ? fmt(g) : "?") + "</td><td>" + fmt(v) + "</td><td class='" +
         (ok ? "ok'>✓" : "bad'>✗") + "</td></tr>";
     });
@@ -562,6 +628,9 @@
     });
     var r = document.getElementById("reveal");
     if (r) r.onclick = reveal;
+    Array.prototype.forEach.call(panel.querySelectorAll("button.answer"), function (btn) {
+      btn.addEventListener("click", function () { answer(btn); });
+    });
     Array.prototype.forEach.call(panel.querySelectorAll("button.term"), function (btn) {
       btn.addEventListener("click", function () { selectTerm(Number(btn.getAttribute("data-term"))); });
     });

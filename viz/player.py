@@ -41,6 +41,7 @@ from tinygrad_rnn.core.ops import index_text, op_field
 from tinygrad_rnn.teach.stepper import Stepper, finite_difference, norm
 from tinygrad_rnn.teach.steps import step_of
 
+from . import quiz
 from .mathml import grad_latex, name_latex, operand, to_mathml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -404,7 +405,7 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
             item = {"pos": e.position, "name": e.name, "kind": e.kind, "shape": list(e.tensor.shape),
                     "value": summary(e.tensor.data), "grad": summary(e.grad), "formula": ""}
             if e.kind != "const":
-                item.update(_contribution(step, e, loss, id(e.tensor) in shared))
+                item.update(_contribution(step, e, loss, id(e.tensor) in shared), needs=quiz.needs(step, e.position))
             inputs.append(item)
             if e.kind == "node" and e.grad is not None and id(e.tensor) in states:
                 key = id(e.tensor)
@@ -450,6 +451,7 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
     return {"total": stepper.total, "loss": loss, "loss_value": _num(float(np.sum(root.data))), "rules": rules,
             "loss_mathml": to_mathml(name_latex(loss)),
             "check": plan, "steps": out_steps, "leaves": leaves, "strip": list(rows.values()), "terms": terms,
+            "questions": quiz.questions(steps, terms, list(stepper.leaves)),
             "ops": _ops_table(steps), "vertices": {}, "edges": {}, "step_vertex": [None] * stepper.total}
 
 
