@@ -86,7 +86,9 @@ def _formula_text(step, e):
 def _smallest_question(leaf, terms):
     sizes = [t["value"]["norm"] if t["value"] else 0.0 for t in terms]
     sizes = [float(s) if isinstance(s, (int, float)) else float("nan") for s in sizes]
-    small = int(np.nanargmin(sizes))
+    if not np.isfinite(sizes).all():
+        return None                              # a NaN or infinite term: no smallest to ask about
+    small = int(np.argmin(sizes))
     lengths = [len(t["path"]) for t in terms]
     longest = lengths.index(max(lengths))
     table = "; ".join(f"{t['when']}: ‖term‖ = {s:.3g}, {n} nodes back to the loss"
@@ -122,8 +124,9 @@ def questions(steps, terms, leaves):
             out.append(dict(_zero_question(step, (zero or candidates)[0], names), step=step.index))
         for leaf, k in last_term.items():
             mine = [t for t in terms if t["leaf"] == leaf]
-            if k == step.index and len(mine) > 1:
-                out.append(dict(_smallest_question(leaf, mine), step=step.index))
+            question = _smallest_question(leaf, mine) if k == step.index and len(mine) > 1 else None
+            if question:
+                out.append(dict(question, step=step.index))
     for i, q in enumerate(out):
         q["id"] = i
     return out
