@@ -10,6 +10,8 @@ from itertools import pairwise
 
 import graphviz
 
+from .text import MAX_LABEL, visible
+
 FONT = "Helvetica,Arial,sans-serif"
 # ColorBrewer YlOrRd without its two near-white steps: weak gradients stay visible on white.
 PALETTE = ["#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026", "#800026"]
@@ -19,22 +21,6 @@ GATE_FILL = {"forget_gate": "#fbeeee", "input_gate": "#eef6ec", "output_gate": "
 STATUS = {"no_backward": "backward has not run: no gradients to show yet (call loss.backward(keep_grads=True) first)",
           "not_kept": "backward() ran lean (the default) and kept no per-edge gradients: call loss.backward(keep_grads=True) to draw them",
           "off": ""}
-
-
-MAX_LABEL = 80             # user text longer than this is drawn as its start … its end
-# characters that would break a label or hide what a name holds: controls (NUL, newline), the line and
-# paragraph separators, lone surrogates, XML's non-characters and the bidirectional overrides
-INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-                       r"\ud800-\udfff\ufffe\uffff]")
-
-
-def visible(text, limit=MAX_LABEL):
-    """User text as one line that shows what it holds: invisible characters as Python escapes (`\\n`,
-    `\\x00`, `\\u2028`), and text longer than `limit` (None: no limit) as its start, an ellipsis and its end."""
-    text = INVISIBLE.sub(lambda m: m[0].encode("unicode_escape", "backslashreplace").decode("ascii"), str(text))
-    if limit is not None and len(text) > limit:
-        text = text[:limit * 2 // 3] + "…" + text[len(text) - (limit - limit * 2 // 3 - 1):]
-    return text
 
 
 def escape(text, limit=MAX_LABEL):

@@ -18,7 +18,10 @@ import functools
 import re
 import xml.etree.ElementTree as ET
 
+from .text import MAX_LABEL, visible
+
 NS = "http://www.w3.org/1998/Math/MathML"
+MAX_LATEX = 8000          # longer LaTeX (an op's own, with very long names) is shown as its plain text
 ELEMENTS = {"math", "mrow", "mi", "mn", "mo", "mtext", "mspace", "msub", "msup", "msubsup", "mfrac", "msqrt",
             "mroot", "munder", "mover", "munderover", "mtable", "mtr", "mtd", "mstyle", "menclose", "mpadded",
             "mphantom", "semantics", "annotation"}
@@ -42,7 +45,7 @@ def available():
 def to_mathml(latex, display=False):
     """`latex` as a <math> element (a string), or None when latex2mathml is missing or the result does not
     pass the check described in the module docstring."""
-    if not latex:
+    if not latex or len(latex) > MAX_LATEX:        # latex2mathml's time grows with the text: long is shown as text
         return None
     # latex2mathml copies the `&` of an `aligned` environment through as raw text (not XML); `align*` is the
     # same right/left alignment and converts to a table
@@ -105,7 +108,7 @@ def name_latex(label):
     """A display name or expression label ('s_1 @ W_s', 'W_s.T', 'gates_1[..., 3:6]') as safe LaTeX: names get
     subscripts, `@` is a product by juxtaposition, `*` is ⊙; every LaTeX special character is escaped."""
     out = []
-    tokens = list(_TOKEN.finditer(str(label)))
+    tokens = list(_TOKEN.finditer(visible(label, 3 * MAX_LABEL)))
     for i, m in enumerate(tokens):
         kind, text = m.lastgroup, m[0]
         if kind == "name":

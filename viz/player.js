@@ -358,15 +358,15 @@
     h += "<div class='sub'>the gradient that arrived at each tensor on its path (click to go there):</div><table class='factors'>";
     t.factors.forEach(function (f) {
       if (f.step === 0) return;                      // ∂E/∂E = 1
-      h += "<tr><td><button class='small jump' data-step='" + f.step + "'>" + dname(f.label) + "</button></td><td>" +
-        values(f.grad) + "</td><td class='nrm' data-v='" + (f.grad ? f.grad.norm : "") + "'>" + (f.grad ? fmt(f.grad.norm) : "") + "</td></tr>";
+      h += "<tr><td><button class='small jump' data-step='" + esc(f.step) + "'>" + dname(f.label) + "</button></td><td>" +
+        values(f.grad) + "</td><td class='nrm' data-v='" + (f.grad ? esc(f.grad.norm) : "") + "'>" + (f.grad ? fmt(f.grad.norm) : "") + "</td></tr>";
     });
     h += "</table><div class='sub'>the term, sent along the edge into " + sub(t.leaf) + ":</div>" + arrayBlock(t.value, "term");
     return h + "</section>";
   }
   function termButton(id, text) {
     return id === null || id === undefined ? esc(text) : "<button class='small term" + (state.term === id ? " on" : "") +
-      "' data-term='" + id + "' title='show the path of this term in the graph'>" + esc(text) + "</button>";
+      "' data-term='" + esc(id) + "' title='show the path of this term in the graph'>" + esc(text) + "</button>";
   }
 
   // ---- the forward pass: values flow forward, one vertex per tick, before the backward walk ----------

@@ -43,6 +43,7 @@ from tinygrad_rnn.teach.steps import step_of
 
 from . import quiz
 from .mathml import grad_latex, name_latex, operand, to_mathml
+from .text import visible
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VALUES = 8                  # element values kept per array (row-major)
@@ -571,6 +572,21 @@ def script_json(data):
     return re.sub("[<>&\u2028\u2029]", lambda m: SCRIPT_UNSAFE[m[0]], text)
 
 
+MAX_DATA_TEXT = 1000        # longer text in the page's data (a pasted 20,000-character name) is cut to start … end
+
+
+def _bounded(data):
+    """The page's data with every text longer than MAX_DATA_TEXT shortened as the page would show it anyway
+    (the same text gives the same result, so names still match each other); MathML is left whole."""
+    if isinstance(data, str):
+        return data if len(data) <= MAX_DATA_TEXT or data.startswith("<math") else visible(data, MAX_DATA_TEXT)
+    if isinstance(data, dict):
+        return {_bounded(k): _bounded(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_bounded(v) for v in data]
+    return data
+
+
 def _csp_hash(text):
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
@@ -578,10 +594,9 @@ def _csp_hash(text):
 def page_html(data, svg, title, note=""):
     """One self-contained HTML page: style, SVG, data and script inline. Its Content-Security-Policy lets only
     that inline script and style run (by their hashes): no other script, no event attributes, no network."""
-    from .dot import visible
     css, js = _asset("player.css"), _asset("player.js")
     csp = (f"default-src 'none'; script-src {_csp_hash(js)}; style-src {_csp_hash(css)}; img-src data:; "
            "base-uri 'none'; form-action 'none'")
-    parts = {"TITLE": html.escape(visible(title, 200)), "CSS": css, "JS": js, "DATA": script_json(data),
+    parts = {"TITLE": html.escape(visible(title, 200)), "CSS": css, "JS": js, "DATA": script_json(_bounded(data)),
              "CSP": csp, "SVG": svg if svg else f'<p class="nograph">{html.escape(note)}</p>'}
     return re.sub(r"\{\{(TITLE|CSS|JS|DATA|SVG|CSP)\}\}", lambda m: parts[m[1]], _asset("player.html"))
