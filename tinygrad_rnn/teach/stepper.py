@@ -107,7 +107,7 @@ class Accumulation:
         if len(terms) > 4:
             terms = terms[:2] + ["..."] + terms[-1:]
         if self.kind != "leaf":
-            target = f"dE/d({self.name})" if " " in self.name else f"dE/d{self.name}"
+            target = f"∂E/∂({self.name})" if " " in self.name else f"∂E/∂{self.name}"
             return f"{head} ({_ordinal(self.use)} of {self.uses} uses; {target} = {' + '.join(terms)})"
         count = f"{_ordinal(self.use)} of {self.uses} uses; " if self.shared else ""
         if self.before is None:
@@ -148,7 +148,7 @@ class StepView:
         of = f"({self.label})" if " " in self.label else self.label
         lines = [f"step {self.index + 1}/{self.total}: {self.op} -> {self.label}  shape {self.shape}{where}",
                  f"  rule      {self.rule}",
-                 f"  upstream  dE/d{of} = {fmt(self.grad)}  |g|={norm(self.grad):.3g}"]
+                 f"  upstream  ∂E/∂{of} = {fmt(self.grad)}  |g|={norm(self.grad):.3g}"]
         if len(self.grad_parts) > 1:
             parts = " + ".join(f"from {p.from_label} ({norm(p.grad):.3g})" for p in self.grad_parts)
             lines.append(f"            summed from {len(self.grad_parts)} uses: {parts}")
