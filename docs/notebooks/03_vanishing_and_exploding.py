@@ -75,6 +75,13 @@ print(tg.flow.format_table(flows))
 viz.plots.gradient_flow(flows);
 
 # %% [markdown]
+# The same products for every pair of steps: the influence `‖∂s_t/∂s_k‖` of the state at step k on the state
+# at a later step t (white: kept, blue: vanishing, red: exploding).
+
+# %%
+viz.plots.gradient_flow_heatmap([flows[0], flows[5], flows[4]]);   # tanh, LSTM with the open gate, relu rho=3
+
+# %% [markdown]
 # ### Exercise 3.2 — how much arrives 30 steps back?
 # For the tanh-RNN (first row), how does `‖∂E_T/∂s_1‖` compare with `‖∂E_T/∂s_30‖`? Answer
 # `"larger"`, `"within 10x"` or `"smaller"` (by more than 10x), and explain to your neighbour why from the
