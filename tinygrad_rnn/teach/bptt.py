@@ -1,4 +1,5 @@
-"""The seed's BPTT formulas (1)-(3), read off the graph of its three-step network.
+"""The seed's BPTT formulas (1)-(3), read off the graph of its three-step network -- and of any example
+network (teach.examples): the seed's network over T steps, its two-layer network, tg.RNN/LSTM/GRU.
 
     (1) dE_3/dW_y = dE_3/dy_3 dy_3/dW_y
     (2) dE_3/dW_s = dE_3/dy_3 dy_3/ds_3 ds_3/dW_s
@@ -116,21 +117,66 @@ def seed_formulas(E=None, named=None, phi="tanh", seed=0, s_0="random"):
     if E is None:
         from .seed import three_step_network
         E, named = three_step_network(phi=phi, seed=seed, s_0=s_0)
-    T = sum(1 for k in named if k.startswith("s_") and k[2:].isdigit() and int(k[2:]) >= 1)
-    weights = {name: named[name] for name, _ in _WEIGHTS}
+    return network_formulas(E, {name: named[name] for name, _ in _WEIGHTS})
+
+
+def _roles(names):
+    """Per weight: (formula number, lhs, chain(t, T, latex)) for the seed's network, its two-layer network or
+    a library layer with a read-out `head` (see teach.examples)."""
+    frac = lambda a, b, latex: rf"\frac{{\partial {_tex(a)}}}{{\partial {_tex(b)}}}" if latex else f"∂{a}/∂{b}"
+    dot = lambda parts, latex: ("" if latex else " · ").join(parts)
+    if "W_s'" in names:                                   # E = Σ_t E_t: E_k reads O_k, every later loss reads s'_k
+        def by_state(state, w):
+            return lambda t, T, latex: dot([frac("E", f"{state}_{t}", latex), frac(f"{state}_{t}", w, latex)], latex)
+        roles = {"W": (1, lambda t, T, latex: dot([frac(f"E_{t}", f"O_{t}", latex), frac(f"O_{t}", "W", latex)], latex)),
+                 "W_s'": (2, by_state("s'", "W_s'")), "W_s": (2, by_state("s", "W_s")),
+                 "W_y": (3, by_state("s'", "W_y")), "W_x": (3, by_state("s", "W_x"))}
+        return {w: (n, f"∂E/∂{w}", c) for w, (n, c) in roles.items() if w in names}
+    if "W_s" in names:
+        return {w: (n, None, lambda t, T, latex, w=w: chain(w, t, T, latex)) for w, n in _WEIGHTS if w in names}
+    roles = {}
+    lstm = any(n.startswith("weight_hh_l") and p.shape[0] == 4 * p.shape[1] for n, p in names.items())
+    for w in names:
+        if w.startswith("head."):
+            roles[w] = (1, lambda t, T, latex, w=w: dot([frac(f"E_{T}", f"y_{T}", latex), frac(f"y_{T}", w, latex)],
+                                                      latex))
+            continue
+        layer = int(w.rsplit("_l", 1)[1])
+        h = "h" + (f"^({layer})" if layer else "")
+        state = (lambda t: f"({h}_{t}, c{h[1:]}_{t})") if lstm else (lambda t: f"{h}_{t}")
+        roles[w] = (2 if "_hh_" in w else 3, lambda t, T, latex, w=w, state=state: dot(
+            [frac(f"E_{T}", state(t), latex), frac(state(t), w, latex)], latex))
+    return {w: (n, None, c) for w, (n, c) in roles.items()}
+
+
+def _tex(name):
+    """A plain name as LaTeX: s'_2 -> s'_{2}, weight_ih_l0 -> \\mathrm{weight}_{ih,l0}, h^(1)_3 -> h^{(1)}_{3}."""
+    base, _, sub = name.partition("_")
+    base = base.replace("^(", "^{(").replace(")", ")}") if "^(" in base else base
+    if len(base) > 1 and base.isalpha():
+        base = rf"\mathrm{{{base}}}"
+    return base + (f"_{{{sub.replace('_', ',')}}}" if sub else "")
+
+
+def network_formulas(E, weights):
+    """Formulas (1)-(3) of any example network (teach.examples): per weight, its terms -- one per use, one per
+    step of a batched input projection -- read off one backward walk (the weights' .grad are set, as by
+    E.backward()), each beside its symbolic chain. `weights` maps display names to the parameters."""
     stepper = Stepper(E, names=weights)
     uses = {name: [] for name in weights}
     for step in stepper:
         for acc in step.accumulations:
             if acc.name in uses:
-                uses[acc.name].append((step, acc))
+                uses[acc.name].append((step.index, acc))
+    T = max((acc.step or 0 for found in uses.values() for _, acc in found), default=1) or 1
+    E_name = E.name or "E"
     formulas = []
-    for name, number in _WEIGHTS:
-        terms = []
-        for step, acc in uses[name]:
-            t = acc.step or T
-            terms.append(Term(t, chain(name, t, T), chain(name, t, T, latex=True), acc.contribution, step.index))
-        formulas.append(Formula(number, name, tuple(terms), np.array(weights[name].grad), f"∂E_{T}/∂{name}"))
+    roles = _roles(weights)
+    for name in sorted(weights, key=lambda w: roles[w][0]):
+        number, lhs, chain_of = roles[name]
+        terms = tuple(Term(acc.step or T, chain_of(acc.step or T, T, False), chain_of(acc.step or T, T, True),
+                           acc.contribution, index) for index, acc in uses[name])
+        formulas.append(Formula(number, name, terms, np.array(weights[name].grad), lhs or f"∂{E_name}/∂{name}"))
     return formulas
 
 
@@ -153,15 +199,43 @@ def _matrix(a, digits=3):
     return "[" + ", ".join(_matrix(row, digits) for row in a) + "]"
 
 
-def format_formulas(formulas, phi="tanh", loss=None):
+def _equations(weights, phi, T):
+    """The network's equations, as the title line of the printout."""
+    if "W_s'" in weights:
+        return (f"s_t = {phi}(x_t W_x + s_(t-1) W_s), s'_t = {phi}(s_t W_y + s'_(t-1) W_s'), O_t = s'_t W, "
+                f"t = 1..{T}; E = Σ_t 1/2 |O_t - d_t|^2")
+    if "W_s" in weights:
+        return f"s_t = {phi}(x_t W_x + s_(t-1) W_s), t = 1..{T}; y_{T} = s_{T} W_y; E_{T} = 1/2 |y_{T} - d_{T}|^2"
+    return (f"h_t = cell(x_t, h_(t-1)) with PyTorch's weights, t = 1..{T}; y_{T} = head(h_{T}); "
+            f"E_{T} = 1/2 |y_{T} - d_{T}|^2")
+
+
+def _notes(weights):
+    if "W_s'" in weights:
+        return ["E = Σ_t E_t, so ∂E/∂s'_k gathers every later loss: ∂E/∂s'_k = ∂E_k/∂O_k ∂O_k/∂s'_k + "
+                "∂E/∂s'_(k+1) ∂s'_(k+1)/∂s'_k, and ∂E/∂s_k = ∂E/∂s'_k ∂s'_k/∂s_k + ∂E/∂s_(k+1) ∂s_(k+1)/∂s_k "
+                "(formula (2)'s chain, once per later loss): the walk adds them up at s'_k and s_k."]
+    if "W_s" in weights:
+        return []
+    return ["∂E_T/∂h_k is formula (2)'s chain from E_T back to step k. The layer applies weight_ih to all steps "
+            "in one batched product; its term at step k is the rows of that product that belong to step k."]
+
+
+def format_formulas(formulas, phi="tanh", loss=None, title=None):
     """The formulas as text: each term's chain, its value from the graph, and the check against W.grad."""
     T = max(term.t for f in formulas for term in f.terms)
-    lines = [(f"The seed's three-step network: s_t = {phi}(x_t W_x + s_(t-1) W_s), t = 1..{T}; "
-             f"y_{T} = s_{T} W_y; E_{T} = 1/2 |y_{T} - d_{T}|^2")]
+    weights = {f.weight for f in formulas}
+    if title is None:
+        title = ("the seed's two-layer network" if "W_s'" in weights else
+                 ("the seed's three-step network" if T == 3 else f"the seed's network unrolled over {T} steps")
+                 if "W_s" in weights else "the network")
+    lines = [f"{title[0].upper() + title[1:]}: {_equations(weights, phi, T)}"]
     if loss is not None:
-        lines.append(f"E_{T} = {loss:.6g}")
+        lines.append(f"{'E' if chr(39) in ''.join(weights) else f'E_{T}'} = {loss:.6g}")      # the two-layer E has no _T
+    state = "s" if "W_s" in weights else "h"
     lines.append("Each term is the gradient the backward walk sent along one edge into the weight; "
-                 "∂s_k/∂W means s_(k-1) held fixed.")
+                 f"∂{state}_k/∂W means {state}_(k-1) held fixed.")
+    lines += _notes(weights)
     for f in formulas:
         steps = ", ".join(f"t={term.t}" for term in sorted(f.terms, key=lambda term: term.t))
         n = len(f.terms)
@@ -180,9 +254,9 @@ def format_formulas(formulas, phi="tanh", loss=None):
     return "\n".join(lines)
 
 
-def report(phi="tanh", seed=0, s_0="random"):
-    """The text `tinygrad-rnn bptt` prints."""
-    from .seed import three_step_network
-    E, named = three_step_network(phi=phi, seed=seed, s_0=s_0)
-    loss = E.item()
-    return format_formulas(seed_formulas(E, named), phi=phi, loss=loss)
+def report(phi="tanh", seed=0, s_0="random", model="seed", steps=3, layers=1, hidden=3):
+    """The text `tinygrad-rnn bptt` prints: formulas (1)-(3) of the example network the options name."""
+    from .examples import example_network
+    example = example_network(model, steps, layers, phi, s_0, seed, hidden)
+    loss = example.loss.item()
+    return format_formulas(network_formulas(example.loss, example.names), phi=phi, loss=loss, title=example.title)

@@ -25,6 +25,7 @@ from ..core import rng, tape
 from ..core.functional import concat
 from ..nn import check_size
 from ..optim import clip_grad_norm
+from .examples import recurrent_layer
 from .stepper import jacobian
 from .steps import step_of
 
@@ -96,9 +97,8 @@ def label_of(spec):
 
 
 def _layer(kind, input_size, hidden_size):
-    if kind in ("tanh", "relu"):
-        return rnn_layers.RNN(input_size, hidden_size, nonlinearity=kind, dtype=np.float64)
-    return (rnn_layers.LSTM if kind == "lstm" else rnn_layers.GRU)(input_size, hidden_size, dtype=np.float64)
+    rnn = kind in ("tanh", "relu")
+    return recurrent_layer("rnn" if rnn else kind, input_size, hidden_size, phi=kind if rnn else "tanh")
 
 
 def _set_radius(weight_hh, radius):

@@ -146,7 +146,7 @@ def _demo_weights(net, rng):
 
 
 def three_step_network(phi="tanh", seed=0, input_size=2, hidden_size=3, output_size=1, s_0="random",
-                       dtype=np.float64):
+                       dtype=np.float64, steps=3):
     """The seed's BPTT example, built from `seed` alone: returns (E_3, named) where named maps
     x_1..x_3, d_3, s_0..s_3, y_3, E_3, W_x, W_s, W_y to their tensors.
 
@@ -154,33 +154,45 @@ def three_step_network(phi="tanh", seed=0, input_size=2, hidden_size=3, output_s
     data. They are drawn so that relu units are alive: non-negative x_t and s_0, mostly positive weights.
     s_0="random" starts from a small nonzero state, so all three terms of formula (2) are nonzero;
     s_0="zeros" starts from zeros, as PyTorch does (then the t=1 term of dE_3/dW_s vanishes).
+    `steps` unrolls over T steps instead of 3 (then E_T, y_T, d_T); T=3 gives the same numbers as before.
     """
-    if s_0 not in ("random", "zeros"):
-        raise ValueError(f"three_step_network: s_0 must be 'random' or 'zeros', got {s_0!r}")
+    _start(None, s_0, 0, dtype, "three_step_network")            # checked before anything is drawn
     rng = np.random.default_rng(seed)
     net = ThreeStepRNN(input_size, hidden_size, output_size, phi=phi, dtype=dtype)
     _demo_weights(net, rng)
-    xs = [Tensor(rng.uniform(0, 1, input_size).astype(dtype), name=f"x_{t}") for t in (1, 2, 3)]
-    d = Tensor(rng.uniform(-1, 1, output_size).astype(dtype), name="d_3")
-    state = rng.uniform(0, 0.5, hidden_size).astype(dtype) if s_0 == "random" else np.zeros(hidden_size, dtype)
-    state = Tensor(state, name="s_0")
+    T = check_size(steps, "steps", "three_step_network")
+    xs = [Tensor(rng.uniform(0, 1, input_size).astype(dtype), name=f"x_{t}") for t in range(1, T + 1)]
+    d = Tensor(rng.uniform(-1, 1, output_size).astype(dtype), name=f"d_{T}")
+    state = Tensor(_start(rng, s_0, hidden_size, dtype, "three_step_network"), name="s_0")
     out = net(xs, d, state)
-    named = {f"x_{t}": x for t, x in enumerate(xs, 1)} | {"d_3": d, "s_0": state} | out
+    named = {f"x_{t}": x for t, x in enumerate(xs, 1)} | {f"d_{T}": d, "s_0": state} | out
     named |= dict(net.named_parameters())
-    return out["E_3"], named
+    return out[f"E_{T}"], named
 
 
-def two_layer_network(phi="tanh", seed=0, steps=3, input_size=2, hidden_size=3, output_size=1, dtype=np.float64):
+def _start(rng, s_0, size, dtype, owner):
+    """An initial state: small non-negative random values ("random") or zeros ("zeros")."""
+    if s_0 not in ("random", "zeros"):
+        raise ValueError(f"{owner}: s_0 must be 'random' or 'zeros', got {s_0!r}")
+    if rng is None:                                       # only checking
+        return None
+    return rng.uniform(0, 0.5, size).astype(dtype) if s_0 == "random" else np.zeros(size, dtype)
+
+
+def two_layer_network(phi="tanh", seed=0, steps=3, input_size=2, hidden_size=3, output_size=1, dtype=np.float64,
+                      s_0="zeros"):
     """The seed's two-layer network on `steps` random inputs, built from `seed` alone (drawn as in
     three_step_network): returns (E, named) with E = Σ_t ½ ‖O_t − d_t‖² and named mapping x_t, d_t, s_t,
-    s'_t, O_t, E and the weights to their tensors."""
+    s'_t, O_t, E and the weights to their tensors. s_0: "zeros" (both layers start from zeros) or "random"."""
     T = check_size(steps, "steps", "two_layer_network")
+    _start(None, s_0, 0, dtype, "two_layer_network")
     rng = np.random.default_rng(seed)
     net = TwoLayerRNN(input_size, hidden_size, output_size, phi=phi, dtype=dtype)
     _demo_weights(net, rng)
     xs = [Tensor(rng.uniform(0, 1, input_size).astype(dtype), name=f"x_{t}") for t in range(1, T + 1)]
     ds = [Tensor(rng.uniform(-1, 1, output_size).astype(dtype), name=f"d_{t}") for t in range(1, T + 1)]
-    out = net(xs)
+    starts = [Tensor(_start(rng, s_0, hidden_size, dtype, "two_layer_network"), name=n) for n in ("s_0", "s'_0")]
+    out = net(xs, *starts)
     with scope(f"{net.name}/loss"):
         terms = [0.5 * ((out[f"O_{t}"] - d) ** 2).sum() for t, d in enumerate(ds, 1)]
         E = terms[0]
@@ -188,5 +200,5 @@ def two_layer_network(phi="tanh", seed=0, steps=3, input_size=2, hidden_size=3, 
             E = E + term
         E = _named(E, "E")
     named = {f"x_{t}": x for t, x in enumerate(xs, 1)} | {f"d_{t}": d for t, d in enumerate(ds, 1)} | out
-    named |= {"E": E} | dict(net.named_parameters())
+    named |= {"E": E, "s_0": starts[0], "s'_0": starts[1]} | dict(net.named_parameters())
     return E, named

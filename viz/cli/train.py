@@ -1,7 +1,7 @@
 """`tinygrad-rnn train charlm|adding|copy`: train a small recurrent model, with a progress bar and a summary.
 
     tinygrad-rnn train charlm --model gru --steps 600          # prints samples as it learns
-    tinygrad-rnn train adding --model rnn-tanh --seq-len 50     # one run of the adding problem
+    tinygrad-rnn train adding --model rnn --phi relu --seq-len 50     # one run of the adding problem
     tinygrad-rnn train copy --table 10,20,30                    # which models learn it, at three lengths
 """
 import argparse
@@ -10,23 +10,13 @@ import time
 
 from tinygrad_rnn import tasks
 
+from .options import positive
+
 DEFAULTS = {    # per task: steps, seq_len, hidden, batch_size, lr, clip
     "charlm": {"steps": 600, "seq_len": 32, "hidden": 64, "batch_size": 16, "lr": 3e-3, "clip": 5.0},
     "adding": {"steps": 1500, "seq_len": 20, "hidden": 32, "batch_size": 32, "lr": 5e-3, "clip": 1.0},
     "copy": {"steps": 1500, "seq_len": 12, "hidden": 32, "batch_size": 32, "lr": 5e-3, "clip": 1.0},
 }
-
-
-def _positive(kind):
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
-        return value
-    return parse
 
 
 def _lengths(text):
@@ -45,17 +35,20 @@ def register(subparsers):
         description="Train a small recurrent model with Adam and gradient clipping; gradients come from the tape. "
                     "charlm uses truncated BPTT (the state is detached every --seq-len characters).")
     p.add_argument("task", choices=sorted(DEFAULTS), help="what to learn")
-    p.add_argument("--model", choices=tasks.MODELS, default="lstm", help="the recurrent layer (default: lstm)")
-    p.add_argument("--steps", type=_positive(int), help="optimiser steps")
-    p.add_argument("--seq-len", type=_positive(int),
+    p.add_argument("--model", choices=("rnn", "lstm", "gru") + tuple(m for m in tasks.MODELS if "-" in m),
+                   default="lstm", help="the recurrent layer, spelled as for draw and step: rnn (with --phi), lstm, "
+                                        "gru; rnn-tanh and rnn-relu are kept as other names (default: lstm)")
+    p.add_argument("--phi", choices=("tanh", "relu"), default="tanh", help="the nonlinearity of --model rnn")
+    p.add_argument("--steps", type=positive(), help="optimiser steps")
+    p.add_argument("--seq-len", type=positive(),
                    help="adding/copy: the sequence length T; charlm: the truncation length k")
-    p.add_argument("--hidden", type=_positive(int), help="hidden size")
-    p.add_argument("--batch-size", type=_positive(int), help="sequences per step")
-    p.add_argument("--lr", type=_positive(float), help="Adam's learning rate")
-    p.add_argument("--clip", type=_positive(float), help="max global gradient norm (clip_grad_norm)")
+    p.add_argument("--hidden", type=positive(), help="hidden size")
+    p.add_argument("--batch-size", type=positive(), help="sequences per step")
+    p.add_argument("--lr", type=positive(float), help="Adam's learning rate")
+    p.add_argument("--clip", type=positive(float), help="max global gradient norm (clip_grad_norm)")
     p.add_argument("--seed", type=int, default=0, help="makes init and data repeatable (default: 0)")
     p.add_argument("--text", metavar="FILE", help="charlm: a UTF-8 text file instead of the built-in text")
-    p.add_argument("--sample-every", type=_positive(int), default=100, metavar="N", help="charlm: sample every N steps")
+    p.add_argument("--sample-every", type=positive(), default=100, metavar="N", help="charlm: sample every N steps")
     p.add_argument("--table", type=_lengths, metavar="T1,T2,...",
                    help="adding/copy: train every model at each length and print which learned")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -90,6 +83,10 @@ def run(args):
         raise ValueError("--table is for the memory tasks (adding, copy), not charlm")
     if args.text and args.task != "charlm":
         raise ValueError("--text is for charlm only")
+    if args.model == "rnn":
+        args.model = f"rnn-{args.phi}"                  # the tasks' name for it
+    elif args.phi != "tanh" and not args.model.startswith("rnn"):
+        raise ValueError(f"--phi is the nonlinearity of --model rnn; {args.model} has its own gates")
     opts = {k: v if getattr(args, k) is None else getattr(args, k) for k, v in DEFAULTS[args.task].items()}
     common = {"steps": opts["steps"], "hidden": opts["hidden"], "batch": opts["batch_size"], "lr": opts["lr"],
               "clip": opts["clip"], "seed": args.seed}
