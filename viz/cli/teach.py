@@ -11,9 +11,11 @@ from .options import add_network_options, positive
 from .options import build as build_example
 
 
-def build(model, steps=3, seed=0, phi="tanh", layers=1, s0="random"):
-    """(loss, names) of the example network (tinygrad_rnn.teach.examples), as step and player build it."""
+def build(model, steps=3, seed=0, phi="tanh", layers=1, s0=None):
+    """(loss, names) of the example network (tinygrad_rnn.teach.examples). s0=None: the seed's network from a
+    random state, the library layers from zeros as in PyTorch (the commands' --s0 says it for both)."""
     from tinygrad_rnn.teach.examples import example_network
+    s0 = s0 or ("random" if model == "seed" else "zeros")
     example = example_network(model, steps, layers, phi, s0, seed)
     return example.loss, example.names
 
