@@ -274,60 +274,84 @@ def walk(root, grad, retain_graph=False, keep_grads=True, lean=False):
     gradients on the node (what viz draws); retain_graph keeps the saved intermediates so the graph can be
     walked again (else they are freed as the walk goes); lean is for a walk nobody watches (what a plain
     `backward()` asks for): it yields no steps, ops may send lazy gradients (`op.vjp_lean`, see lazy.py), and
-    leaves receive their .grad when it ends, so a backward that fails changes no .grad.
+    leaves receive their .grad when it ends. All or nothing: a walk that fails puts back every .grad it changed.
     """
+    order, checking, lean = _start(root, keep_grads, lean)
+    visited = [] if checking else None
+    pending = {root.node: grad}            # gradient arriving at each node not yet visited (and, in a lean
+    number, chosen, before = 0, {}, {}     # walk, at each leaf); before: each changed .grad's old value
+    try:
+        for node in order:
+            g = pending.pop(node, None)
+            if g is None:
+                continue                   # no path from here to the root carries a gradient
+            if isinstance(g, Lazy):
+                g = g.dense()
+            args = node.args
+            if len(args) == 2:             # which inputs want a gradient (the common cases without a list)
+                needs = (args[0].requires_grad, args[1].requires_grad)
+            elif len(args) == 1:
+                needs = (args[0].requires_grad,)
+            else:
+                needs = tuple([a.requires_grad for a in args])
+            vjp, keep_lazy, in_table = chosen.get(node.op) or chosen.setdefault(node.op, _vjp_for(node.op, lean))
+            grads = vjp(g, node.saved, needs)
+            if not in_table:               # the table's ops are gradchecked for their shapes; others are checked
+                _check_shapes(node, grads)
+            out = node._out()              # None when nobody holds the output (a lean walk)
+            if checking:
+                grads = _in_dtypes(node.args, grads)
+                anomaly.check_backward(node, grads, g, out, number == 0)
+                visited.append(node)
+            if not retain_graph:
+                node.saved = FREED
+            cast = _send(node.args, grads, pending, None if lean else before)
+            if out is not None and out._retain:
+                _retain(out, g, before)
+            if lean:
+                continue
+            if cast:
+                grads = _in_dtypes(node.args, grads)     # each edge's gradient in its input's dtype, as sent
+            if keep_lazy:
+                grads = EdgeGrads(grads)                 # readers see dense arrays, built when read
+            if keep_grads:
+                node.grad, node.input_grads = g, grads
+            yield Step(number, node, out, g, grads)
+            number += 1
+        g = grads = None                                 # the last node's gradient is needed no more
+        _finish(pending, before, visited)
+    except BaseException as err:                         # closing a half-read walk (GeneratorExit) keeps
+        if not isinstance(err, GeneratorExit):           # what it did; a failure undoes it
+            _put_back(before)
+        raise
+
+
+def _start(root, keep_grads, lean):
+    """(the nodes to visit, is anomaly checking on, is the walk lean) after checking the call."""
     if root.node is None:
         raise GraphError("this tensor was not produced by a recorded op: nothing to backpropagate")
     if lean and keep_grads:
         raise ValueError("walk: a lean walk keeps no per-edge gradients; pass keep_grads=False with lean=True")
     checking = state.anomaly
     lean = lean and not checking           # detect_anomaly checks every contribution as an array
-    order = _walkable(root.node, values=not lean)
-    visited = [] if checking else None
-    pending = {root.node: grad}            # gradient arriving at each node not yet visited (and, in a lean
-    number, chosen = 0, {}                 # walk, at each leaf: keyed by the tensor, its .grad set at the end)
-    for node in order:
-        g = pending.pop(node, None)
-        if g is None:
-            continue                       # no path from here to the root carries a gradient
-        if isinstance(g, Lazy):
-            g = g.dense()
-        args = node.args
-        if len(args) == 2:                 # which inputs want a gradient (the common cases without a list)
-            needs = (args[0].requires_grad, args[1].requires_grad)
-        elif len(args) == 1:
-            needs = (args[0].requires_grad,)
-        else:
-            needs = tuple([a.requires_grad for a in args])
-        vjp, keep_lazy, in_table = chosen.get(node.op) or chosen.setdefault(node.op, _vjp_for(node.op, lean))
-        grads = vjp(g, node.saved, needs)
-        if not in_table:                   # the table's ops are gradchecked for their shapes; others are checked
-            _check_shapes(node, grads)
-        out = node._out()                  # None when nobody holds the output (a lean walk)
-        if checking:
-            grads = _in_dtypes(node.args, grads)
-            anomaly.check_backward(node, grads, g, out, number == 0)
-            visited.append(node)
-        if not retain_graph:
-            node.saved = FREED
-        cast = _send(node.args, grads, pending, lean)
-        if out is not None and out._retain:
-            _retain(out, g)
-        if lean:
-            continue
-        if cast:
-            grads = _in_dtypes(node.args, grads)         # each edge's gradient in its input's dtype, as sent
-        if keep_lazy:
-            grads = EdgeGrads(grads)                     # readers see dense arrays, built when read
-        if keep_grads:
-            node.grad, node.input_grads = g, grads
-        yield Step(number, node, out, g, grads)
-        number += 1
-    g = grads = None                                     # the last node's gradient is needed no more
-    while pending:                                       # what is left: the leaves of a lean walk; each one's
-        finish_leaf(*pending.popitem())                  # terms are freed before the next one's .grad is made
-    if checking:                                         # a leaf's sum over its uses can overflow too
+    return _walkable(root.node, values=not lean), checking, lean
+
+
+def _finish(pending, before, visited):
+    """What is left in `pending` are the leaves of a lean walk: each one's terms are freed before the next
+    one's .grad is made. Under detect_anomaly, a leaf's sum over its uses is checked too."""
+    while pending:
+        leaf, c = pending.popitem()
+        before.setdefault(leaf, leaf.grad)
+        finish_leaf(leaf, c)
+    if visited is not None:
         anomaly.check_leaves(_leaves_of(visited))
+
+
+def _put_back(before):
+    """Undo a failed walk: every .grad it changed holds its old array again."""
+    for t, grad in before.items():
+        t.grad = grad
 
 
 def _walkable(last, values):
@@ -349,10 +373,11 @@ def _vjp_for(op, lean):
     return vjp, keep_lazy, op in ops.BUILT_IN
 
 
-def _send(args, grads, pending, lean):
+def _send(args, grads, pending, old_grads):
     """Add each edge's contribution to the input it belongs to: an intermediate's into `pending` (summed over
-    its uses), a leaf's into .grad at once in a watched walk, into `pending` in a lean one. Returns whether a
-    contribution was cast to its input's dtype (float32 W @ float64 x: W's grad is float32)."""
+    its uses), a leaf's into .grad at once in a watched walk (noting its old .grad in `old_grads`), into
+    `pending` in a lean one (`old_grads` None). Returns whether a contribution was cast to its input's dtype
+    (float32 W @ float64 x: W's grad is float32)."""
     cast = False
     for key, c in zip(args, grads):                      # key: the input's Node, or the leaf tensor itself
         if c is None or not key.requires_grad:           # constants never receive a gradient
@@ -361,7 +386,11 @@ def _send(args, grads, pending, lean):
         dtype = key.data.dtype if is_leaf else key.dtype
         if c.dtype is not dtype and c.dtype != dtype:
             c, cast = c.astype(dtype), True
-        if is_leaf and not lean:
+        if is_leaf and old_grads is not None:           # a watched walk: .grad at once, its old value noted
+            if key not in old_grads:
+                old_grads[key] = key.grad
+                if key.grad is not None:                 # the old array stays as it was (a slice's
+                    key.grad = np.array(key.grad)        # gradient adds into .grad in place)
             add_to_grad(key, c)
             continue
         before = pending.get(key)                        # pending[key] += c (lazy.add_term, inlined: hot)
@@ -392,8 +421,9 @@ def _check_shapes(node, grads):
                              f"to an input of shape {t.shape}: the op must undo its broadcasting")
 
 
-def _retain(out, g):
+def _retain(out, g, before):
     """A tensor that asked to retain_grad accumulates across backward calls, as leaves do."""
+    before.setdefault(out, out.grad)
     out.grad = np.array(g) if out.grad is None else as_array(out.grad + g)
 
 
