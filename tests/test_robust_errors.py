@@ -217,9 +217,9 @@ def test_a_foreign_but_valid_npz_names_its_keys(tmp_path):
 
 def test_paths_that_are_not_paths_or_not_there(tmp_path):
     m = model()
-    with pytest.raises(TypeError, match=r"load: path must be a str or os.PathLike, got NoneType"):
+    with pytest.raises(TypeError, match=r"load: path must be a str, bytes or os.PathLike, got NoneType"):
         m.load(None)
-    with pytest.raises(TypeError, match=r"save: path must be a str or os.PathLike, got int"):
+    with pytest.raises(TypeError, match=r"save: path must be a str, bytes or os.PathLike, got int"):
         m.save(3)
     with pytest.raises(FileNotFoundError):
         m.load(tmp_path / "missing.npz")

@@ -18,6 +18,7 @@ from .core import rng, tape
 from .core.functional import linear
 from .core.tensor import Tensor, get_default_dtype
 from .core.tensor import float_dtype as _float_dtype
+from .files import replacing
 
 __all__ = ["Parameter", "Module", "Linear", "Embedding", "ModuleList", "ModuleDict", "ParameterList",
            "ParameterDict", "IncompatibleKeys", "check_size"]
@@ -165,18 +166,12 @@ class Module:
         return IncompatibleKeys(missing, unexpected)
 
     def save(self, path):
-        """Write state_dict() to `path` as an .npz archive of plain arrays (no pickle)."""
-        path = _path(path, "save")
-        tmp = path + ".tmp"
-        try:
-            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-                for key, array in self.state_dict().items():
-                    with archive.open(key + ".npy", "w", force_zip64=True) as f:
-                        np.lib.format.write_array(f, array, allow_pickle=False)
-            os.replace(tmp, path)                       # never leave a half-written file at `path`
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        """Write state_dict() to `path` as an .npz archive of plain arrays (no pickle), atomically: an
+        interrupted save leaves the file that was there (see files.py)."""
+        with replacing(path, "save") as f, zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as archive:
+            for key, array in self.state_dict().items():
+                with archive.open(key + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, array, allow_pickle=False)
 
     def load(self, path, strict=True):
         """Load parameters saved by save(). A file that is corrupt, truncated or not ours raises ValueError

@@ -8,6 +8,8 @@
 import os
 import re
 
+from tinygrad_rnn.files import write_bytes, write_text
+
 FORMATS = ("svg", "png", "pdf", "dot")
 INSTALL = ("install graphviz's `dot` program (Debian/Ubuntu: apt-get install graphviz; macOS: brew install "
            "graphviz; conda: conda install -c conda-forge graphviz)")
@@ -90,9 +92,7 @@ def save(tensor, path, **options):
                          + ", ".join("." + f for f in FORMATS))
     graph = draw(tensor, **options)
     if fmt == "dot":
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(graph.source)
-        return path
+        return write_text(path, graph.source, "save")
     return render(graph, path, fmt)
 
 
@@ -102,14 +102,10 @@ def render(graph, path, fmt):
     try:
         data = pipe(graph, fmt)
     except graphviz.ExecutableNotFound:
-        source = os.path.splitext(path)[0] + ".dot"
-        with open(source, "w", encoding="utf-8") as f:
-            f.write(graph.source)
+        source = write_text(os.path.splitext(path)[0] + ".dot", graph.source, "save")
         raise DotNotFound(f"cannot render {path}: graphviz's `dot` program was not found, so the DOT source "
                           f"was written to {source}; {INSTALL}, then run: dot -T{fmt} {source} -o {path}") from None
-    with open(path, "wb") as f:
-        f.write(data)
-    return path
+    return write_bytes(path, data, "save")
 
 
 class DotFailed(RuntimeError):

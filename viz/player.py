@@ -37,6 +37,7 @@ import re
 import numpy as np
 
 from tinygrad_rnn.core.mode import time_step
+from tinygrad_rnn.files import write_text
 from tinygrad_rnn.core.ops import index_text, op_field
 from tinygrad_rnn.teach.stepper import Stepper, finite_difference, norm
 from tinygrad_rnn.teach.steps import step_of
@@ -67,10 +68,7 @@ class Player:
 
     def save(self, path):
         """Write the page to `path` (one self-contained .html file); returns the path."""
-        path = os.fspath(path)
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(self.html)
-        self.path = path
+        self.path = path = write_text(path, self.html, "Player.save")
         return path
 
     def _repr_html_(self):

@@ -1,5 +1,9 @@
 """Plots of what the core measured (matplotlib, the optional `plot` extra): the gradient-flow lab's figures."""
+import os
+
 import numpy as np
+
+from tinygrad_rnn.files import as_path, replacing
 
 
 def gradient_flow(flows, path=None):
@@ -31,8 +35,7 @@ def gradient_flow(flows, path=None):
     axes[2].legend(fontsize=8)
     fig.suptitle(f"Gradient flow through {T} steps (E_T reads only the last state)")
     if path is not None:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        save_figure(fig, path)
     return fig
 
 
@@ -66,6 +69,14 @@ def gradient_flow_heatmap(flows, path=None):
     fig.suptitle(rf"$\|\partial s_t/\partial s_k\|$: products of one-step Jacobians over {T} steps "
                  "(s = (h, c) for the LSTM; grey: t < k)")
     if path is not None:
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        save_figure(fig, path)
     return fig
+
+
+def save_figure(fig, path):
+    """Write a matplotlib figure to `path` atomically, in the format its suffix names, and close it."""
+    import matplotlib.pyplot as plt
+    path = as_path(path, "plot")
+    with replacing(path, "plot") as f:
+        fig.savefig(f, dpi=110, format=os.path.splitext(path)[1].lstrip(".").lower() or "png")
+    plt.close(fig)

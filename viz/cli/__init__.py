@@ -41,7 +41,16 @@ def _common_mistake(args):
     return None
 
 
+def _printable_anywhere():
+    """Print what cannot be encoded (a path named é.svg under PYTHONIOENCODING=ascii) as escapes, rather
+    than fail after the work is done."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv=None):
+    _printable_anywhere()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
