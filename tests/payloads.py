@@ -14,6 +14,7 @@ PAYLOADS = [
 ]
 EVIL_SCOPE = PAYLOADS[15]
 TIME_SCOPE = f"t=<img src=x onerror={PWN}>"     # looks like a time step to a careless parser
+READ = f"W_<img src=x onerror={PWN}>"
 LOSS = f"E</script><!--<script>{PWN}//\u2028\\"
 
 
@@ -46,7 +47,12 @@ def payload_graph(payloads=PAYLOADS, steps=2):
                             z.name = p
                             h = z.tanh()
                     h.name = f"h_{t}"
-        loss = (h * h).sum()
+        read = tg.Tensor(rng.normal(size=(2, 1)), requires_grad=True, name=READ)
+        with tg.scope(PAYLOADS[2]):          # a leaf used twice outside the steps: its terms are named by this scope
+            y = (h @ read) * (h @ read)
+            y.name = PAYLOADS[1]
+        leaves[READ] = read
+        loss = (y * y).sum()
         loss.name = LOSS
     finally:
         ops.OPS.clear()
