@@ -100,7 +100,9 @@ for f in formulas:
 #
 # The player runs the same backward walk and shows it step by step: the node being visited, the gradient
 # that arrived at it, the op's rule, and the contribution sent to each input. Press **next** (or the arrow
-# keys) and watch `W_s` receive its three contributions, one per time step.
+# keys) and watch `W_s` receive its three contributions, one per time step; click a term in the leaves table to
+# see its chain of edges, or a vertex to jump to its step. Tick **forward** to watch the values flow forward
+# first, and **quiz** to answer questions about each step before it is shown.
 
 # %%
 E_play, net_play = three_step_network(phi="tanh", seed=0)     # a fresh graph: the walk above freed the old one
