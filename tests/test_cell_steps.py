@@ -101,3 +101,26 @@ def test_the_stepper_keeps_an_earlier_gradient_apart():
     np.testing.assert_allclose(accs[-1].grad, w.grad, rtol=1e-12)              # before + the sum
     np.testing.assert_array_equal(accs[-1].before, np.ones(w.shape))
     assert "this backward's sum = t=3 + t=2 + t=1" in accs[-1].text and "before this backward" in accs[-1].text
+
+
+@pytest.mark.parametrize("model,kind", [("lstm", "lstm"), ("gru", "gru")])
+def test_the_conventions_are_stated_where_the_gates_are_drawn(model, kind):
+    import viz
+    from viz.cli.teach import build
+    from viz.view import CONVENTIONS
+    E, names = build(model, 2)
+    E.backward(keep_grads=True)
+    source = viz.draw(E, detail="ops").source
+    assert ("1 − z_t" in source) == (kind == "gru") and ("C̃_t" in source) == (kind == "lstm")
+    E, names = build(model, 2)
+    p = viz.player(E, names=names, check="none")
+    assert p.data["conventions"] == {kind: CONVENTIONS[kind]}
+    assert "conventionNote(s.scope" in p.html
+
+
+def test_the_tutorial_and_readme_state_the_conventions():
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    for doc in ("README.md", "docs/tutorial.md"):
+        text = (root / doc).read_text(encoding="utf-8")
+        assert "1 − z_t" in text and "C̃_t" in text, doc

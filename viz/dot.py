@@ -5,12 +5,14 @@ that graphviz writes can be restyled by the HTML player without laying it out ag
 """
 import math
 import re
+import textwrap
 from html import escape as _html_escape
 from itertools import pairwise
 
 import graphviz
 
 from .text import MAX_LABEL, visible
+from .view import conventions
 
 FONT = "Helvetica,Arial,sans-serif"
 # ColorBrewer YlOrRd without its two near-white steps: weak gradients stay visible on white.
@@ -254,6 +256,9 @@ def _legend(view, lo, hi, loss):
         notes.append("→ box: this step&#39;s part of a result gathered after the steps")
     if any(e.kind == "through" for e in view.edges):
         notes.append("dashed edge: through the next layer&#39;s input projection (stack @ Wᵀ + b, row t)")
+    gates = {part for c in view.clusters.values() if c.kind == "gate" for part in (c.label.replace(" ", "_"),)}
+    for text in conventions(gates):
+        notes.append("<BR ALIGN='LEFT'/>".join(escape(line) for line in textwrap.wrap(text, 62)) + "<BR ALIGN='LEFT'/>")
     rows = [f'<TR><TD COLSPAN="{k}" ALIGN="LEFT"><B>gradient along an edge</B>: ‖∂{name}/∂·‖, log scale</TD></TR>',
             f"<TR>{swatches}</TR>", f"<TR>{ticks}</TR>"]
     rows += [f'<TR><TD COLSPAN="{k}" ALIGN="LEFT">{small(n, "#333333", 8)}</TD></TR>' for n in notes]

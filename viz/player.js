@@ -471,7 +471,7 @@
 
   // ---- the side panel ------------------------------------------------------------------------------
   function intro() {
-    return "<div class='intro'><h2>Backprop, one node at a time</h2>" + staleNote() +
+    return "<div class='intro'><h2>Backprop, one node at a time</h2>" + staleNote() + conventionNote() +
       "<p>The graph is the forward computation of <b>" + sub(D.loss) + " = " + fmt(D.loss_value) + "</b>, unrolled over " +
       "time (left to right). Backprop visits its <b>" + N + "</b> nodes in reverse, starting at " + sub(D.loss) + ".</p>" +
       "<p>At each node the gradient that arrived at its output (the <i>upstream</i> gradient ∂" + sub(D.loss) + "/∂y; <code>g</code> in numpy) is multiplied " +
@@ -520,6 +520,14 @@
       "<table class='leaves'><tr><th>leaf</th>" +
       "<th>uses</th><th>‖sum‖</th><th>contributions so far</th></tr>" + rows + "</table></section>";
   }
+  function conventionNote(scope) {  // where PyTorch's LSTM/GRU (ours) differ from the seed's figures
+    var c = D.conventions || {}, kinds = Object.keys(c);
+    if (scope !== undefined) kinds = kinds.filter(function (k) {
+      return k === "gru" ? /(^|\/)(update_gate|reset_gate|candidate)(\/|$)/.test(scope) :
+        /(^|\/)(forget_gate|input_gate|output_gate|cell)(\/|$)/.test(scope);
+    });
+    return kinds.map(function (k) { return "<div class='convention'>" + esc(c[k]) + "</div>"; }).join("");
+  }
   function staleNote() {            // leaves whose .grad was not empty when the walk started
     var held = D.leaves.filter(function (l) { return l.before; });
     if (!held.length) return "";
@@ -535,6 +543,7 @@
     var h = "<h2 id='panel-head'>step " + (k + 1) + " / " + N + ": <span id='panel-op'>" + esc(s.op) + "</span> → " +
       "<span id='panel-label' data-label='" + esc(s.label) + "'>" + sub(s.label) + "</span></h2>" +
       "<div class='sub'>output shape " + shapeText(s.shape) + (s.scope ? " · scope " + esc(s.scope) : "") + "</div>" +
+      conventionNote(s.scope || "") +
       "<div class='rulebox' id='panel-rule'>rule: " + math(own(D.rules, s.op), s.rule) +
       (own(D.rules, s.op) ? "<details><summary class='sub'>as text</summary><code>" + esc(s.rule) + "</code></details>" : "") +
       "</div>";

@@ -451,7 +451,14 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
             "loss_mathml": to_mathml(name_latex(loss)),
             "check": plan, "steps": out_steps, "leaves": leaves, "strip": list(rows.values()), "terms": terms,
             "questions": quiz.questions(steps, terms, list(stepper.leaves)),
-            "ops": _ops_table(steps), "vertices": {}, "edges": {}, "step_vertex": [None] * stepper.total}
+            "ops": _ops_table(steps), "conventions": _conventions(steps), "vertices": {}, "edges": {}, "step_vertex": [None] * stepper.total}
+
+
+def _conventions(steps):
+    """{"lstm"/"gru": where PyTorch's convention (ours) differs from the seed's figures} for the gates shown."""
+    from .view import CONVENTIONS, conventions
+    found = conventions({part for step in steps for part in step.node.scope})
+    return {kind: text for kind, text in CONVENTIONS.items() if text in found}
 
 
 def _ops_table(steps):

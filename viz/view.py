@@ -108,6 +108,28 @@ class View:
     notes: list = field(default_factory=list)
 
 
+# Where tg.LSTM / tg.GRU (PyTorch's convention, which we keep) differ from the seed's figures (colah's), said
+# beside every picture and page that shows those gates.
+CONVENTIONS = {
+    "lstm": ("LSTM as in PyTorch: gates i, f, g, o. The candidate g_t (box “cell”) is the seed's and colah's "
+             "C̃_t; the cell state c_t is their C_t."),
+    "gru": ("GRU as in PyTorch: h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t−1}, with the reset gate applied after the "
+            "matrix, r_t ⊙ (h_{t−1} W_hnᵀ + b_hn). The seed's (colah's) figure writes h_t = (1 − z_t) ⊙ h_{t−1} + "
+            "z_t ⊙ h̃_t with r_t ⊙ h_{t−1} before the matrix: its z_t is our 1 − z_t, its h̃_t our n_t."),
+}
+
+
+def conventions(scope_parts):
+    """The CONVENTIONS that apply to a graph whose scopes hold these parts (gate scope names)."""
+    parts = set(scope_parts)
+    found = []
+    if "forget_gate" in parts:
+        found.append(CONVENTIONS["lstm"])
+    if parts & {"update_gate", "reset_gate", "candidate"}:
+        found.append(CONVENTIONS["gru"])
+    return found
+
+
 def slug(text, limit=48):
     """An id part from any text: letters, digits and `_`; a long one is cut and told apart by a hash of the whole."""
     text = str(text)
