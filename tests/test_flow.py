@@ -163,3 +163,13 @@ def test_heatmap(flows, tmp_path):
     assert type(image.norm).__name__ == "LogNorm"
     np.testing.assert_array_equal(image.get_array().filled(np.nan), flows[2].jacobians)
     assert out.read_text().lstrip().startswith("<?xml")
+
+
+def test_relu_helps_only_with_identity_init():
+    """The seed's claim, measured: at the default init relu vanishes faster than tanh; IRNN (W_hh = I) keeps it."""
+    from tinygrad_rnn.teach import flow as flow_lab
+    tanh_rnn, relu_rnn, irnn = flow_lab.gradient_flow(steps=40, models=("tanh", "relu", "irnn"), hidden_size=8)
+    assert relu_rnn.state_grad[0] < tanh_rnn.state_grad[0]
+    assert irnn.state_grad[0] > 0.1 * irnn.state_grad[-1] and abs(irnn.jacobian[0] - 1) < 1e-9
+    assert irnn.label == "IRNN (relu, W_hh = I)"
+    assert "Le et al. 2015" in flow_lab.format_table([tanh_rnn, relu_rnn, irnn])
