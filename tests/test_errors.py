@@ -123,9 +123,9 @@ def test_loss_input_errors():
     logits = leaf(3, 4)
     with pytest.raises(ValueError, match=r"targets must lie in \[0, 4\)"):
         tg.cross_entropy(logits, [0, 4, 1])
-    with pytest.raises(ValueError, match=r"3 integer class indices"):
+    with pytest.raises(ValueError, match=r"integer class indices of shape \(3,\)"):
         tg.cross_entropy(logits, [0.5, 1, 2])
-    with pytest.raises(ValueError, match=r"2-D"):
+    with pytest.raises(ValueError, match=r"integer class indices of shape \(\) for logits of shape \(4,\)"):
         tg.cross_entropy(leaf(4), [0])
     with pytest.raises(ValueError, match=r"pred has shape \(3, 4\) but target has shape \(4,\)"):
         tg.mse_loss(logits, np.ones(4))
