@@ -48,14 +48,20 @@ LAYER_CASES = list(itertools.product(KINDS, [1, 2], [False, True], [True, False]
 def test_layer_parity(torch, kind, num_layers, batch_first, bias, with_state):
     rng = np.random.default_rng(LAYER_CASES.index((kind, num_layers, batch_first, bias, with_state)))
     ours, theirs = make(kind, torch, num_layers=num_layers, batch_first=batch_first, bias=bias)
+    compare_layers(torch, kind, ours, theirs, rng, batch_first, num_layers if with_state else 0)
+
+
+def compare_layers(torch, kind, ours, theirs, rng, batch_first=False, states=0):
+    """Run both layers on the same input (and `states` initial states per (layer, direction) when > 0);
+    compare outputs, final states and every gradient of a loss using all of them. Returns ours."""
     x, tx = leaf(torch, rng.standard_normal((B, T, I) if batch_first else (T, B, I)))
     pairs = [(x, tx)]
     state = tstate = None
-    if with_state:
-        h0, th0 = leaf(torch, rng.standard_normal((num_layers, B, H)) * 0.5)
+    if states:
+        h0, th0 = leaf(torch, rng.standard_normal((states, B, H)) * 0.5)
         state, tstate, pairs = h0, th0, pairs + [(h0, th0)]
         if kind == "lstm":
-            c0, tc0 = leaf(torch, rng.standard_normal((num_layers, B, H)) * 0.5)
+            c0, tc0 = leaf(torch, rng.standard_normal((states, B, H)) * 0.5)
             state, tstate, pairs = (h0, c0), (th0, tc0), pairs + [(c0, tc0)]
     out, final = ours(x, state)
     tout, tfinal = theirs(tx, tstate)
@@ -72,6 +78,7 @@ def test_layer_parity(torch, kind, num_layers, batch_first, bias, with_state):
     loss.backward()
     tloss.backward()
     check_grads(ours, theirs, pairs)
+    return out, finals
 
 
 @pytest.mark.parametrize("kind,bias,with_state", list(itertools.product(KINDS, [True, False], [False, True])))

@@ -18,12 +18,14 @@ A hand-written loop over a cell, `h = cell(x[t], h)`, is a time-step loop too, w
 """
 import functools
 import math
+import numbers
+import warnings
 import weakref
 
 import numpy as np
 
-from .core import mode, ops
-from .core.functional import linear, stack
+from .core import mode, ops, rng
+from .core.functional import concat, linear, stack
 from .nn import Module, as_tensor, check_size, uniform_parameter
 from .core.mode import gc_paused, scope
 from .core.tensor import Tensor
@@ -229,36 +231,54 @@ class GRUCell(_Cell):
 # ---- layers --------------------------------------------------------------------------------------
 
 class _Layer(Module):
+    """A stack of num_layers recurrent layers, each one or two directions (bidirectional=True, as torch).
+
+    Scopes: `<name>/layer<k>/t=<t>` for the forward direction, `<name>/layer<k>_reverse/t=<t>` for the
+    reverse one, which reads the input from t = T down to 1 (its step t reads x_t, so both directions' step t
+    line up in a diagram). A layer's output is the forward h_t, or [forward h_t, reverse h_t] (T, B, 2H).
+    In training mode with dropout = p > 0, each layer's output but the last is multiplied by a mask of
+    0 and 1/(1-p) drawn from tg's generator (tg.manual_seed): the constant `mask` times the output in the
+    scope `<name>/layer<k>/dropout`, drawn as such a node.
+    """
     kind = "rnn"
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dtype=None,
-                 name=None):
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, dtype=None, name=None):
         owner = type(self).__name__
         self.input_size = check_size(input_size, "input_size", owner)
         self.hidden_size = check_size(hidden_size, "hidden_size", owner)
         self.num_layers = check_size(num_layers, "num_layers", owner)
-        self.bias, self.batch_first = bool(bias), bool(batch_first)
+        self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
+        self.dropout = _check_dropout(dropout, self.num_layers, owner)
         self.name = name or self.kind
         G, H, bound = _GATES[self.kind], self.hidden_size, 1 / math.sqrt(self.hidden_size)
-        for k in range(self.num_layers):                # PyTorch's names: weight_ih_l0, weight_hh_l0, ...
-            setattr(self, f"weight_ih_l{k}", uniform_parameter((G * H, self.input_size if k == 0 else H), bound, dtype))
-            setattr(self, f"weight_hh_l{k}", uniform_parameter((G * H, H), bound, dtype))
-            if bias:
-                setattr(self, f"bias_ih_l{k}", uniform_parameter((G * H,), bound, dtype))
-                setattr(self, f"bias_hh_l{k}", uniform_parameter((G * H,), bound, dtype))
+        for k in range(self.num_layers):                # PyTorch's names: weight_ih_l0, ..., weight_ih_l0_reverse
+            inputs = self.input_size if k == 0 else H * self.directions
+            for sfx in _SUFFIXES[:self.directions]:
+                setattr(self, f"weight_ih_l{k}{sfx}", uniform_parameter((G * H, inputs), bound, dtype))
+                setattr(self, f"weight_hh_l{k}{sfx}", uniform_parameter((G * H, H), bound, dtype))
+                if bias:
+                    setattr(self, f"bias_ih_l{k}{sfx}", uniform_parameter((G * H,), bound, dtype))
+                    setattr(self, f"bias_hh_l{k}{sfx}", uniform_parameter((G * H,), bound, dtype))
 
-    def _weights(self, k):
-        return tuple(getattr(self, f"{n}_l{k}", None) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    @property
+    def directions(self):
+        return 2 if self.bidirectional else 1
+
+    def _weights(self, k, sfx=""):
+        return tuple(getattr(self, f"{n}_l{k}{sfx}", None) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
     def _initial(self, value, lead, what):
-        """Per-layer initial states from a (num_layers, B, H) tensor, or zeros."""
-        shape = (self.num_layers, *lead, self.hidden_size)
+        """Per-(layer, direction) initial states from a (num_layers * directions, B, H) tensor, or zeros."""
+        count = self.num_layers * self.directions
+        shape = (count, *lead, self.hidden_size)
         if value is None:
-            return [_zeros(shape[1:], self.weight_hh_l0, f"{what}{tag(0, k)}") for k in range(self.num_layers)]
-        form = "(num_layers, B, H)" if lead else "(num_layers, H) for an unbatched input"
+            return [_zeros(shape[1:], self.weight_hh_l0, f"{what}{tag(0, j // self.directions)}") for j in range(count)]
+        layers = "num_layers * 2" if self.bidirectional else "num_layers"
+        form = f"({layers}, B, H)" if lead else f"({layers}, H) for an unbatched input"
         value = _state(value, shape, type(self).__name__, f"{what}_0", self.weight_hh_l0, form)
         with scope(self.name):
-            return [_named(value[k], f"{what}{tag(0, k)}") for k in range(self.num_layers)]
+            return [_named(value[j], f"{what}{tag(0, j // self.directions)}") for j in range(count)]
 
     def forward(self, input, hx=None):
         with gc_paused():                               # a long unroll records many nodes and makes no cycles
@@ -274,28 +294,27 @@ class _Layer(Module):
                              f"least one time step (or (T, input_size) unbatched), got {x.shape}")
         if batched_first:
             x = x.transpose(1, 0, 2)                    # (B, T, I) -> (T, B, I)
-        T, lead = x.shape[0], x.shape[1:-1]
+        lead = x.shape[1:-1]
         if self.kind == "lstm":
             if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
                 raise TypeError(f"LSTM: the initial state must be a pair (h_0, c_0), got {type(hx).__name__}")
             h0s = self._initial(None if hx is None else hx[0], lead, "h")
             c0s = self._initial(None if hx is None else hx[1], lead, "c")
         else:
-            h0s, c0s = self._initial(hx, lead, "h"), [None] * self.num_layers
+            h0s, c0s = self._initial(hx, lead, "h"), [None] * (self.num_layers * self.directions)
         h_n, c_n = [], []
         for k in range(self.num_layers):
-            w_ih, w_hh, b_ih, b_hh = self._weights(k)
-            with scope(f"{self.name}/layer{k}"), ops.transposed_once(w_hh.data):   # W_hh^T copied once, not T times
-                gx_all = linear(x, w_ih, b_ih)              # input projection of all T steps: one op
-                h, c, hs = h0s[k], c0s[k], []
-                for t in range(1, T + 1):
-                    with scope(f"t={t}"):
-                        n = tag(t, k)
-                        h, c = self._step(_named(gx_all[t - 1], f"xW{n}"), h, c, w_hh, b_hh, n)
-                    hs.append(h)
-                x = stack(hs, axis=0)                       # this layer's output is the next one's input
-            h_n.append(h)
-            c_n.append(c)
+            outputs = []
+            for d, sfx in enumerate(_SUFFIXES[:self.directions]):
+                j = k * self.directions + d             # torch's order in h_n: layer 0 forward, layer 0 reverse, ...
+                hs, h, c = self._direction(x, k, sfx, h0s[j], c0s[j])
+                outputs.append(hs)
+                h_n.append(h)
+                c_n.append(c)
+            with scope(f"{self.name}/layer{k}"):
+                x = concat(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
+                if k < self.num_layers - 1 and self.training and self.dropout > 0:
+                    x = _dropout(x, self.dropout)
         with scope(self.name):
             output = _named(x.transpose(1, 0, 2) if batched_first else x, "output")
             h_n = _named(stack(h_n, axis=0), "h_n")
@@ -303,23 +322,65 @@ class _Layer(Module):
                 return output, (h_n, _named(stack(c_n, axis=0), "c_n"))
         return output, h_n
 
+    def _direction(self, x, k, sfx, h, c):
+        """One direction of layer k over x (T, B, I): (its outputs stacked in time order (T, B, H), h_T, c_T).
+        The reverse direction (sfx '_reverse') runs from t = T down to 1."""
+        w_ih, w_hh, b_ih, b_hh = self._weights(k, sfx)
+        T = x.shape[0]
+        times = range(T, 0, -1) if sfx else range(1, T + 1)
+        with scope(f"{self.name}/layer{k}{sfx}"), ops.transposed_once(w_hh.data):   # W_hh^T copied once, not T times
+            gx_all = linear(x, w_ih, b_ih)              # input projection of all T steps: one op
+            hs = [None] * T
+            for t in times:
+                with scope(f"t={t}"):
+                    n = tag(t, k)
+                    h, c = self._step(_named(gx_all[t - 1], f"xW{n}"), h, c, w_hh, b_hh, n)
+                hs[t - 1] = h
+            return stack(hs, axis=0), h, c
+
     def extra_repr(self):
         extra = f", num_layers={self.num_layers}" if self.num_layers != 1 else ""
         extra += ", bias=False" if not self.bias else ""
         extra += ", batch_first=True" if self.batch_first else ""
+        extra += f", dropout={self.dropout}" if self.dropout else ""
+        extra += ", bidirectional=True" if self.bidirectional else ""
         return f"{self.input_size}, {self.hidden_size}{extra}"
+
+
+_SUFFIXES = ("", "_reverse")                         # torch's parameter names for the two directions
+
+
+def _check_dropout(p, num_layers, owner):
+    if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0 <= p <= 1:
+        raise ValueError(f"{owner}: dropout must be a number in [0, 1], the probability of zeroing an element "
+                         f"of a layer's output, got {p!r}")
+    if p > 0 and num_layers == 1:
+        warnings.warn(f"{owner}: dropout={p} acts between layers, so with num_layers=1 it changes nothing "
+                      f"(as in torch)", UserWarning, stacklevel=3)
+    return float(p)
+
+
+def _dropout(x, p):
+    """x * mask, mask = 0 with probability p, else 1/(1-p) (an expectation-preserving dropout), under the scope
+    `dropout`; the mask is a constant Tensor named `mask` drawn from tg's generator."""
+    keep = rng.generator().random(x.shape) >= p
+    scale = 0.0 if p >= 1 else 1.0 / (1.0 - p)
+    mask = Tensor(keep.astype(x.dtype) * np.asarray(scale, dtype=x.dtype), name="mask")
+    with scope("dropout"):
+        return _named(x * mask, "dropout")
 
 
 class RNN(_Layer):
     """Elman RNN as torch.nn.RNN: h_t = nonlinearity(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh).
 
-    Call: rnn(input (T, B, I), h_0 (num_layers, B, H) = zeros) -> (output (T, B, H), h_n (num_layers, B, H)).
+    Call: rnn(input (T, B, I), h_0 (D * num_layers, B, H) = zeros) -> (output (T, B, D * H), h_n (D * num_layers,
+    B, H)), D = 2 if bidirectional else 1.
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
-                 dtype=None, name=None):
+                 dropout=0.0, bidirectional=False, dtype=None, name=None):
         self.nonlinearity = _check_nonlinearity(nonlinearity, "RNN")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dtype, name)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, name)
 
     def _step(self, gx, h, c, w_hh, b_hh, n):
         return _rnn_step(gx, h, w_hh, b_hh, self.nonlinearity, n), None
