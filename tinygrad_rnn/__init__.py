@@ -16,6 +16,7 @@ from .core.tensor import OpError, Tensor, get_default_dtype, set_default_dtype
 from . import nn, optim, rnn
 from .nn import Module, Parameter
 from .optim import clip_grad_norm
+from .packing import PackedSequence, pack_padded_sequence, pad_packed_sequence
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, detach_state
 
 # tg.nn.LSTM etc., as torch.nn.LSTM: nn.py sits below rnn.py (rnn imports it), so the face hangs them on it
@@ -35,5 +36,6 @@ __all__ = [
     "GraphError", "ValuesChanged", "OpError", "GradcheckError", "AnomalyError", "__version__",
     "nn", "optim", "rnn", "Module", "Parameter", "clip_grad_norm",
     "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "detach_state",
+    "PackedSequence", "pack_padded_sequence", "pad_packed_sequence",
     "bptt", "flow", "seed", "stepper", "Stepper", "jacobian",
 ]

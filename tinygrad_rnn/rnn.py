@@ -29,6 +29,7 @@ from .core.functional import concat, linear, stack
 from .nn import Module, as_tensor, check_size, uniform_parameter
 from .core.mode import gc_paused, scope
 from .core.tensor import Tensor
+from .packing import PackedSequence
 
 __all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "detach_state"]
 
@@ -285,16 +286,9 @@ class _Layer(Module):
             return self._unroll(input, hx)
 
     def _unroll(self, input, hx):
-        owner = type(self).__name__
-        x = as_tensor(input, owner, "input", "x")
-        form = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
-        batched_first = self.batch_first and x.ndim == 3
-        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or x.shape[int(batched_first)] == 0:
-            raise ValueError(f"{owner}: input must have shape {form} with input_size={self.input_size} and at "
-                             f"least one time step (or (T, input_size) unbatched), got {x.shape}")
-        if batched_first:
-            x = x.transpose(1, 0, 2)                    # (B, T, I) -> (T, B, I)
-        lead = x.shape[1:-1]
+        packed = input if isinstance(input, PackedSequence) else None
+        x, batched_first = (self._packed(packed), False) if packed else self._padded(input)
+        lead = (int(packed.batch_sizes[0]),) if packed else x.shape[1:-1]
         if self.kind == "lstm":
             if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
                 raise TypeError(f"LSTM: the initial state must be a pair (h_0, c_0), got {type(hx).__name__}")
@@ -302,12 +296,15 @@ class _Layer(Module):
             c0s = self._initial(None if hx is None else hx[1], lead, "c")
         else:
             h0s, c0s = self._initial(hx, lead, "h"), [None] * (self.num_layers * self.directions)
+        if packed and packed.sorted_indices is not None and hx is not None:   # a given state is in batch order
+            h0s, c0s = ([_cut(s, packed.sorted_indices) for s in states] for states in (h0s, c0s))
+        sizes = None if packed is None else np.asarray(packed.batch_sizes)
         h_n, c_n = [], []
         for k in range(self.num_layers):
             outputs = []
             for d, sfx in enumerate(_SUFFIXES[:self.directions]):
                 j = k * self.directions + d             # torch's order in h_n: layer 0 forward, layer 0 reverse, ...
-                hs, h, c = self._direction(x, k, sfx, h0s[j], c0s[j])
+                hs, h, c = self._direction(x, k, sfx, h0s[j], c0s[j], sizes)
                 outputs.append(hs)
                 h_n.append(h)
                 c_n.append(c)
@@ -316,27 +313,61 @@ class _Layer(Module):
                 if k < self.num_layers - 1 and self.training and self.dropout > 0:
                     x = _dropout(x, self.dropout)
         with scope(self.name):
+            finals = [_named(_in_batch_order(stack(s, axis=0), packed), n) for s, n in ((h_n, "h_n"), (c_n, "c_n"))
+                      if s[0] is not None]
             output = _named(x.transpose(1, 0, 2) if batched_first else x, "output")
-            h_n = _named(stack(h_n, axis=0), "h_n")
-            if self.kind == "lstm":
-                return output, (h_n, _named(stack(c_n, axis=0), "c_n"))
-        return output, h_n
+        if packed:
+            output = packed._replace(data=output)
+        return (output, tuple(finals)) if self.kind == "lstm" else (output, finals[0])
 
-    def _direction(self, x, k, sfx, h, c):
+    def _padded(self, input):
+        """The input as a (T, B, I) or (T, I) tensor, and whether it came batch first."""
+        owner = type(self).__name__
+        x = as_tensor(input, owner, "input", "x")
+        form = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
+        batched_first = self.batch_first and x.ndim == 3
+        if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or x.shape[int(batched_first)] == 0:
+            raise ValueError(f"{owner}: input must have shape {form} with input_size={self.input_size} and at "
+                             f"least one time step (or (T, input_size) unbatched), got {x.shape}")
+        return (x.transpose(1, 0, 2), True) if batched_first else (x, False)   # (B, T, I) -> (T, B, I)
+
+    def _packed(self, packed):
+        x = packed.data
+        if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[-1] != self.input_size:
+            raise ValueError(f"{type(self).__name__}: a PackedSequence's data must have shape (sum of lengths, "
+                             f"input_size={self.input_size}), got {getattr(x, 'shape', type(x).__name__)}")
+        return x
+
+    def _direction(self, x, k, sfx, h, c, sizes=None):
         """One direction of layer k over x (T, B, I): (its outputs stacked in time order (T, B, H), h_T, c_T).
-        The reverse direction (sfx '_reverse') runs from t = T down to 1."""
+        The reverse direction (sfx '_reverse') runs from t = T down to 1. With `sizes` (a PackedSequence's
+        batch_sizes), x is packed data and step t computes the first sizes[t-1] sequences only."""
         w_ih, w_hh, b_ih, b_hh = self._weights(k, sfx)
-        T = x.shape[0]
+        T = x.shape[0] if sizes is None else len(sizes)
         times = range(T, 0, -1) if sfx else range(1, T + 1)
+        starts = None if sizes is None else np.concatenate([[0], np.cumsum(sizes)])
+        h0, c0, done = h, c, []
+        if sizes is not None and sfx:                   # the reverse direction starts each sequence at its end
+            h = c = None
         with scope(f"{self.name}/layer{k}{sfx}"), ops.transposed_once(w_hh.data):   # W_hh^T copied once, not T times
             gx_all = linear(x, w_ih, b_ih)              # input projection of all T steps: one op
             hs = [None] * T
             for t in times:
                 with scope(f"t={t}"):
                     n = tag(t, k)
-                    h, c = self._step(_named(gx_all[t - 1], f"xW{n}"), h, c, w_hh, b_hh, n)
+                    if sizes is None:
+                        gx = gx_all[t - 1]
+                    else:                               # only the sequences at least t long
+                        gx = gx_all[int(starts[t - 1]):int(starts[t])]
+                        h, c = _resized(h, c, int(sizes[t - 1]), h0, c0, done)
+                    h, c = self._step(_named(gx, f"xW{n}"), h, c, w_hh, b_hh, n)
                 hs[t - 1] = h
-            return stack(hs, axis=0), h, c
+            if sizes is None:
+                return stack(hs, axis=0), h, c
+            if done:                                    # the forward direction's ended sequences, longest first
+                h, c = (concat([s, *[d[i] for d in reversed(done)]]) if s is not None else None
+                        for i, s in enumerate((h, c)))
+            return concat(hs, axis=0), h, c
 
     def extra_repr(self):
         extra = f", num_layers={self.num_layers}" if self.num_layers != 1 else ""
@@ -348,6 +379,37 @@ class _Layer(Module):
 
 
 _SUFFIXES = ("", "_reverse")                         # torch's parameter names for the two directions
+
+
+def _cut(state, rows):
+    return None if state is None else state[rows]
+
+
+def _resized(h, c, rows, h0, c0, done):
+    """The states of the first `rows` sequences: fewer than before (the forward direction: the rest ended, their
+    states go to `done`), or more (the reverse direction: longer sequences start, from their initial state)."""
+    have = 0 if h is None else h.shape[0]
+    if rows < have:
+        done.append((h[rows:], _cut(c, slice(rows, None))))
+        return h[:rows], _cut(c, slice(None, rows))
+    if rows > have:
+        return tuple(_grown(s, s0, have, rows) for s, s0 in ((h, h0), (c, c0)))
+    return h, c
+
+
+def _grown(state, initial, have, rows):
+    if initial is None:
+        return None
+    if not have:
+        return initial if rows == initial.shape[0] else initial[:rows]
+    return concat([state, initial[have:rows]])
+
+
+def _in_batch_order(states, packed):
+    """(L*D, B, H) final states back in the caller's batch order when a PackedSequence sorted the batch."""
+    if packed is None or packed.unsorted_indices is None:
+        return states
+    return states[:, packed.unsorted_indices]
 
 
 def _check_dropout(p, num_layers, owner):

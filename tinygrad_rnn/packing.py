@@ -1,0 +1,87 @@
+"""Variable-length batches as torch.nn.utils.rnn: pack_padded_sequence, PackedSequence, pad_packed_sequence.
+
+A PackedSequence holds a padded batch's real steps only, time-major: the rows of step 1 of every sequence,
+then step 2 of those at least 2 long, ... (`batch_sizes[t]` rows at step t+1), the batch sorted by decreasing
+length (`sorted_indices`). A recurrent layer given one computes step t for those batch_sizes[t] sequences only:
+the padded steps are never computed, so they are not in the graph at all. Both conversions are single
+getitem ops, so gradients reach the padded input through the tape as usual (zero on the padding).
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from .core.functional import concat
+from .core.mode import scope
+from .core.tensor import Tensor
+
+__all__ = ["PackedSequence", "pack_padded_sequence", "pad_packed_sequence"]
+
+
+class PackedSequence(NamedTuple):
+    data: Tensor                     # (sum of the lengths, *features)
+    batch_sizes: np.ndarray          # (max length,) int64: how many sequences are at least t+1 long
+    sorted_indices: np.ndarray = None      # batch index of the k-th longest sequence (None: already sorted)
+    unsorted_indices: np.ndarray = None    # its inverse
+
+
+def _lengths(lengths, batch, steps):
+    values = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+    if values.shape != (batch,) or values.dtype.kind not in "iu":
+        raise ValueError(f"pack_padded_sequence: lengths must be {batch} integers (one per sequence), got "
+                         f"shape {values.shape} dtype {values.dtype}")
+    if values.size and (values.min() < 1 or values.max() > steps):
+        raise ValueError(f"pack_padded_sequence: every length must lie in [1, {steps}] (the padded length), got "
+                         f"values from {values.min()} to {values.max()}")
+    return values.astype(np.int64)
+
+
+def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
+    """A padded batch (T, B, *) (or (B, T, *) with batch_first) and each sequence's length -> PackedSequence.
+    enforce_sorted=True needs lengths in decreasing order; False sorts the batch (and remembers how)."""
+    if not isinstance(input, Tensor) or input.ndim < 2:
+        raise ValueError(f"pack_padded_sequence: input must be a Tensor (T, B, *) or (B, T, *) with batch_first, "
+                         f"got {getattr(input, 'shape', type(input).__name__)}")
+    steps, batch = (input.shape[1], input.shape[0]) if batch_first else input.shape[:2]
+    lengths = _lengths(lengths, batch, steps)
+    if enforce_sorted:
+        if np.any(np.diff(lengths) > 0):
+            raise ValueError(f"pack_padded_sequence: lengths must be in decreasing order with enforce_sorted=True, "
+                             f"got {lengths.tolist()}; pass enforce_sorted=False to have the batch sorted")
+        order = None
+    else:
+        order = np.argsort(-lengths, kind="stable")
+    ranked = lengths if order is None else lengths[order]
+    batch_sizes = np.array([np.sum(ranked > t) for t in range(int(ranked.max()))], dtype=np.int64)
+    rows = order if order is not None else np.arange(batch)
+    t_of = np.concatenate([np.full(n, t) for t, n in enumerate(batch_sizes)])
+    b_of = np.concatenate([rows[:n] for n in batch_sizes])
+    with scope("pack"):
+        data = input[(b_of, t_of) if batch_first else (t_of, b_of)]       # one getitem: the real steps only
+    data.name = "packed"
+    return PackedSequence(data, batch_sizes, order, None if order is None else np.argsort(order))
+
+
+def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_length=None):
+    """PackedSequence -> (padded Tensor (T, B, *) or (B, T, *), lengths int64 array), in the original batch order."""
+    if not isinstance(sequence, PackedSequence):
+        raise TypeError(f"pad_packed_sequence: expected a PackedSequence, got {type(sequence).__name__}")
+    data, sizes = sequence.data, np.asarray(sequence.batch_sizes)
+    steps, batch = len(sizes), int(sizes[0])
+    if total_length is not None and total_length < steps:
+        raise ValueError(f"pad_packed_sequence: total_length={total_length} is less than the longest sequence, "
+                         f"{steps} steps")
+    steps = steps if total_length is None else int(total_length)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    pad = data.shape[0]                                   # the row index of the padding row appended below
+    where = np.full((steps, batch), pad, dtype=np.intp)   # where[t, b]: the packed row of (step t, batch b)
+    for t, (start, n) in enumerate(zip(starts, sizes)):
+        where[t, :n] = start + np.arange(n)
+    if sequence.unsorted_indices is not None:
+        where = where[:, sequence.unsorted_indices]
+    lengths = np.sum(where != pad, axis=0).astype(np.int64)
+    with scope("pad"):
+        filler = Tensor(np.full((1, *data.shape[1:]), padding_value, dtype=data.dtype), name="padding")
+        padded = concat([data, filler], axis=0)[where.T if batch_first else where]
+    padded.name = "padded"
+    return padded, lengths
+
