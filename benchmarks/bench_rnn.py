@@ -13,7 +13,11 @@ input and initial state. Contenders (issue 6):
   torch        torch.nn.LSTM / GRU / RNN (PyTorch's C++ kernels)
   torch loop   PyTorch eager autograd over the same per-step primitive ops as this project's cells
   autograd     HIPS autograd over the same per-step loop written with autograd.numpy
-Method: every contender runs in this process with one BLAS / OpenMP thread; contenders are interleaved
+Method (fresh, the gate): each contender runs alone in its own fresh process, as a user's script would, with
+glibc's default allocator and one BLAS thread: one warm-up step, then the median CPU time of `repeats` steps;
+rounds of all contenders alternate (rotated order) and the table shows the median over rounds, with minor page
+faults per step; the same again with steady_heap's mallopt settings beside it.
+Method (time): every contender runs in this process with one BLAS / OpenMP thread; contenders are interleaved
 (each repeat visits them all, in a rotating order) and timed with time.process_time() (CPU time, so other
 jobs on a shared machine count little); the table shows the median ms per step and the ratio to numpy.
 The process keeps freed memory in glibc's heap (steady_heap), so that no contender's time depends on page
@@ -369,6 +373,34 @@ def memory_child(contender, kind, layers, B, I, H, T):
     print(json.dumps({"peak_mb": peak / 1024, "how": how, "cpu_ms": ms}))
 
 
+def time_child(contender, kind, layers, B, I, H, T, steps, mallopt):
+    """In a fresh process, as a user's script runs: the median CPU ms of `steps` training steps after one
+    warm-up, and the minor page faults per step; glibc's default allocator unless mallopt (steady_heap)."""
+    if mallopt:
+        steady_heap()
+    step = SETUPS[contender](kind, make_inputs(kind, layers, B, I, H, T))
+    step()
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    times = [cpu_ms(step) for _ in range(steps)]
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / steps
+    print(json.dumps({"cpu_ms": float(np.median(times)), "faults": faults}))
+
+
+def fresh_workload(spec, contenders, rounds, steps, mallopt):
+    """Each contender timed alone in its own fresh process, `rounds` times, the order rotated every round:
+    the median over rounds of each process's median step, and the median page faults per step."""
+    got = {c: [] for c in contenders}
+    for r in range(rounds):
+        for c in contenders[r % len(contenders):] + contenders[:r % len(contenders)]:
+            cmd = [sys.executable, __file__, "--time-child", c, *map(str, spec), str(steps), str(int(mallopt))]
+            res = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ))
+            if res.returncode != 0:
+                raise RuntimeError(f"fresh-process run of {c} failed:\n{res.stderr[-2000:]}")
+            got[c].append(json.loads(res.stdout.strip().splitlines()[-1]))
+    return {c: (float(np.median([g["cpu_ms"] for g in v])), float(np.median([g["faults"] for g in v])))
+            for c, v in got.items()}
+
+
 def run_child(contender, kind, layers, B, I, H, T, timeout=None):
     """memory_child in a subprocess: {"peak_mb", "cpu_ms"}, or None when it takes longer than `timeout` s."""
     cmd = [sys.executable, __file__, "--memory-child", contender, kind] + [str(v) for v in (layers, B, I, H, T)]
@@ -443,7 +475,10 @@ def per_op_overhead(repeats=15):
 # ---- report ----------------------------------------------------------------------------------------------
 
 def environment():
-    import threadpoolctl
+    try:
+        import threadpoolctl
+    except ImportError:                              # optional: only names the BLAS in the report
+        threadpoolctl = None
     lines = [f"python {platform.python_version()}, numpy {np.__version__}"]
     for mod in ("torch", "autograd"):
         try:
@@ -453,7 +488,8 @@ def environment():
     cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
     lines.append(f"cpu: {cpu.group(1) if cpu else platform.processor()}, {os.cpu_count()} logical cores")
     blas = [f"{i['internal_api']} {i.get('version')} ({i.get('architecture', '-')}) threads={i['num_threads']}"
-            for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+            for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"] if threadpoolctl else [
+            "unknown (threadpoolctl not installed)"]
     lines.append("numpy BLAS: " + "; ".join(blas))
     env = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                                           "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
@@ -476,21 +512,46 @@ def label(kind, layers, B, I, H, T):
     return f"{kind}{'' if layers == 1 else f' x{layers}'} ({B},{I},{H},{T})"
 
 
+def fresh_section(workloads, names, rounds, steps):
+    """The gate: each contender in its own fresh process with glibc's default allocator (what a user's script
+    gets), beside the same with steady_heap's mallopt settings."""
+    for mallopt in (False, True):
+        rows = []
+        for w in workloads:
+            spec = WORKLOADS[w]
+            res = fresh_workload(spec, names, rounds, steps, mallopt)
+            base = res["numpy"][0]
+            rows.append([label(*spec)] + [f"{res[c][0]:.1f} ms {res[c][0] / base:5.2f}x {res[c][1]:.0f} pf"
+                                          for c in names])
+            print(f"  {label(*spec)}: " + ", ".join(f"{c} {res[c][0]:.1f} ms" for c in names) + f"  [{load()}]",
+                  flush=True)
+        how = ("mallopt: M_TRIM_THRESHOLD 1 GiB, M_MMAP_THRESHOLD 32 MiB" if mallopt
+               else "glibc's default allocator")
+        print(f"\nFresh process per contender and round ({how}): CPU ms per step (median of {steps} steps after a "
+              f"warm-up, median over {rounds} rounds in rotated order), ratio to numpy, minor page faults per step")
+        print(table(rows, ["workload"] + names) + "\n", flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="first workload, 3 repeats, scaling up to T=1000")
     p.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), help="default: all")
     p.add_argument("--contenders", nargs="+", choices=CONTENDERS, help="default: all installed")
     p.add_argument("--repeats", type=int, help="timed repeats per contender (default 7, quick 3)")
-    p.add_argument("--sections", nargs="+", choices=["time", "memory", "scaling", "overhead"],
-                   default=["time", "memory", "scaling", "overhead"])
+    p.add_argument("--sections", nargs="+", choices=["fresh", "time", "memory", "scaling", "overhead"],
+                   default=["fresh", "time", "memory", "scaling", "overhead"])
     p.add_argument("--scaling-T", nargs="+", type=int, help=f"default {SCALING_T} (quick: up to 1000)")
     p.add_argument("--timeout", type=float, default=300, help="time limit (s) of one step at T > 1000 (default 300)")
+    p.add_argument("--rounds", type=int, default=5, help="fresh section: processes per contender (default 5)")
     p.add_argument("--memory-child", nargs=7, help=argparse.SUPPRESS)
+    p.add_argument("--time-child", nargs=9, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.memory_child:
         c, kind, *sizes = a.memory_child
         return memory_child(c, kind, *map(int, sizes))
+    if a.time_child:
+        c, kind, *sizes = a.time_child
+        return time_child(c, kind, *map(int, sizes))
 
     workloads = a.workloads or (["lstm"] if a.quick else list(WORKLOADS))
     contenders = [c for c in (a.contenders or CONTENDERS) if available(c)]
@@ -504,6 +565,8 @@ def main(argv=None):
     print(f"start: {load()} (this benchmark itself adds about 1.0)\n", flush=True)
 
     names = [c for c in contenders]
+    if "fresh" in a.sections:
+        fresh_section(workloads, names, a.rounds, repeats)
     print("glibc heap: " + ("freed memory kept (M_TRIM_THRESHOLD 1 GiB, M_MMAP_THRESHOLD 32 MiB) for every "
                             "contender's timing" if steady_heap() else "allocator defaults (not glibc)") + "\n")
     if "time" in a.sections:
