@@ -124,3 +124,16 @@ def test_the_tutorial_and_readme_state_the_conventions():
     for doc in ("README.md", "docs/tutorial.md"):
         text = (root / doc).read_text(encoding="utf-8")
         assert "1 − z_t" in text and "C̃_t" in text, doc
+
+
+def test_the_diagram_says_grad_held_an_earlier_gradient():
+    import viz
+    loss, (cell,) = run_loop(tg.RNNCell)
+    cell.weight_hh.grad = np.ones(cell.weight_hh.shape)
+    loss.backward(keep_grads=True)
+    view = build(loss)
+    assert any("weight_hh.grad also holds a gradient from before this backward" in n for n in view.notes)
+    row = {w.name: w for w in view.weights}["weight_hh"]
+    walked = cell.weight_hh.grad - 1
+    assert row.total == pytest.approx(np.linalg.norm(walked), rel=1e-10)        # the table: this backward's sum
+    assert "before this backward" in viz.draw(loss).source

@@ -339,8 +339,8 @@ def _shared_vertices(p):
                 weights.append(_weight_row(label, lid, t, terms, terms, total, hidden, elided, show))
         if t.node is None and total is not None and t.grad is not None and not np.allclose(
                 total, t.grad, rtol=1e-4, atol=1e-7):
-            p.notes.append(f"{label}.grad holds more than this graph's total: earlier backward() calls "
-                           "accumulated into it (zero_grad() before backward)")
+            p.notes.append(f"{label}.grad also holds a gradient from before this backward (an earlier backward() "
+                           "without zero_grad()): the numbers drawn are this backward's terms only")
         for s, group in by_step.items():
             copy = is_shared and p.shared == "copies" and s is not None
             if s in hidden or not copy and t.node is not None:
