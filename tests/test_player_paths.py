@@ -12,7 +12,7 @@ pytest.importorskip("graphviz")
 from tinygrad_rnn import bptt
 from tinygrad_rnn.teach.stepper import norm
 from viz.cli.teach import build
-from viz.player import player
+from viz.player import path_steps, player
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +34,19 @@ def test_the_seeds_terms_are_formula_1_to_3_chains(seed_page):
         step = p.stepper.steps[t["step"]]
         contribution = next(e.grad for e in step.inputs if e.name == t["leaf"])
         assert t["value"]["norm"] == pytest.approx(norm(contribution), rel=1e-12)
-        for f in t["factors"]:                                     # the gradient that arrived at each factor
-            assert f["grad"]["norm"] == pytest.approx(norm(p.stepper.steps[f["step"]].grad), rel=1e-12)
+        path = path_steps({s["i"]: s["feeds"] for s in p.data["steps"]}, t["step"])
+        assert t["depth"] == len(path) and 0 in path                 # every path ends at the loss
     # the earlier the use, the longer the path back from E_3
     w_s = sorted((t for t in terms if t["leaf"] == "W_s"), key=lambda t: t["when"])
-    assert len(w_s[0]["path"]) > len(w_s[1]["path"]) > len(w_s[2]["path"])
+    assert w_s[0]["depth"] > w_s[1]["depth"] > w_s[2]["depth"]
+
+
+def test_a_long_chain_is_elided_in_the_middle():
+    E, names = build("seed", 12)
+    p = player(E, None, names={k: v for k, v in names.items() if k.startswith("W")}, check="none")
+    first = next(t for t in p.data["terms"] if t["leaf"] == "W_s" and t["when"] == "t=1")
+    assert first["chain"] == "∂E_12/∂y_12 · ∂y_12/∂s_12 · ∂s_12/∂s_11 · ⋯ · ∂s_2/∂s_1 · ∂s_1/∂W_s"
+    assert first["chain_mathml"].count("<mfrac>") == 5
 
 
 def test_a_gated_cell_says_its_path_branches():
@@ -69,7 +77,8 @@ def test_selecting_a_term_highlights_its_chain_of_edges(browser, seed_page, tmp_
     assert button.text.startswith("t=2")
     button.click()
     got = path_classes(browser)
-    vertices = {data["step_vertex"][k] for k in term["path"]}
+    path = path_steps({s["i"]: s["feeds"] for s in data["steps"]}, term["step"])
+    vertices = {data["step_vertex"][k] for k in path}
     edges = {eid for eid, e in data["edges"].items() if e["src"] in vertices and e["dst"] in vertices}
     assert got["path"] == sorted(vertices | edges | {term["edge"]})
     assert got["leaf"] == [term["edge"]]
@@ -81,6 +90,9 @@ def test_selecting_a_term_highlights_its_chain_of_edges(browser, seed_page, tmp_
     assert section.find_elements(By.CSS_SELECTOR, ".chain math mfrac")
     factors = [b.text for b in section.find_elements(By.CSS_SELECTOR, "button.jump")]
     assert [f.replace("\n", "") for f in factors] == ["∂E3/∂y3", "∂E3/∂s3", "∂E3/∂s2"]
+    norms = [float(n.get_attribute("data-v")) for n in section.find_elements(By.CSS_SELECTOR, "table.factors .nrm")]
+    by_label = {s.label: s for s in p.stepper.steps}
+    assert norms == [pytest.approx(norm(by_label[x].grad), rel=1e-12) for x in ("y_3", "s_3", "s_2")]
     shots = os.environ.get("TINYGRAD_RNN_SCREENSHOTS") or str(tmp_path)
     os.makedirs(shots, exist_ok=True)
     browser.save_screenshot(os.path.join(shots, "player_term_path.png"))

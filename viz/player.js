@@ -324,9 +324,15 @@
   }
 
   // ---- a term's path: the edges its gradient flowed along, from the loss to the leaf ------------------
+  function pathSteps(start) {           // the steps between the loss and `start`: those it feeds, again and again
+    var path = {}, todo = [start];
+    path[start] = true;
+    while (todo.length) steps[todo.pop()].feeds.forEach(function (j) { if (!path[j]) { path[j] = true; todo.push(j); } });
+    return Object.keys(path).map(Number).sort(function (a, b) { return a - b; });
+  }
   function termPath(t) {
     var verts = {}, edges = {};
-    t.path.forEach(function (i) { if (D.step_vertex[i]) verts[D.step_vertex[i]] = true; });
+    pathSteps(t.step).forEach(function (i) { if (D.step_vertex[i]) verts[D.step_vertex[i]] = true; });
     Object.keys(D.edges).forEach(function (id) {      // between two vertices of the path: the gradient went along
       var e = D.edges[id];
       if (verts[e.src] && verts[e.dst] && e.src !== e.dst) edges[id] = true;
@@ -356,9 +362,10 @@
     else if (t.branches) h += "<div class='sub'>its path branches (through the cell's gates): the term is a sum over " +
       "those paths, so no single chain of factors is written; the path is drawn in the graph</div>";
     h += "<div class='sub'>the gradient that arrived at each tensor on its path (click to go there):</div><table class='factors'>";
-    t.factors.forEach(function (f) {
-      if (f.step === 0) return;                      // ∂E/∂E = 1
-      h += "<tr><td><button class='small jump' data-step='" + esc(f.step) + "'>" + dname(f.label) + "</button></td><td>" +
+    pathSteps(t.step).forEach(function (i) {        // the named tensors on the path (not the loss: ∂E/∂E = 1)
+      var f = steps[i];
+      if (i === 0 || !f.name) return;
+      h += "<tr><td><button class='small jump' data-step='" + i + "'>" + dname(f.label) + "</button></td><td>" +
         values(f.grad) + "</td><td class='nrm' data-v='" + (f.grad ? esc(f.grad.norm) : "") + "'>" + (f.grad ? fmt(f.grad.norm) : "") + "</td></tr>";
     });
     h += "</table><div class='sub'>the term, sent along the edge into " + sub(t.leaf) + ":</div>" + arrayBlock(t.value, "term");

@@ -295,36 +295,50 @@ def _downstream(steps):
     return feeds
 
 
-def term_paths(steps, loss):
-    """Every term a leaf receives -- one per use, formula (2)'s sum over t -- with its path: the steps between the
-    loss and the step that sent it (the gradient flowed back along them), the named tensors on that path as the
-    chain's factors (∂E_3/∂y_3 · ∂y_3/∂s_3 · ∂s_3/∂s_2 · ∂s_2/∂W_s for W_s's term from t=2), each with the gradient
-    that arrived at it, and whether the path branches (then the term is a sum over its paths, and no chain is
-    written)."""
-    feeds = _downstream(steps)
+def path_steps(feeds, start):
+    """The steps between the loss and step `start`: those its output feeds, again and again (the page computes the
+    same from each step's `feeds`)."""
+    path, todo = {start}, [start]
+    while todo:                                       # no recursion: an explicit stack
+        for j in feeds[todo.pop()]:
+            if j not in path:
+                path.add(j)
+                todo.append(j)
+    return path
+
+
+CHAIN_SHOWN = 6     # factors of a chain written out; a longer one keeps its first 3 and last 2 around a ⋯
+
+
+def _chain(labels):
+    """(LaTeX, text) of the chain ∂a/∂b · ∂b/∂c ···, the middle of a long one elided."""
+    pairs = list(zip(labels, labels[1:]))
+    if len(pairs) > CHAIN_SHOWN:
+        pairs = pairs[:3] + [None] + pairs[-2:]
+    tex = "".join(r"\cdots " if p is None else rf"\frac{{\partial {operand(p[0])}}}{{\partial {operand(p[1])}}}"
+                  for p in pairs)
+    return tex, " · ".join("⋯" if p is None else f"∂{p[0]}/∂{p[1]}" for p in pairs)
+
+
+def term_paths(steps, feeds):
+    """Every term a leaf receives -- one per use, formula (2)'s sum over t -- with what its path shows: the path is
+    the steps between the loss and the step that sent the term (path_steps; the gradient flowed back along them),
+    its named tensors are the chain's factors (∂E_3/∂y_3 · ∂y_3/∂s_3 · ∂s_3/∂s_2 · ∂s_2/∂W_s for W_s's term from
+    t=2), and where the path branches (a cell's gates) the term is a sum over its paths and no chain is written."""
     terms, ids = [], {}
     for step in steps:
         for a in step.accumulations:
             if a.kind != "leaf":
                 continue
-            path, todo = {step.index}, [step.index]
-            while todo:                                   # no recursion: an explicit stack
-                for j in feeds[todo.pop()]:
-                    if j not in path:
-                        path.add(j)
-                        todo.append(j)
+            path = path_steps(feeds, step.index)
             branches = any(sum(j in path for j in feeds[i]) > 1 for i in path)
-            named = [steps[i] for i in sorted(path) if steps[i].name or i == 0]
-            factors = [{"step": f.index, "label": f.label, "grad": summary(f.grad)} for f in named]
-            # a chain of the named tensors, the last one's immediate derivative by the leaf (∂s_2/∂W_s: s_1 held
-            # fixed); where the path branches (a cell's gates) no single chain is the term: none is written
-            chain = [] if branches else [f.label for f in named] + [a.name]
-            tex = "".join(rf"\frac{{\partial {operand(u)}}}{{\partial {operand(v)}}}" for u, v in zip(chain, chain[1:]))
+            # the named tensors, then the last one's immediate derivative by the leaf (∂s_2/∂W_s: s_1 held fixed)
+            labels = [] if branches else [steps[i].label for i in sorted(path) if steps[i].name or i == 0] + [a.name]
+            tex, text = _chain(labels)
             ids[(step.index, a.name)] = len(terms)
-            terms.append({"leaf": a.name, "when": a.when, "step": step.index, "path": sorted(path),
-                          "factors": factors, "branches": branches, "value": summary(a.contribution),
-                          "chain_mathml": to_mathml(tex) if tex else None,
-                          "chain": " · ".join(f"∂{u}/∂{v}" for u, v in zip(chain, chain[1:]))})
+            terms.append({"leaf": a.name, "when": a.when, "step": step.index, "depth": len(path),
+                          "branches": branches, "value": summary(a.contribution),
+                          "chain_mathml": to_mathml(tex) if tex else None, "chain": text})
     return terms, ids
 
 
@@ -395,7 +409,8 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
 
     loss = steps[0].label
     sums = RunningSums(steps, loss)
-    terms, term_ids = term_paths(steps, loss)
+    feeds = _downstream(steps)
+    terms, term_ids = term_paths(steps, feeds)
     out_steps, partial, strip_events = [], {}, {}
     for step in steps:
         inputs = []
@@ -416,7 +431,7 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
         if plan == "all" or plan == "states" and (step.index == 0 or id(step.output) in states):
             fd = _fd(root, step.output, step.grad, check_elements, eps)
         out_steps.append({
-            "i": step.index, "op": step.op, "label": step.label, "name": step.name or "", "shape": list(step.shape),
+            "i": step.index, "feeds": feeds[step.index], "op": step.op, "label": step.label, "name": step.name or "", "shape": list(step.shape),
             "scope": step.scope, "time": step.time or "", "rule": step.rule, "latex": step.latex,
             "node": step.node.index, "grad": summary(step.grad), "out": summary(step.output.data),
             "parts": [{"from": p.from_label, "step": p.from_step, "norm": _num(norm(p.grad))}

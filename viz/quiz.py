@@ -89,7 +89,7 @@ def _smallest_question(leaf, terms):
     if not np.isfinite(sizes).all():
         return None                              # a NaN or infinite term: no smallest to ask about
     small = int(np.argmin(sizes))
-    lengths = [len(t["path"]) for t in terms]
+    lengths = [t["depth"] for t in terms]
     longest = lengths.index(max(lengths))
     table = "; ".join(f"{t['when']}: ‖term‖ = {s:.3g}, {n} nodes back to the loss"
                       for t, s, n in zip(terms, sizes, lengths))
