@@ -74,19 +74,18 @@ def test_overlapping_no_grad_blocks_in_two_threads_leave_grad_mode_on():
 
 # ---- all or nothing -----------------------------------------------------------------------------------
 
-class FailsInBackward(tg.core.ops.Op):
-    """Identity forward; its backward raises (a custom op with a bug)."""
-    name = "fails_in_backward_for_test"
-
-    def forward(x):
-        return x.copy(), None
-
-    def vjp(g, saved, needs):
-        raise RuntimeError("broken vjp")
-
-
 @pytest.fixture
 def failing_op():
+    """An op whose backward raises (a custom op with a bug), registered only while the test runs."""
+    class FailsInBackward(tg.core.ops.Op):
+        name = "fails_in_backward_for_test"
+
+        def forward(x):
+            return x.copy(), None
+
+        def vjp(g, saved, needs):
+            raise RuntimeError("broken vjp")
+
     yield FailsInBackward
     tg.OPS.pop(FailsInBackward.name, None)
 

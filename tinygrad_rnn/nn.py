@@ -18,7 +18,7 @@ from .core import rng, tape
 from .core.functional import linear
 from .core.tensor import Tensor, get_default_dtype
 from .core.tensor import float_dtype as _float_dtype
-from .files import replacing
+from .files import as_path, replacing
 
 __all__ = ["Parameter", "Module", "Linear", "Embedding", "ModuleList", "ModuleDict", "ParameterList",
            "ParameterDict", "IncompatibleKeys", "check_size"]
@@ -176,7 +176,7 @@ class Module:
     def load(self, path, strict=True):
         """Load parameters saved by save(). A file that is corrupt, truncated or not ours raises ValueError
         (nothing is ever unpickled) and leaves the parameters as they were. Returns self."""
-        path = _path(path, "load")
+        path = as_path(path, "load")
         state = read_npz(path)
         try:
             self.load_state_dict(state, strict=strict)
@@ -195,13 +195,6 @@ class Module:
         children = [f"  ({k}): " + repr(v).replace("\n", "\n  ") for k, v in self._children()]
         head = f"{type(self).__name__}({self.extra_repr()}"
         return head + ("\n" + "\n".join(children) + "\n)" if children else ")")
-
-
-def _path(path, owner):
-    try:
-        return os.fspath(path)
-    except TypeError:
-        raise TypeError(f"{owner}: path must be a str or os.PathLike, got {type(path).__name__}") from None
 
 
 _NPY_MAGIC = b"\x93NUMPY"
