@@ -24,9 +24,9 @@ def numpy_terms(kind, layer, x, R, monkeypatch):
     captured = []
     finish = nb._finish
 
-    def spy(dgx, dgh, xs, hs, w_ih):
-        captured.append((dgx.copy(), xs))
-        return finish(dgx, dgh, xs, hs, w_ih)
+    def spy(gx, gh, xs, h_prev, w_ih):              # gx: dL/d(x W_ih^T + b_ih), one row per (step, batch)
+        captured.append((np.array(gx).reshape(xs.shape[0], xs.shape[1], -1), xs))
+        return finish(gx, gh, xs, h_prev, w_ih)
     monkeypatch.setattr(nb, "_finish", spy)
     caches, inp = [], x
     for k in range(layer.num_layers):
@@ -41,7 +41,9 @@ def numpy_terms(kind, layer, x, R, monkeypatch):
         d_out = g["x"]
         grads.append(g)
     out = []
-    for (dgx, xs), g in zip(captured, grads):     # captured from the top layer down, as grads
+    for (dgx, xs), g, cache in zip(captured, grads, reversed(caches)):   # from the top layer down, as grads
+        if kind == "lstm":                        # the baseline keeps the gates as i, f, o, g: back to i, f, g, o
+            dgx = dgx[..., np.argsort(cache[-1])]
         out.append(([dgx[t].T @ xs[t] for t in range(T)], [dgx[t].sum(0) for t in range(T)], g["w_ih"]))
     return out[::-1]
 
