@@ -8,6 +8,7 @@ diagrams label the weight by the name a user would type.
 import math
 import numbers
 import os
+import stat
 import zipfile
 import zlib
 from typing import NamedTuple
@@ -177,7 +178,7 @@ class Module:
         """Load parameters saved by save(). A file that is corrupt, truncated or not ours raises ValueError
         (nothing is ever unpickled) and leaves the parameters as they were. Returns self."""
         path = as_path(path, "load")
-        state = read_npz(path)
+        state = read_npz(path, {name: p.shape for name, p in self.named_parameters()})
         try:
             self.load_state_dict(state, strict=strict)
         except ValueError as err:
@@ -200,35 +201,80 @@ class Module:
 _NPY_MAGIC = b"\x93NUMPY"
 
 
-def read_npz(path):
+_HEADER_ROOM = 1 << 16    # bytes a member may hold beyond its array: the .npy header (numpy writes < 4 KiB)
+_LARGEST_ITEM = 8         # bytes per number: float64 / int64 at most
+_STREAMED = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}   # inflated in bounded pieces
+
+
+def read_npz(path, expected=None):
     """{name: array} from an .npz archive of plain .npy arrays, read with the zip and .npy readers only: a
-    pickle, an object array, a truncated or corrupt archive or a foreign member is a ValueError naming the file
-    and what is wrong with it; an array whose header claims more data than its member holds is refused before
-    anything is allocated."""
-    with open(path, "rb") as f:                         # a missing file stays FileNotFoundError (an OSError)
-        head = f.read(6)
+    pickle, an object array, a truncated, corrupt or encrypted archive or a foreign member is a ValueError
+    naming the file and the member; nothing is ever unpickled.
+
+    Bounded by the model, not by the file: `expected` ({name: shape}, the model's parameters) is checked
+    against the zip directory's sizes and each .npy header before a member is inflated, and a member the
+    model has no place for is listed (as None) without being read. Only stored and deflated members are
+    read (what np.savez and np.savez_compressed write): zipfile inflates those in pieces of the size asked
+    for, but a bzip2 or lzma member in one piece of any size. (np.load would inflate every member whole
+    before anything could be checked, hence this reader.)"""
     bad = f"load: {path} is not an .npz archive of parameters written by save(): "
-    if not head.startswith(b"PK"):
-        what = ("it is a single .npy array" if head == _NPY_MAGIC else
-                "it is a pickle, which load() never unpickles" if head[:1] == b"\x80" else
-                "it is empty" if not head else "it is not a zip archive (an .npz file starts with 'PK')")
-        raise ValueError(bad + what)
-    state = {}
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                if not info.filename.endswith(".npy") or info.is_dir():
-                    raise ValueError(f"member {info.filename!r} is not a .npy array")
-                with archive.open(info) as f:
-                    state[info.filename[:-4]] = _read_npy(f, info)
-    except zipfile.BadZipFile as err:
-        raise ValueError(bad + f"the zip archive is truncated or corrupt ({err})") from None
-    except (ValueError, EOFError, zlib.error, NotImplementedError) as err:
-        raise ValueError(bad + str(err)) from None
-    return state
+    with _open_regular_file(path) as f:
+        head = f.read(6)
+        if not head.startswith(b"PK"):
+            what = ("it is a single .npy array" if head == _NPY_MAGIC else
+                    "it is a pickle, which load() never unpickles" if head[:1] == b"\x80" else
+                    "it is empty" if not head else "it is not a zip archive (an .npz file starts with 'PK')")
+            raise ValueError(bad + what)
+        try:
+            with zipfile.ZipFile(f) as archive:
+                return {_member_key(info): _read_member(archive, info, expected) for info in archive.infolist()}
+        except zipfile.BadZipFile as err:
+            raise ValueError(bad + f"the zip archive is truncated or corrupt ({err})") from None
+        except (ValueError, EOFError, zlib.error, NotImplementedError) as err:
+            raise ValueError(bad + str(err)) from None
 
 
-def _read_npy(f, info):
+def _open_regular_file(path):
+    """`path` opened for reading, when it is a regular file; a FIFO, device or folder is a ValueError
+    (opened without waiting: a FIFO with no writer would block open() forever)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError(f"load: {path} is not a regular file (a FIFO, device or folder); load reads .npz files")
+    return os.fdopen(fd, "rb")
+
+
+def _member_key(info):
+    """The parameter name of a member `name.npy`, after checking it is one we can read."""
+    name = info.filename
+    if not name.endswith(".npy") or info.is_dir():
+        raise ValueError(f"member {name!r} is not a .npy array")
+    if info.flag_bits & 0x1:
+        raise ValueError(f"member {name!r} is encrypted; load reads unencrypted archives")
+    if info.compress_type not in _STREAMED:
+        raise ValueError(f"member {name!r} is compressed with method {info.compress_type}; load reads "
+                         "stored or deflated members (as np.savez and np.savez_compressed write them)")
+    return name[:-4]
+
+
+def _read_member(archive, info, expected):
+    """The member's array; None when the model has no parameter of its name (then it is never inflated)."""
+    key = info.filename[:-4]
+    if expected is not None and key not in expected:
+        return None
+    shape = None if expected is None else expected[key]
+    if shape is not None:
+        limit = _HEADER_ROOM + math.prod(shape) * _LARGEST_ITEM
+        if info.file_size > limit:
+            raise ValueError(f"member {info.filename!r} holds {info.file_size} bytes, more than the model's "
+                             f"{key} of shape {shape} can use ({limit} at most)")
+    with archive.open(info) as f:
+        return _read_npy(f, info, shape)
+
+
+def _read_npy(f, info, want=None):
+    """One .npy member: its header read and checked (against the model's shape `want`, when given) before
+    its data is read."""
     name = info.filename
     if f.read(6) != _NPY_MAGIC:
         raise ValueError(f"member {name!r} is not a .npy array (no NUMPY header)")
@@ -241,11 +287,15 @@ def _read_npy(f, info):
         raise ValueError(f"member {name!r} has an unknown .npy version {version}")
     if dtype.hasobject:
         raise ValueError(f"member {name!r} holds Python objects (pickled data), which load() never unpickles")
+    if dtype.kind not in "fiub" or dtype.itemsize > _LARGEST_ITEM:
+        raise ValueError(f"member {name!r} holds {dtype} values; load reads numbers (at most 8 bytes each)")
     count = math.prod(shape)
     size, left = count * dtype.itemsize, info.file_size - f.tell()
     if size > left:                                      # refused before anything is allocated
         raise ValueError(f"member {name!r} is truncated: its header promises {shape} {dtype}, "
                          f"{size} bytes, but it holds {left}")
+    if want is not None and tuple(shape) != tuple(want):
+        raise ValueError(f"member {name!r} holds shape {shape}, but the model's {name[:-4]} has shape {want}")
     data = f.read(size)
     if len(data) != size:
         raise ValueError(f"member {name!r} is truncated: {len(data)} of {size} bytes")
