@@ -17,6 +17,17 @@ def npy_bytes(array):
     return f.getvalue()
 
 
+def refused_in_small_memory(m, path, match):
+    """m.load(path) raises a ValueError matching `match`, having allocated less than 4 MiB on the way."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=match):
+            m.load(path)
+        assert tracemalloc.get_traced_memory()[1] < 4 << 20
+    finally:
+        tracemalloc.stop()
+
+
 def test_a_bzip2_bomb_is_refused_without_inflating_it(tmp_path):
     """A few hundred bytes of bzip2 that inflate to 64 MB of zeros: zipfile inflates bzip2 in one piece of
     any size, so such a member is refused from the zip directory, before anything is inflated."""
@@ -27,14 +38,8 @@ def test_a_bzip2_bomb_is_refused_without_inflating_it(tmp_path):
         for _ in range(64):
             f.write(bytes(1 << 20))
     assert path.stat().st_size < 2000
-    m = tg.nn.Linear(2, 3, dtype=np.float64)
-    tracemalloc.start()
-    try:
-        with pytest.raises(ValueError, match=r"load: .*bomb.npz.*member 'weight.npy' is compressed with method 12"):
-            m.load(path)
-        assert tracemalloc.get_traced_memory()[1] < 4 << 20
-    finally:
-        tracemalloc.stop()
+    refused_in_small_memory(tg.nn.Linear(2, 3, dtype=np.float64), path,
+                            r"load: .*bomb.npz.*member 'weight.npy' is compressed with method 12")
 
 
 def test_a_deflated_member_larger_than_the_model_is_refused_before_inflating(tmp_path):
@@ -42,15 +47,8 @@ def test_a_deflated_member_larger_than_the_model_is_refused_before_inflating(tmp
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("weight.npy", npy_bytes(np.zeros((2000, 2000))))
         z.writestr("bias.npy", npy_bytes(np.zeros(3)))
-    m = tg.nn.Linear(2, 3)
-    tracemalloc.start()
-    try:
-        with pytest.raises(ValueError, match=r"member 'weight.npy' holds 32000128 bytes, more than the model's "
-                                             r"weight of shape \(3, 2\) can use"):
-            m.load(path)
-        assert tracemalloc.get_traced_memory()[1] < 4 << 20
-    finally:
-        tracemalloc.stop()
+    refused_in_small_memory(tg.nn.Linear(2, 3), path, r"member 'weight.npy' holds 32000128 bytes, more than the "
+                                                      r"model's weight of shape \(3, 2\) can use")
 
 
 def test_a_header_with_another_shape_and_unknown_members_are_never_read(tmp_path):
