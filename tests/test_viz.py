@@ -43,7 +43,10 @@ def parse(source):
         line = line.strip()
         m = re.match(r"^(\S+?)(?::\S+)? -> (\S+?)(?::\S+)? \[", line)
         if m:
-            edges.append((m[1], m[2], attrs(line)))
+            a = attrs(line)
+            if "headlabel" in a:                    # an edge's number is written at its head end
+                a["label"] = a.pop("headlabel")
+            edges.append((m[1], m[2], a))
             continue
         m = re.match(r"^(\S+) \[", line)
         if m and m[1] not in ("graph", "node", "edge"):
@@ -144,7 +147,8 @@ def test_lstm_copies_per_step_and_table_total():
     assert close(rows["weight_hh_l0"].total, norm(w.grad)) and close(rows["weight_hh_l0"].grad, norm(w.grad))
     np.testing.assert_allclose(sum(w_terms.values()), w.grad, rtol=1e-12)
     assert not any(name.endswith("ᵀ") and "weight_hh" in name for name in rows)
-    assert "weights" in nodes and "bias<SUB>hh,l0</SUB>" in nodes["weights"]["label"]
+    table = re.search(r'ID="weights">(.*?)</TABLE></TD>', viz.draw(loss, detail="ops", max_steps=6).source, re.S)
+    assert table and "bias<SUB>hh,l0</SUB>" in table[1]
     assert view.columns == ["t=1", "t=2", "t=3", "t=4…6", "t=7", "t=8", "t=9"]
     assert close(rows["bias_hh_l0"].terms["t=4…6"], norm(terms[4] + terms[5] + terms[6]))
 

@@ -19,23 +19,30 @@ class DotNotFound(OSError):
     """The `dot` program is missing: the DOT source was written instead of the picture."""
 
 
-def draw(tensor, detail="auto", grads=True, values=False, shared="auto", max_steps=None, title=None):
+def draw(tensor, detail="auto", grads=True, values=False, shared="auto", max_steps=None, title=None,
+         layout="auto", columns=None, font=None):
     """The unrolled graph that produced `tensor` (typically the loss) as a graphviz.Digraph.
 
-    detail: "ops" (one vertex per op, sub-clusters per layer and gate), "cells" (one box per cell and step),
-            "auto" (ops while the picture stays small).
+    detail: "ops" (one vertex per op, gates as fill colours), "cells" (one box per cell and step),
+            "auto" (ops while the picture fits a slide, see layout).
     grads:  after backward(), colour, width and label every edge by the norm of the gradient sent along it.
     values: print (abbreviated) values on named tensors and leaves.
     shared: how a weight used at several steps is drawn — "edges" (one vertex, an edge per use),
-            "copies" (a dashed copy in each step plus a table of per-step terms), "auto" (edges up to 4 steps).
+            "copies" (a dashed copy in each step plus a table of per-step terms), "auto" (edges up to 4 steps
+            in one row, else copies).
     max_steps: draw at most this many steps; the middle ones collapse into one `t=a … t=b` box
             (default 6 at ops detail, fewer for big cells so that about 240 ops are drawn; 8 at cells detail).
+    layout: "lr" (time left to right, one row), "tb" (one row per step, time top to bottom), "wrap" (rows of
+            `columns` steps), "auto" (the first of lr, tb, wrap whose text is at least 12 px high on a
+            1920x1080 slide, trying cells detail when detail="auto" and ops do not fit; needs `dot`).
+            Every step is drawn the same way in "tb"; in one row the steps' arrangement is dot's.
+    font:   the size of every name and number, in points (default 14).
+    The Digraph (a dot.Picture) shows inline in Jupyter at most as wide as the cell (viz.fit.fluid).
     """
     from tinygrad_rnn import Tensor
     from tinygrad_rnn.core.mode import gc_paused
 
-    from .dot import to_dot
-    from .view import build
+    from .dot import FONT_SIZE, LAYOUTS
     if not isinstance(tensor, Tensor):
         raise TypeError(f"draw: expected the Tensor whose graph to draw (typically the loss), got "
                         f"{type(tensor).__name__}")
@@ -43,10 +50,53 @@ def draw(tensor, detail="auto", grads=True, values=False, shared="auto", max_ste
         raise ValueError(f"draw: max_steps must be a positive integer or None, got {max_steps!r}")
     if title is not None and not isinstance(title, str):
         raise TypeError(f"draw: title must be a string or None, got {type(title).__name__}")
+    if layout not in LAYOUTS:
+        raise ValueError(f"draw: layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    if columns is not None and (isinstance(columns, bool) or not isinstance(columns, int) or columns < 1):
+        raise ValueError(f"draw: columns must be a positive integer or None, got {columns!r}")
+    font = FONT_SIZE if font is None else font
+    if isinstance(font, bool) or not isinstance(font, (int, float)) or not 4 <= font <= 72:
+        raise ValueError(f"draw: font must be a size in points between 4 and 72, got {font!r}")
     with gc_paused():                # reading a long tape makes many objects and no cycles: scanning them is waste
-        view = build(tensor, detail, grads, values, shared, max_steps)
-        check_layout(view)
-        return to_dot(view, title)
+        return _layout(tensor, detail, grads, values, shared, max_steps, title, layout, columns, font)
+
+
+def _layout(tensor, detail, grads, values, shared, max_steps, title, layout, columns, font):
+    """The Digraph in the layout asked for, or (layout="auto") the first of these whose text is at least
+    fit.READABLE px high on a 1920x1080 slide: one row, one row per step, two rows, then (detail="auto")
+    cells in one row; if none is, the one with the largest text."""
+    from . import fit
+    from .dot import to_dot
+    from .view import build
+    views = {}
+
+    def candidate(detail, layout, columns=None):
+        share = shared if shared != "auto" or layout == "lr" else "copies"   # rows of their own need copies
+        if (detail, share) not in views:
+            views[detail, share] = build(tensor, detail, grads, values, share, max_steps)
+            check_layout(views[detail, share])
+        return to_dot(views[detail, share], title, layout, columns, font)
+
+    if layout != "auto":
+        return candidate(detail, layout, columns)
+    first = build(tensor, detail, grads, values, shared, max_steps)
+    check_layout(first)
+    views[first.detail, shared] = views[first.detail, first.shared] = first
+    tries = [(first.detail, "lr"), (first.detail, "tb"), (first.detail, "wrap", -(-len(first.steps) // 2))]
+    if detail == "auto" and first.detail == "ops":
+        tries.append(("cells", "lr"))
+    best = None
+    for args in tries:
+        graph = candidate(*args)
+        try:
+            score = fit.fitted_font(graph, font)
+        except fit.NoDot:
+            return candidate(first.detail, "tb")    # nothing to measure with: one row per step
+        if score >= fit.READABLE:
+            return graph
+        if best is None or score > best[0]:
+            best = (score, graph)
+    return best[1]
 
 
 MAX_FAN_OUT = 24         # one vertex feeding more ops than this (a weight used at every step of an unscoped loop)

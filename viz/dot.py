@@ -1,4 +1,11 @@
-"""Write a view (view.py) as a graphviz.Digraph: time left to right, gradients as colour, width and labels.
+"""Write a view (view.py) as a graphviz.Digraph: data flowing left to right inside each step, the steps in one
+row, one row each (time top to bottom) or rows of a few; gradients as colour, width and numbers at the
+edges' heads; one font size for every name and number.
+
+A step reads the state of the step before through a dashed port box (where step 1 has h_0), and a gate is a
+fill colour, not a sub-box: so in one row per step, every row is its own piece of the graph for dot and is
+laid out the same way (dot orders sub-boxes anew at every step). The legend and the table of per-step
+terms sit above the picture, in the graph's label.
 
 Every vertex, edge and cluster keeps the id the view gave it and a `class` naming its kind, so the SVG
 that graphviz writes can be restyled by the HTML player without laying it out again.
@@ -6,13 +13,14 @@ that graphviz writes can be restyled by the HTML player without laying it out ag
 import math
 import re
 import textwrap
+from dataclasses import replace
 from html import escape as _html_escape
 from itertools import pairwise
 
 import graphviz
 
 from .text import MAX_LABEL, visible
-from .view import conventions
+from .view import Edge, Vertex, conventions
 
 FONT = "Helvetica,Arial,sans-serif"
 # ColorBrewer YlOrRd without its two near-white steps: weak gradients stay visible on white.
@@ -76,84 +84,206 @@ def shape_text(shape):
     return "×".join(map(str, shape)) if shape else "scalar"
 
 
-def small(text, colour="#555555", size=7):
-    return f'<FONT POINT-SIZE="{size}" COLOR="{colour}">{text}</FONT>'
+FONT_SIZE = 14           # points: every name and number; the title is a little larger
+LAYOUTS = ("auto", "lr", "tb", "wrap")
 
 
-def to_dot(view, title=None):
-    graph_attr = {"rankdir": "LR", "newrank": "true", "nodesep": "0.12", "ranksep": "0.22", "fontname": FONT,
-                  "fontsize": "10", "labelloc": "t", "labeljust": "l", "id": "tape", "class": f"tape {view.detail}"}
-    g = graphviz.Digraph("tape", graph_attr=graph_attr,
-                         node_attr={"fontname": FONT, "fontsize": "9", "height": "0.2", "width": "0.2",
-                                    "margin": "0.04,0.02"},
-                         edge_attr={"fontname": FONT, "fontsize": "7", "arrowsize": "0.45"})
-    lines = [f"<B>{escape(title, 3 * MAX_LABEL)}</B>"] if title else []
-    if STATUS.get(view.status):
-        lines.append(f'<FONT COLOR="#b00020">{escape(STATUS[view.status], None)}</FONT>')
-    lines += [f'<FONT COLOR="#b00020">{escape(n, 3 * MAX_LABEL)}</FONT>' for n in view.notes]
-    if lines:
-        g.attr(label="<" + "<BR ALIGN='LEFT'/>".join(lines) + "<BR ALIGN='LEFT'/>>")
+def small(text, colour="#555555"):
+    """Secondary text (a gradient, a shape, a note): another colour, the same size as the name it goes with."""
+    return f'<FONT COLOR="{colour}">{text}</FONT>'
+
+
+def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE):
+    """The view as a Digraph. Inside a step, data flows left to right; the steps are laid out as `layout`
+    says: "lr" all in one row, "tb" one step per row (time top to bottom), "wrap" rows of `columns` steps."""
+    per_row = _per_row(view, layout, columns)
+    graph_attr = {"rankdir": "LR", "newrank": "true", "nodesep": "0.12", "ranksep": "0.25", "fontname": FONT,
+                  "fontsize": f"{font * 1.15:g}", "labelloc": "t", "labeljust": "l", "id": "tape",
+                  "class": f"tape {view.detail} {layout}", "remincross": "true"}
+    g = Picture("tape", graph_attr=graph_attr,
+                node_attr={"fontname": FONT, "fontsize": f"{font:g}", "height": "0.2", "width": "0.2",
+                           "margin": "0.05,0.02"},
+                edge_attr={"fontname": FONT, "fontsize": f"{font:g}", "arrowsize": "0.6"})
     lo, hi = view.norm_range or (1.0, 1.0)
-    loss = view.vertices[view.root].name or "loss"
+    g.attr(label=_graph_label(view, title, lo, hi, font))
 
-    # vertices, nested in their clusters (built as a tree, then written depth first)
+    row = _rows(view, per_row)
+    links, edges = _links(view, row)
+
+    # vertices, nested in their clusters (built as a tree, then written depth first). dot stacks the
+    # separate rows bottom to top in the order it meets them (rankdir=LR), so the last row is written first.
     tree = {(): ([], {})}
-    for v in view.vertices.values():
+    kinds = {"input": 1, "const": 1, "link": 1}     # a step's initial state (h_0) where later steps have ports
+    for v in sorted([*view.vertices.values(), *links], key=lambda v: (-row.get(v.id, 0), kinds.get(v.kind, 0))):
         node = tree[()]
-        for cid in v.cluster:
-            node = node[1].setdefault(cid, ([], {}))
+        for cid in v.cluster:           # a gate is a fill colour, not a box: dot would order the boxes anew
+            if view.clusters[cid].kind != "gate":       # at every step
+                node = node[1].setdefault(cid, ([], {}))
         node[0].append(v)
 
     def write(graph, content):
         for v in content[0]:
-            graph.node(v.id, **_vertex_attrs(v, lo, hi))
+            graph.node(v.id, **_vertex_attrs(v, lo, hi, _gate(view, v)))
         for cid, inner in content[1].items():
             with graph.subgraph(name=cid) as sub:
-                sub.attr(**_cluster_attrs(view.clusters[cid]))
+                sub.attr(**_cluster_attrs(view.clusters[cid], f"{font:g}"))
                 write(sub, inner)
 
     write(g, tree[()])
-
-    for e in view.edges:
+    fan_out = {}
+    for e in edges:
+        fan_out[e.src] = fan_out.get(e.src, 0) + 1
+    for e in edges:
         tail = e.src + (f":{e.src_port}:e" if e.src_port else "")
         head = e.dst + (f":{e.dst_port}:w" if e.dst_port else "")
-        g.edge(tail, head, **_edge_attrs(e, lo, hi))
+        a = _edge_attrs(e, lo, hi)
+        src = view.vertices.get(e.src)
+        if src and (src.kind == "param" and fan_out[e.src] > 1 or _crosses(view, e)):
+            a["weight"] = "0"               # a weight drawn once, an edge to each step, an edge from one step
+                                            # to the next: none may tilt the row into a staircase
+        g.edge(tail, head, **a)
 
     # step clusters in a row, not a staircase: the last vertex of each step comes before every vertex of
     # the next step that no edge feeds (its inputs and weight copies), which would otherwise float left
-    for a, b in _invisible_chain(view):
-        g.edge(a, b, style="invis")
-
-    if view.status == "grads":
-        g.node("legend", _legend(view, lo, hi, loss), shape="plain", id="legend", **{"class": "legend"})
-        g.edge(view.root, "legend", style="invis")
-        if view.weights:
-            g.node("weights", _table(view, lo, hi, loss), shape="plain", id="weights", **{"class": "weights"})
-            g.edge(view.root, "weights", style="invis")
+    for a, b in _invisible_chain(view, per_row):
+        g.edge(a, b, style="invis", weight="0")
     return g
 
 
-def _invisible_chain(view):
-    """Pairs (a, b): a ends step t (no edge leaves it within its step), b starts step t+1 (no edge enters it)."""
-    members = {}
-    for v in view.vertices.values():
-        if v.cluster and (v.cluster[0].startswith("cluster_t") or v.cluster[0] == "cluster_elided"):
-            members.setdefault(v.cluster[0], []).append(v)
+class Picture(graphviz.Digraph):
+    """A graphviz.Digraph whose inline SVG (Jupyter, nbconvert) scales down to the cell's width."""
+
+    def _repr_image_svg_xml(self):
+        from .fit import fluid
+        return fluid(super()._repr_image_svg_xml())
+
+
+def _crosses(view, e):
+    """Does the edge join two different steps?"""
+    a, b = view.vertices.get(e.src), view.vertices.get(e.dst)
+    return bool(a and b and a.step is not None and b.step is not None and a.cluster[:1] != b.cluster[:1])
+
+
+def _graph_label(view, title, lo, hi, font):
+    """The title, any warnings, then the legend and the table of per-step terms side by side: above the
+    picture, where they cost no width of their own."""
+    lines = [f'<FONT POINT-SIZE="{font * 1.3:g}"><B>{escape(title, 3 * MAX_LABEL)}</B></FONT>'] if title else []
+    if STATUS.get(view.status):
+        lines.append(f'<FONT COLOR="#b00020">{escape(STATUS[view.status], None)}</FONT>')
+    lines += [f'<FONT COLOR="#b00020">{escape(n, 3 * MAX_LABEL)}</FONT>' for n in view.notes]
+    rows = [f'<TR><TD ALIGN="LEFT" COLSPAN="2">{line}</TD></TR>' for line in lines]
+    if view.status == "grads":
+        loss = view.vertices[view.root].name or "loss"
+        cells = f'<TD ALIGN="LEFT" VALIGN="TOP" ID="legend">{_legend(view, lo, hi, loss)[1:-1]}</TD>'
+        if view.weights:
+            cells += f'<TD ALIGN="LEFT" VALIGN="TOP" ID="weights">{_table(view, lo, hi, loss)[1:-1]}</TD>'
+        rows.append(f"<TR>{cells}</TR>")
+    if not rows:
+        return ""
+    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="4" CELLPADDING="0">' + "".join(rows)
+            + "</TABLE>>")
+
+
+def _step_order(view):
+    """The step clusters in time order, the elided block in its place."""
     order = [f"cluster_t{s}" for s in view.steps]
     if view.elided:
         order.insert(sum(1 for s in view.steps if s < view.elided[0]), "cluster_elided")
-    order.append("after")                  # what follows the steps (the outputs, the loss) comes last
-    members["after"] = [v for v in view.vertices.values() if v.after]
+    return order
+
+
+def _members(view):
+    """cluster id (a step's, the elided block's, "before", "after") -> its vertices."""
+    members = {"before": [], "after": []}
+    for v in view.vertices.values():
+        top = v.cluster[0] if v.cluster else None
+        if top and (top.startswith("cluster_t") or top == "cluster_elided"):
+            members.setdefault(top, []).append(v)
+        elif v.after:
+            members["after"].append(v)
+        elif top:
+            members["before"].append(v)
+    return members
+
+
+def _per_row(view, layout, columns):
+    if layout not in LAYOUTS[1:]:
+        raise ValueError(f"draw: layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
+    n = max(len(_step_order(view)), 1)
+    if layout == "lr":
+        return n
+    if layout == "tb":
+        return 1
+    return n if columns is None else max(1, min(int(columns), n))
+
+
+def _rows(view, per_row):
+    """vertex id -> the row of steps it is drawn in: before the steps, row 0; after them, the last row of
+    steps when all steps are in one row, else a row of their own."""
+    order = _step_order(view)
+    at = {cid: i // per_row for i, cid in enumerate(order)}
+    last = (len(order) - 1) // per_row if order else 0
+    row = {}
+    for v in view.vertices.values():
+        if v.cluster and v.cluster[0] in at:
+            row[v.id] = at[v.cluster[0]]
+        elif v.after:
+            row[v.id] = last + (per_row < len(order))
+        elif v.cluster:
+            row[v.id] = 0 if per_row >= len(order) else -1    # several rows: a row of its own, at the top
+    return row
+
+
+def _invisible_chain(view, per_row):
+    """Pairs (a, b): a ends step t (no edge leaves it within its step), b starts step t+1 (no edge enters it),
+    for consecutive steps of one row; what comes before the steps leads the first row, what follows them
+    (outputs, the loss) ends the last."""
+    members = _members(view)
+    order = _step_order(view)
+    breaks = {order[i] for i in range(per_row, len(order), per_row)}      # the first step of each later row
+    order = ["before"] + order + ["after"]
     fed = {e.dst for e in view.edges}
     inner = {e.src for e in view.edges
              if view.vertices[e.src].cluster[:1] == view.vertices[e.dst].cluster[:1]}
     pairs = []
+    if breaks:                              # one component per row (so dot keeps every row's arrangement)
+        order = order[1:]
     for prev, cid in pairwise(order):
-        if prev not in members:
+        if not members.get(prev) or cid in breaks:
             continue
         ends = [v.id for v in members[prev] if v.id not in inner]
         pairs += [(a, v.id) for v in members.get(cid, ()) if v.id not in fed for a in ends]
     return pairs
+
+
+def _links(view, row):
+    """Every step is drawn the same way: what a step reads from an earlier step (h_{t-1}, c_{t-1}) enters it
+    through a dashed port box inside it, where step 1 has its initial state (h_0, c_0); within a row a plain
+    line joins the state to the port. Between rows there is no line: a line would tie the rows together,
+    and dot would then order them as it likes (the port names where the state comes from).
+    Returns the ports (kind "link") and the edges to draw (the ports' lines have kind "link")."""
+    links, edges, joined = {}, [], set()
+    for e in view.edges:
+        src, dst = view.vertices[e.src], view.vertices[e.dst]
+        if e.src not in row or e.dst not in row or src.step is None or src.cluster[:1] == dst.cluster[:1] \
+                or src.kind not in ("op", "cell", "stub"):
+            edges.append(e)
+            continue
+        lid = f"link_{e.src}_{e.src_port or ''}_{dst.cluster[0] if dst.cluster else 'after'}"
+        if lid not in links:
+            where = dst.cluster if dst.kind == "op" else dst.cluster[:1]
+            name = _port_name(src.outputs, e.src_port) if e.src_port else src.name or src.label
+            links[lid] = Vertex(lid, "link", name, where, step=dst.step, note=f"from t={src.step}")
+            row[lid] = row[e.dst]
+        if row[e.src] == row[e.dst] and lid not in joined:
+            joined.add(lid)
+            edges.append(Edge(f"{lid}_in", e.src, lid, "link", src_port=e.src_port))
+        edges.append(replace(e, src=lid, src_port=None))
+    return list(links.values()), edges
+
+
+def _port_name(ports, port):
+    return next((name for pid, _, name in ports if pid == port), port)
 
 
 def _lines(*rows):
@@ -162,7 +292,13 @@ def _lines(*rows):
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">{cells}</TABLE>>'
 
 
-def _vertex_attrs(v, lo, hi):
+def _gate(view, v):
+    """The gate a vertex belongs to ("forget_gate"), or None."""
+    gates = [view.clusters[c].label for c in v.cluster if view.clusters[c].kind == "gate"]
+    return gates[-1].replace(" ", "_") if gates else None
+
+
+def _vertex_attrs(v, lo, hi, gate=None):
     a = {"id": v.id, "class": f"{v.kind}" + (f" t{v.step}" if v.step is not None else "")}
     if v.group:
         a["group"] = v.group
@@ -171,25 +307,29 @@ def _vertex_attrs(v, lo, hi):
     if v.kind == "cell":
         a.update(shape="plain", label=_cell_html(v))
     elif v.kind == "elided":
-        a.update(shape="box", style="dashed,rounded", color="#666666", fontsize="10",
-                 label=_lines(escape(v.label), small(escape(v.note), size=8)))
+        a.update(shape="box", style="dashed,rounded", color="#666666", 
+                 label=_lines(escape(v.label), small(escape(v.note))))
+    elif v.kind == "link":
+        a.update(shape="box", style="dashed,rounded", color="#5b7fa8",
+                 label=_lines(name_html(v.label) + " " + small(escape(v.note))))
     elif v.kind == "stub":
-        a.update(shape="box", style="dashed,rounded", color="#9a9a9a", fontsize="8", margin="0.03,0.01",
-                 label=_lines(small("→ " + name_html(v.label), "#555555", 8)))
+        a.update(shape="box", style="dashed,rounded", color="#9a9a9a", margin="0.03,0.01",
+                 label=_lines(small("→ " + name_html(v.label), "#555555")))
     elif v.kind == "op" and not v.name:
-        a.update(shape="ellipse", style="filled", fillcolor="#f2f2f2", color="#8a8a8a", fontsize="8",
-                 label=_lines(escape(v.label), grad))
+        a.update(shape="ellipse", style="filled", fillcolor=GATE_FILL.get(gate, "#f2f2f2"), color="#8a8a8a",
+                 label=_lines(escape(v.label) + (" " + grad if grad else "")))
     else:
         title = name_html(v.name if v.kind == "op" else v.label)
         if v.kind == "op":
-            title += " " + small(escape(v.label), "#444444", 8)
-        if v.shape is not None and v.kind != "copy":
-            title += " " + small(shape_text(v.shape))
+            title += " " + small(escape(v.label), "#444444")
         note = small(escape(v.note), "#666666") if v.note and v.kind != "copy" else ""
         style, fill, line = {"op": ("rounded,filled", "#e3eefb", "#5b7fa8"), "param": ("filled", "#fff1c2", "#b08a00"),
                              "copy": ("dashed,filled", "#fff8e0", "#b08a00"), "input": ("rounded", "white", "#777777"),
                              "const": ("rounded,dotted", "white", "#999999")}[v.kind]
-        a.update(shape="box", style=style, fillcolor=fill, color=line, label=_lines(title, note, value, grad))
+        if v.kind == "op" and gate:
+            fill = GATE_FILL.get(gate, "#f6f6f6")
+        a.update(shape="box", style=style, fillcolor=fill, color=line,
+                 label=_lines(title + (" " + grad if grad else ""), note, value))
     return a
 
 
@@ -207,18 +347,18 @@ def _cell_html(v):
             f'BGCOLOR="#eef3fb" COLOR="#5b7fa8">{head}{"".join(cells)}</TABLE>>')
 
 
-def _cluster_attrs(c):
+def _cluster_attrs(c, font):
     a = {"id": c.id, "class": c.kind, "fontname": FONT, "labeljust": "l"}
     if c.kind == "step":
-        a.update(label=plain_label(c.label), style="rounded", color="#9a9a9a", fontsize="11")
+        a.update(label=plain_label(c.label), style="rounded", color="#9a9a9a", fontsize=font)
     elif c.kind == "scope":
-        a.update(label=plain_label(c.label), style="rounded,dashed", color="#b5b5b5", fontsize="8", fontcolor="#666666")
+        a.update(label=plain_label(c.label), style="rounded,dashed", color="#b5b5b5", fontsize=font, fontcolor="#666666")
     elif c.kind == "gate":
         key = c.label.replace(" ", "_")
-        a.update(label=plain_label(c.label), style="rounded,filled", color="#d8d8d8", fontsize="7", fontcolor="#777777",
+        a.update(label=plain_label(c.label), style="rounded,filled", color="#d8d8d8", fontsize=font, fontcolor="#666666",
                  fillcolor=GATE_FILL.get(key, "#f6f6f6"))
     elif c.kind in ("before", "after"):
-        a.update(label=plain_label(c.label), style="rounded,dashed", color="#c8c8c8", fontsize="8", fontcolor="#888888")
+        a.update(label=plain_label(c.label), style="rounded,dashed", color="#c8c8c8", fontsize=font, fontcolor="#777777")
     else:
         a.update(label="", style="invis")
     return a
@@ -226,6 +366,9 @@ def _cluster_attrs(c):
 
 def _edge_attrs(e, lo, hi):
     a = {"id": e.id, "class": f"edge-{e.kind}"}
+    if e.kind == "link":                    # weight 0: the line may slant, the steps stay level
+        a.update(color="#9ab0c8", penwidth="1.2", arrowhead="none", weight="0")
+        return a
     if e.kind == "through":
         a["style"] = "dashed"
     if e.grad is None:
@@ -236,7 +379,9 @@ def _edge_attrs(e, lo, hi):
         t = shade(e.grad, lo, hi)
         a.update(color=colour(t), penwidth=f"{0.8 + 4.2 * t:.2f}")
     if e.label:
-        a.update(label=fmt(e.grad), fontcolor="#444444")
+        # at the head end, beside the arrow: each number sits by the edge it belongs to, a fan-out's
+        # numbers by their several targets; a head label costs no rank of its own (a label would)
+        a.update(headlabel=fmt(e.grad), labelfontcolor="#444444", labeldistance="1.6", labelangle="-35")
     return a
 
 
@@ -261,7 +406,7 @@ def _legend(view, lo, hi, loss):
         notes.append("<BR ALIGN='LEFT'/>".join(escape(line) for line in textwrap.wrap(text, 62)) + "<BR ALIGN='LEFT'/>")
     rows = [f'<TR><TD COLSPAN="{k}" ALIGN="LEFT"><B>gradient along an edge</B>: ‖∂{name}/∂·‖, log scale</TD></TR>',
             f"<TR>{swatches}</TR>", f"<TR>{ticks}</TR>"]
-    rows += [f'<TR><TD COLSPAN="{k}" ALIGN="LEFT">{small(n, "#333333", 8)}</TD></TR>' for n in notes]
+    rows += [f'<TR><TD COLSPAN="{k}" ALIGN="LEFT">{small(n, "#333333")}</TD></TR>' for n in notes]
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="1" CELLPADDING="1">{"".join(rows)}</TABLE>>'
 
 
@@ -273,7 +418,7 @@ def _table(view, lo, hi, loss):
         terms = "".join(f"<TD>{fmt(w.terms[c]) if w.terms.get(c) is not None else '·'}</TD>" for c in cols)
         rows.append(f'<TR><TD ALIGN="LEFT">{name_html(w.name)}</TD>{terms}<TD><B>{fmt(w.total)}</B></TD></TR>')
     foot = (f'<TR><TD COLSPAN="{len(cols) + 2}" ALIGN="LEFT">'
-            f'{small("one term per step; the terms add up (as arrays) to the total, which is .grad", "#333333", 8)}'
+            f'{small("one term per step; the terms add up (as arrays) to the total, which is .grad", "#333333")}'
             "</TD></TR>")
     return (f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" COLOR="#bbbbbb">'
             f'{"".join(rows)}{foot}</TABLE>>')

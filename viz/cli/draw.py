@@ -4,6 +4,10 @@
     tinygrad-rnn draw --model gru --steps 200 --layers 2 --out gru.png # long: middle steps elided, cells
     tinygrad-rnn draw --model seed --out seed.pdf                     # the seed's three-step network
     tinygrad-rnn draw --model seed --layers 2 --steps 4 --out two.svg # the seed's two-layer network
+    tinygrad-rnn draw --model lstm --steps 3 --layout tb --font 16    # one row per step, larger text
+
+By default (--layout auto) the picture fits a 1920x1080 slide with every name and number at least 12 px
+high when it can: one row of steps, else one row per step, else two rows, else one box per cell.
 
 The loss is ½‖y_T − d_T‖² on the last step's output (the seed's E_3 for --model seed; the two-layer network's
 E = Σ_t ½‖O_t − d_t‖²), so the picture shows how the gradient of a late loss reaches the early steps — or fades
@@ -37,6 +41,11 @@ def register(subparsers):
     p.add_argument("--shared", choices=("auto", "edges", "copies"), default="auto",
                    help="a weight used at every step: one vertex with an edge per use, or a copy per step")
     p.add_argument("--max-steps", type=positive(), default=None, help="elide the middle beyond this many steps")
+    p.add_argument("--layout", choices=("auto", "lr", "tb", "wrap"), default="auto",
+                   help="lr: time left to right; tb: one row per step, time top to bottom; wrap: rows of "
+                        "--columns steps; auto (default): the first whose text is >= 12 px on a 1920x1080 slide")
+    p.add_argument("--columns", type=positive(), default=None, help="steps per row for --layout wrap")
+    p.add_argument("--font", type=float, default=None, help="size of every name and number in points (default 14)")
     p.add_argument("--out", default=None, help="output file: .svg .png .pdf or .dot (default <model>.svg)")
     p.set_defaults(run=run)
 
@@ -49,7 +58,7 @@ def run(args):
     start = time.perf_counter()
     try:
         viz.save(loss, out, detail=args.detail, grads=args.grads, values=args.values, shared=args.shared,
-                 max_steps=args.max_steps, title=what)
+                 max_steps=args.max_steps, title=what, layout=args.layout, columns=args.columns, font=args.font)
     except viz.DotNotFound as missing:
         print(f"tinygrad-rnn draw: {missing}", file=sys.stderr)
         return 1

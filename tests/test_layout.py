@@ -1,0 +1,131 @@
+"""Pictures for a classroom, measured on the SVG that dot writes: the CLI's default pictures fit a 1920x1080
+slide with every name and number at least 12 px high, and every step of a layer is drawn the same way."""
+import re
+import shutil
+from collections import Counter, defaultdict
+
+import pytest
+
+import viz
+from viz.cli import main
+from viz.cli.draw import build_loss
+from viz.fit import READABLE, boxes, fluid, slide_fit
+from viz.view import build
+
+pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot is not installed")
+
+
+@pytest.mark.parametrize("argv", [["--model", "seed"], ["--model", "lstm", "--steps", "2", "--detail", "ops"],
+                                  ["--model", "lstm", "--steps", "4"]])
+def test_cli_defaults_fit_a_slide_with_readable_text(argv, tmp_path, capsys):
+    out = tmp_path / "picture.svg"
+    assert main(["draw", *argv, "--out", str(out)]) == 0
+    fit = slide_fit(out.read_text())
+    print(" ".join(argv), fit)
+    assert fit.fitted_font >= READABLE                  # every text element, scaled with the picture
+    assert fit.font >= READABLE                         # and at the picture's own size (a notebook)
+    assert fit.width * fit.scale <= 1920.5 and fit.height * fit.scale <= 1080.5
+
+
+def test_slide_fit_reads_graphviz_sizes():
+    svg = ('<svg width="1440pt" height="405pt" viewBox="0 0 1440 405" xmlns="http://www.w3.org/2000/svg">'
+           '<g transform="scale(1 1) rotate(0) translate(4 401)"><text font-size="9.00">a</text>'
+           '<text font-size="14.00">b</text></g></svg>')
+    fit = slide_fit(svg)
+    assert (fit.width, fit.height, fit.font) == (1920, 540, 12)
+    assert fit.scale == 1 and fit.fitted_font == 12
+    wide = fluid(svg)
+    assert 'width="100%"' in wide and "max-width:1920px" in wide and 'height="405pt"' not in wide
+
+
+def test_inline_svg_scales_to_the_cell():
+    loss, _ = build_loss("lstm", 2)
+    picture = viz.draw(loss)
+    svg = picture._repr_mimebundle_()["image/svg+xml"]
+    assert re.search(r'<svg width="100%" style="max-width:\d+px;height:auto"', svg)
+    assert "viewBox" in svg
+
+
+def _role(vertex):
+    """What a vertex is within its step, the same at every step: h_2 and h_3 are both 'h'."""
+    base = re.sub(r"_?\d+$", "", vertex.name or vertex.label)
+    op = re.sub(r"^\[\d+\]$", "[t-1]", vertex.label)          # x W_ih^T row t-1: [0], [1], ...
+    where = tuple(re.sub(r"^cluster_t\d+_", "", c) for c in vertex.cluster[1:])     # its layer and gate
+    return base, op if vertex.kind == "op" else "tensor", where
+
+
+def arrangement(view, svg):
+    """Per step cluster: for each column of vertices (one rank, the same x), the roles top to bottom.
+    The state a step reads (h_0 at step 1, the port of h_{t-1} later) counts as a vertex of the step."""
+    box = boxes(svg)
+    names = {vid: _role(v) for vid, v in view.vertices.items()}
+    for vid in box:
+        if vid.startswith("link_"):                # link_<source vertex>_<port>_<step cluster>
+            source = view.vertices[vid[5:].split("_", 1)[0] if vid[5:].startswith("op") else
+                                   re.match(r"(cell_\w+?_t\d+)_", vid[5:])[1]]
+            names[vid] = (re.sub(r"_?\d+$", "", source.name or source.label), "tensor", source.layer)
+    members = defaultdict(list)
+    for vid, (x0, y0, x1, y1) in box.items():
+        if vid in names:
+            step = next((c for c in box if re.fullmatch(r"cluster_t\d+", c) and _inside(box[c], box[vid])), None)
+            if step:
+                members[step].append((round((x0 + x1) / 2 - box[step][0]), (y0 + y1) / 2, names[vid]))
+    out = {}
+    for step, items in members.items():
+        columns = defaultdict(list)
+        for x, y, role in items:
+            columns[x].append((y, role))
+        count = Counter()
+        out[step] = []
+        for x in sorted(columns):
+            roles = [role for _, role in sorted(columns[x])]
+            out[step].append(tuple(roles))
+            count.update(roles)
+    return out
+
+
+def _inside(outer, inner):
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
+
+
+def _cluster_steps(svg):
+    return {c: b for c, b in boxes(svg).items() if re.fullmatch(r"cluster_t\d+", c)}
+
+
+CASES = [("lstm", 1, 3), ("lstm", 2, 3), ("gru", 1, 3), ("gru", 2, 3), ("rnn", 1, 4), ("rnn", 2, 3),
+         ("seed", 1, 3), ("seed", 2, 4)]
+
+
+def above(columns):
+    """{(a, b)}: roles a and b in one column, a above b (roles met twice in a column are left out)."""
+    out = set()
+    for column in columns:
+        once = [r for r in column if column.count(r) == 1]
+        out |= {(a, b) for k, a in enumerate(once) for b in once[k + 1:]}
+    return out
+
+
+@pytest.mark.parametrize("model,layers,steps", CASES)
+def test_every_step_drawn_the_same_way(model, layers, steps):
+    """One row per step: any two vertices that share a column (a rank) at two steps -- the gates, x_t, W,
+    the previous state -- are in the same order at both; the rows left-aligned, one under the other in
+    time order."""
+    loss, _ = build_loss(model, steps, layers)
+    graph = viz.draw(loss, detail="ops", layout="tb")
+    view = build(loss, "ops", shared="copies")
+    svg = graph.pipe(format="svg", encoding="utf-8")
+    seen = arrangement(view, svg)
+    assert len(seen) == steps
+    orders = {step: above(columns) for step, columns in seen.items()}
+    compared = 0
+    for a in orders:
+        for b in orders:
+            flipped = {(x, y) for x, y in orders[a] if (y, x) in orders[b]}
+            assert not flipped, (a, b, sorted(flipped)[:3])
+            compared += len(orders[a] & orders[b])
+    assert compared > 0
+    rows = _cluster_steps(svg)
+    tops = [rows[f"cluster_t{t}"][1] for t in range(1, steps + 1)]
+    assert tops == sorted(tops)                     # time runs down
+    lefts = [rows[c][0] for c in rows]
+    assert max(lefts) - min(lefts) < 10, lefts      # no staircase: every row starts at one x (within 10 pt)
