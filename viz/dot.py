@@ -97,7 +97,7 @@ def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE):
     """The view as a Digraph. Inside a step, data flows left to right; the steps are laid out as `layout`
     says: "lr" all in one row, "tb" one step per row (time top to bottom), "wrap" rows of `columns` steps."""
     per_row = _per_row(view, layout, columns)
-    graph_attr = {"rankdir": "LR", "newrank": "true", "nodesep": "0.12", "ranksep": "0.25", "fontname": FONT,
+    graph_attr = {"rankdir": "LR", "newrank": "true", "nodesep": "0.12", "ranksep": "0.2", "fontname": FONT,
                   "fontsize": f"{font * 1.15:g}", "labelloc": "t", "labeljust": "l", "id": "tape",
                   "class": f"tape {view.detail} {layout}", "remincross": "true"}
     g = Picture("tape", graph_attr=graph_attr,
@@ -130,14 +130,17 @@ def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE):
                 write(sub, inner)
 
     write(g, tree[()])
-    fan_out = {}
+    fan_out, fan_in = {}, {}
     for e in edges:
         fan_out[e.src] = fan_out.get(e.src, 0) + 1
+        fan_in[e.dst] = fan_in.get(e.dst, 0) + 1
     for e in edges:
         tail = e.src + (f":{e.src_port}:e" if e.src_port else "")
         head = e.dst + (f":{e.dst_port}:w" if e.dst_port else "")
         a = _edge_attrs(e, lo, hi)
-        src = view.vertices.get(e.src)
+        src, dst = view.vertices.get(e.src), view.vertices.get(e.dst)
+        if "headlabel" in a and fan_in[e.dst] == 1 and dst and dst.grad is not None and fmt(dst.grad) == a["headlabel"]:
+            del a["headlabel"]              # the only input of a vertex that shows the same number (a gate's slice)
         if src and (src.kind == "param" and fan_out[e.src] > 1 or _crosses(view, e)):
             a["weight"] = "0"               # a weight drawn once, an edge to each step, an edge from one step
                                             # to the next: none may tilt the row into a staircase
@@ -316,7 +319,7 @@ def _vertex_attrs(v, lo, hi, gate=None):
         a.update(shape="box", style="dashed,rounded", color="#9a9a9a", margin="0.03,0.01",
                  label=_lines(small("→ " + name_html(v.label), "#555555")))
     elif v.kind == "op" and not v.name:
-        a.update(shape="ellipse", style="filled", fillcolor=GATE_FILL.get(gate, "#f2f2f2"), color="#8a8a8a",
+        a.update(shape="box", style="rounded,filled", fillcolor=GATE_FILL.get(gate, "#f2f2f2"), color="#b0b0b0",
                  label=_lines(escape(v.label) + (" " + grad if grad else "")))
     else:
         title = name_html(v.name if v.kind == "op" else v.label)
