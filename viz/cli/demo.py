@@ -9,12 +9,14 @@
 import os
 import sys
 
+from .options import MAX_TRAIN_STEPS, positive
+
 
 def register(subparsers):
     p = subparsers.add_parser("demo", help="draw, step through and train: the whole tour, outputs in one folder",
                               description=__doc__.splitlines()[0])
     p.add_argument("--out", default="demo-out", metavar="DIR", help="folder for the outputs (default: demo-out)")
-    p.add_argument("--train-steps", type=int, default=600, metavar="N", help="adding-problem training steps")
+    p.add_argument("--train-steps", type=positive(most=MAX_TRAIN_STEPS), default=600, metavar="N", help="adding-problem training steps")
     p.set_defaults(run=run)
 
 

@@ -7,7 +7,7 @@
 """
 import sys
 
-from .options import add_network_options, positive
+from .options import MAX_FLOW_STEPS, MAX_HIDDEN, add_network_options, positive
 from .options import build as build_example
 
 
@@ -138,15 +138,16 @@ def register(subparsers):
     p = subparsers.add_parser("gradient-flow", help="vanishing/exploding gradients in RNN, LSTM, GRU, measured",
                               description="||dE_T/ds_t||, ||ds_T/ds_k|| and per-step weight gradients, with and "
                                           "without clipping, for several recurrent models of the same size.")
-    p.add_argument("--steps", type=positive(), default=50, help="sequence length T (default: 50)")
+    p.add_argument("--steps", type=positive(most=MAX_FLOW_STEPS), default=50,
+                   help=f"sequence length T, at most {MAX_FLOW_STEPS} (default: 50)")
     p.add_argument("--out", help="write a plot here (.png, .pdf, .svg; needs matplotlib)")
     p.add_argument("--heatmap", metavar="FILE", help="write the (t, k) matrix of ||ds_t/ds_k|| per model, on a "
                                                      "log colour scale (.png, .pdf, .svg; needs matplotlib)")
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
                    help="comma-separated: tanh, relu, lstm, gru, with options such as relu:rho=3 or "
                         f"lstm:forget_bias=3 (default: {','.join(DEFAULT_MODELS)})")
-    p.add_argument("--hidden-size", type=positive(), default=16, help="hidden units (default: 16)")
-    p.add_argument("--input-size", type=positive(), default=4, help="input features (default: 4)")
+    p.add_argument("--hidden-size", type=positive(most=MAX_HIDDEN), default=16, help="hidden units (default: 16)")
+    p.add_argument("--input-size", type=positive(most=MAX_HIDDEN), default=4, help="input features (default: 4)")
     p.add_argument("--max-norm", type=positive(float), default=1.0, help="clipping threshold (default: 1)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.set_defaults(run=run_gradient_flow)

@@ -10,7 +10,10 @@ import time
 
 from tinygrad_rnn import tasks
 
-from .options import positive
+import os
+import stat
+
+from .options import MAX_STEPS, MAX_TEXT_BYTES, MAX_TRAIN_CELLS, MAX_TRAIN_STEPS, MAX_TRAIN_WIDTH, positive
 
 DEFAULTS = {    # per task: steps, seq_len, hidden, batch_size, lr, clip
     "charlm": {"steps": 600, "seq_len": 32, "hidden": 64, "batch_size": 16, "lr": 3e-3, "clip": 5.0},
@@ -24,8 +27,9 @@ def _lengths(text):
         lengths = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         lengths = []
-    if not lengths or min(lengths) <= 0:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive lengths such as 10,20,40, got {text!r}")
+    if not lengths or min(lengths) <= 0 or max(lengths) > MAX_STEPS:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive lengths up to {MAX_STEPS} such as "
+                                         f"10,20,40, got {text!r}")
     return lengths
 
 
@@ -39,11 +43,11 @@ def register(subparsers):
                    default="lstm", help="the recurrent layer, spelled as for draw and step: rnn (with --phi), lstm, "
                                         "gru; rnn-tanh and rnn-relu are kept as other names (default: lstm)")
     p.add_argument("--phi", choices=("tanh", "relu"), default="tanh", help="the nonlinearity of --model rnn")
-    p.add_argument("--steps", type=positive(), help="optimiser steps")
-    p.add_argument("--seq-len", type=positive(),
+    p.add_argument("--steps", type=positive(most=MAX_TRAIN_STEPS), help="optimiser steps")
+    p.add_argument("--seq-len", type=positive(most=MAX_STEPS),
                    help="adding/copy: the sequence length T; charlm: the truncation length k")
-    p.add_argument("--hidden", type=positive(), help="hidden size")
-    p.add_argument("--batch-size", type=positive(), help="sequences per step")
+    p.add_argument("--hidden", type=positive(most=MAX_TRAIN_WIDTH), help="hidden size")
+    p.add_argument("--batch-size", type=positive(most=MAX_TRAIN_WIDTH), help="sequences per step")
     p.add_argument("--lr", type=positive(float), help="Adam's learning rate")
     p.add_argument("--clip", type=positive(float), help="max global gradient norm (clip_grad_norm)")
     p.add_argument("--seed", type=int, default=0, help="makes init and data repeatable (default: 0)")
@@ -88,6 +92,10 @@ def run(args):
     elif args.phi != "tanh" and not args.model.startswith("rnn"):
         raise ValueError(f"--phi is the nonlinearity of --model rnn; {args.model} has its own gates")
     opts = {k: v if getattr(args, k) is None else getattr(args, k) for k, v in DEFAULTS[args.task].items()}
+    longest = max(args.table or [opts["seq_len"]])
+    if opts["batch_size"] * longest * opts["hidden"] > MAX_TRAIN_CELLS:
+        raise ValueError(f"--batch-size x --seq-len x --hidden = {opts['batch_size']} x {longest} x {opts['hidden']} "
+                         f"is more than {MAX_TRAIN_CELLS:,} on the command line: make one of them smaller")
     common = {"steps": opts["steps"], "hidden": opts["hidden"], "batch": opts["batch_size"], "lr": opts["lr"],
               "clip": opts["clip"], "seed": args.seed}
     if args.task == "charlm":
@@ -113,8 +121,7 @@ def _charlm(args, common, seq_len):
     text = None
     if args.text:
         try:
-            with open(args.text, encoding="utf-8") as f:
-                text = f.read()
+            text = read_text(args.text)
         except UnicodeDecodeError as err:
             raise ValueError(f"--text {args.text}: not UTF-8 text (byte {err.start} cannot be decoded)") from None
     bar = ProgressBar(f"charlm {args.model}", quiet=args.quiet)
@@ -126,3 +133,16 @@ def _charlm(args, common, seq_len):
                                 on_sample=show, **common)
     print(result.summary())
     return 0
+
+
+def read_text(path):
+    """A regular UTF-8 file of at most MAX_TEXT_BYTES (a FIFO or a device would block or never end)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)    # opening a FIFO for reading must not wait for a writer
+    with open(fd, "rb") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError(f"--text {path}: not a regular file")
+        if info.st_size > MAX_TEXT_BYTES:
+            raise ValueError(f"--text {path}: {info.st_size:,} bytes, more than the {MAX_TEXT_BYTES:,} the command "
+                             "reads; use a shorter text (or tasks.train_charlm from Python)")
+        return f.read(MAX_TEXT_BYTES + 1).decode("utf-8")
