@@ -22,5 +22,7 @@ def test_demo_writes_everything_into_one_folder(tmp_path, capsys):
 
 
 def test_demo_rejects_a_bad_step_count(capsys):
-    assert cli.main(["demo", "--train-steps", "0"]) == 2
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["demo", "--train-steps", "0"])
+    assert exit.value.code == 2
     assert "--train-steps" in capsys.readouterr().err

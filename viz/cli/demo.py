@@ -29,8 +29,6 @@ def run(args):
     from tinygrad_rnn import bptt, tasks
     from viz.cli.teach import build
 
-    if args.train_steps < 1:
-        raise ValueError(f"--train-steps must be a positive integer, got {args.train_steps}")
     os.makedirs(args.out, exist_ok=True)
     written = []
 
