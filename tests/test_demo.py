@@ -17,7 +17,7 @@ def test_demo_writes_everything_into_one_folder(tmp_path, capsys):
         assert name in printed
     assert "(2) ∂E_3/∂W_s" in printed and printed.count("t=1  ") >= 1
     assert "terms sum to W_s.grad: equal" in printed
-    assert "step 20/20" in printed and "adding with LSTM" in printed
+    assert "] 20/20 loss" in printed and "adding with LSTM" in printed
     assert "kept no per-edge gradients" not in (out / "lstm_gradients.svg").read_text()
 
 

@@ -9,7 +9,7 @@
 import os
 import sys
 
-from .options import MAX_TRAIN_STEPS, positive
+from .options import MAX_TRAIN_STEPS, ProgressBar, positive
 
 
 def register(subparsers):
@@ -52,7 +52,7 @@ def run(args):
     _say(bptt.format_formulas(two) + "\n")
 
     _say(f"5. An LSTM learns the adding problem (T=10, {args.train_steps} Adam steps, clipping at 1.0):")
-    result = tasks.train_adding("lstm", seq_len=10, steps=args.train_steps, on_step=_progress)
+    result = tasks.train_adding("lstm", seq_len=10, steps=args.train_steps, on_step=ProgressBar("  ", stream=sys.stdout))
     _say("   " + result.summary())
 
     _say(f"\nWrote {len(written)} files into {os.path.abspath(args.out)}:")
@@ -68,11 +68,3 @@ def _pictures(viz, loss, stem, **options):
     except viz.DotNotFound as missing:
         _say(f"   {missing}")
         return [stem + ".dot"]
-
-
-def _progress(step, steps, loss):
-    if step % max(1, steps // 20) == 0 or step == steps:
-        done = int(30 * step / steps)
-        end = "\r" if sys.stdout.isatty() and step < steps else "\n"      # one line on a terminal, a log in a file
-        sys.stdout.write(f"   [{'#' * done}{'.' * (30 - done)}] step {step}/{steps}  loss {loss:.4f}{end}")
-        sys.stdout.flush()

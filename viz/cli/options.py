@@ -1,10 +1,12 @@
-"""What the subcommands share: positive-number argument types and the example-network options.
+"""What the subcommands share: positive-number argument types, the example-network options, the progress bar.
 
 `step`, `player`, `draw` and `bptt` all take --model/--layers/--steps/--phi/--s0/--seed (and --hidden) with the
 same defaults, and build the same network from them (tinygrad_rnn.teach.examples), so a picture, a walk and
 the formulas printed for the same options are of one network.
 """
 import argparse
+import sys
+import time
 
 from tinygrad_rnn.teach.examples import MODELS, PHIS, STARTS, example_network
 
@@ -74,3 +76,26 @@ def build(args):
     """The example network the options name: an Example (loss, names, title)."""
     check_cost(args)
     return example_network(args.model, args.steps, args.layers, args.phi, args.s0, args.seed, args.hidden)
+
+
+class ProgressBar:
+    """`label [#####.....] step/steps loss x` on one line of stderr (a line every 10% when not a terminal)."""
+
+    def __init__(self, label, stream=None, quiet=False, width=30):
+        self.label, self.stream, self.quiet, self.width = label, stream or sys.stderr, quiet, width
+        self.start, self.tty = time.perf_counter(), self.stream.isatty()
+
+    def __call__(self, step, steps, loss):
+        if self.quiet or not (self.tty or step == steps or step % max(1, steps // 10) == 0):
+            return
+        done = int(self.width * step / steps)
+        line = (f"{self.label} [{'#' * done}{'.' * (self.width - done)}] {step}/{steps} loss {loss:.4f} "
+                f"{time.perf_counter() - self.start:.1f}s")
+        self.stream.write(("\r" + line) if self.tty else line + "\n")
+        if self.tty and step == steps:
+            self.stream.write("\n")
+        self.stream.flush()
+
+    def clear(self):
+        if self.tty and not self.quiet:
+            self.stream.write("\r\033[K")

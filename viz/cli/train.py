@@ -5,15 +5,14 @@
     tinygrad-rnn train copy --table 10,20,30                    # which models learn it, at three lengths
 """
 import argparse
-import sys
-import time
 
 from tinygrad_rnn import tasks
 
 import os
 import stat
 
-from .options import MAX_STEPS, MAX_TEXT_BYTES, MAX_TRAIN_CELLS, MAX_TRAIN_STEPS, MAX_TRAIN_WIDTH, positive
+from .options import (MAX_STEPS, MAX_TEXT_BYTES, MAX_TRAIN_CELLS, MAX_TRAIN_STEPS, MAX_TRAIN_WIDTH, ProgressBar,
+                      positive)
 
 DEFAULTS = {    # per task: steps, seq_len, hidden, batch_size, lr, clip
     "charlm": {"steps": 600, "seq_len": 32, "hidden": 64, "batch_size": 16, "lr": 3e-3, "clip": 5.0},
@@ -57,29 +56,6 @@ def register(subparsers):
                    help="adding/copy: train every model at each length and print which learned")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
-
-
-class ProgressBar:
-    """`label [#####.....] step/steps loss x` on one line of stderr (a line every 10% when not a terminal)."""
-
-    def __init__(self, label, stream=None, quiet=False, width=30):
-        self.label, self.stream, self.quiet, self.width = label, stream or sys.stderr, quiet, width
-        self.start, self.tty = time.perf_counter(), self.stream.isatty()
-
-    def __call__(self, step, steps, loss):
-        if self.quiet or not (self.tty or step == steps or step % max(1, steps // 10) == 0):
-            return
-        done = int(self.width * step / steps)
-        line = (f"{self.label} [{'#' * done}{'.' * (self.width - done)}] {step}/{steps} loss {loss:.4f} "
-                f"{time.perf_counter() - self.start:.1f}s")
-        self.stream.write(("\r" + line) if self.tty else line + "\n")
-        if self.tty and step == steps:
-            self.stream.write("\n")
-        self.stream.flush()
-
-    def clear(self):
-        if self.tty and not self.quiet:
-            self.stream.write("\r\033[K")
 
 
 def run(args):
