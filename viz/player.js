@@ -8,10 +8,11 @@
   var pane = document.getElementById("graph-pane");
   var panel = document.getElementById("panel");
   var slider = document.getElementById("slider");
-  var state = { k: -1, quiz: false, revealed: {}, guesses: {}, checked: {}, timer: null, zoom: 1, term: null, fwd: null,
+  var state = { smooth: true, k: -1, quiz: false, revealed: {}, guesses: {}, checked: {}, timer: null, zoom: 1, term: null, fwd: null,
                 answers: {} };
   var SVGNS = "http://www.w3.org/2000/svg";
   var PENDING = "#cfcfcf";
+  var READABLE_PX = 11;          // "fit" zooms out no further than this text height
 
   // ---- numbers ---------------------------------------------------------------------------------
   function num(x) { return typeof x === "string" ? Number(x) : x; }
@@ -205,18 +206,26 @@
     if (G.weights) G.weights.classList.toggle("pl-hidden", k < N - 1);
     Object.keys(receivers).forEach(function (id) { if (G[id]) halo(G[id], "halo-recv", 3); });
     highlightTerm();
-    if (cur && G[cur]) { halo(G[cur], "halo", 5); scrollTo(G[cur]); }
-    else if (k < 0 && G[D.step_vertex[0]]) scrollTo(G[D.step_vertex[0]]);     // the start: show the loss
+    if (cur && G[cur]) {
+      halo(G[cur], "halo", 5);
+      scrollTo([G[cur]].concat(Object.keys(receivers).map(function (id) { return G[id]; }).filter(Boolean)));
+    } else if (k < 0 && G[D.step_vertex[0]]) scrollTo([G[D.step_vertex[0]]]);     // the start: show the loss
     updateStrip();
   }
-  function scrollTo(g) {
-    var b = g.getBoundingClientRect(), p = pane.getBoundingClientRect();
-    var margin = 60;
+  function scrollTo(gs) {        // bring gs[0] (the current node) and, where they fit with it, the others into view
+    var p = pane.getBoundingClientRect(), margin = 40, box = gs[0].getBoundingClientRect();
+    var want = { left: box.left, right: box.right, top: box.top, bottom: box.bottom };
+    gs.slice(1).forEach(function (g) {
+      var b = g.getBoundingClientRect(), u = { left: Math.min(want.left, b.left), right: Math.max(want.right, b.right),
+        top: Math.min(want.top, b.top), bottom: Math.max(want.bottom, b.bottom) };
+      if (u.right - u.left <= p.width - 2 * margin && u.bottom - u.top <= p.height - 2 * margin) want = u;
+    });
     var dx = 0, dy = 0;
-    if (b.left < p.left + margin || b.right > p.right - margin) dx = (b.left + b.right) / 2 - (p.left + p.right) / 2;
-    if (b.top < p.top + margin || b.bottom > p.bottom - margin) dy = (b.top + b.bottom) / 2 - (p.top + p.bottom) / 2;
+    if (want.left < p.left + margin || want.right > p.right - margin) dx = (want.left + want.right - p.left - p.right) / 2;
+    if (want.top < p.top + margin || want.bottom > p.bottom - margin) dy = (want.top + want.bottom - p.top - p.bottom) / 2;
     // an absolute target: a smooth scroll still running from the previous step does not throw this one off
-    if (dx || dy) pane.scrollTo({ left: pane.scrollLeft + dx, top: pane.scrollTop + dy, behavior: "smooth" });
+    if (dx || dy) pane.scrollTo({ left: pane.scrollLeft + dx, top: pane.scrollTop + dy,
+                                  behavior: state.smooth ? "smooth" : "instant" });
   }
 
   // ---- the strip of ||dE/ds_t|| under the time steps -------------------------------------------------
@@ -251,7 +260,7 @@
   }
   function buildStrip() {
     if (!D.strip.length) return;
-    var cols = columns(), rowH = 68, spans = Object.keys(cols).map(function (t) { return cols[t]; });
+    var cols = columns(), rowH = 80, spans = Object.keys(cols).map(function (t) { return cols[t]; });
     if (!spans.length) return;
     var x0 = Math.min.apply(null, spans.map(function (x) { return x[0]; }));
     var x1 = Math.max.apply(null, spans.map(function (x) { return x[1]; }));
@@ -260,23 +269,23 @@
     strip.setAttribute("id", "strip");
     root.appendChild(strip);
     D.strip.forEach(function (row, r) {
-      var y = top + r * rowH, max = 0;
-      row.cells.forEach(function (c) { c.events.forEach(function (e) { max = Math.max(max, num(e[1]) || 0); }); });
-      text(strip, x0, y + 9, "strip-title",
+      var y = top + r * rowH, scale = logScale(row.cells);
+      text(strip, x0, y + 12, "strip-title",
         "‖∂" + shown(D.loss) + "/∂" + shown(row.name) + "_t‖" + (row.layer ? " (" + shown(row.layer) + ")" : "") +
-        " per time step, as the walk reaches each state (light: partial, a use still to come)");
+        " per time step, as the walk reaches each state (light: partial, a use still to come)" +
+        (scale ? "; bar height on a log scale from " + fmt(scale[0]) + " to " + fmt(scale[1]) : ""));
       row.cells.forEach(function (c) {
         var x = cols[c.t];
         if (!x) return;
         var w = Math.max(2, Math.min(70, x[1] - x[0] - 4)), cx = (x[0] + x[1]) / 2, narrow = w < 40;
-        var val = text(strip, cx, y + 22, "strip-num", "");
-        var slot = rect(strip, cx - w / 2, y + 25, w, 28, "strip-slot");
-        var bar = rect(strip, cx - w / 2, y + 53, w, 0, "strip-bar");
-        var name = text(strip, cx, y + 63, "strip-name", narrow ? (c.t % 5 ? "" : String(c.t)) : shown(c.label));
+        var val = text(strip, cx, y + 28, "strip-num", "");
+        var slot = rect(strip, cx - w / 2, y + 31, w, 28, "strip-slot");
+        var bar = rect(strip, cx - w / 2, y + 59, w, 0, "strip-bar");
+        var name = text(strip, cx, y + 73, "strip-name", narrow ? (c.t % 5 ? "" : String(c.t)) : shown(c.label));
         slot.appendChild(document.createElementNS(SVGNS, "title")).textContent = shown(c.label);
         val.setAttribute("text-anchor", "middle");
         name.setAttribute("text-anchor", "middle");
-        c._el = { slot: slot, bar: bar, val: val, y: y, max: max, narrow: narrow };
+        c._el = { slot: slot, bar: bar, val: val, y: y, scale: scale, narrow: narrow };
       });
     });
     var extra = Math.max(0, top + D.strip.length * rowH + 4 - (bb.y + bb.height));
@@ -290,6 +299,19 @@
         [b.x + b.width, b.y], [b.x, b.y]];
       bg.setAttribute("points", pts.map(function (p) { return p.join(","); }).join(" "));
     }
+  }
+  function logScale(cells) {    // [smallest, largest] finite positive norm of a strip row, or null
+    var lo = Infinity, hi = 0;
+    cells.forEach(function (c) {
+      c.events.forEach(function (e) { var v = num(e[1]); if (v > 0 && isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); } });
+    });
+    return hi > 0 ? [lo, hi] : null;
+  }
+  function barHeight(v, scale, full) {   // log10 of v placed between the row's smallest (2 px) and largest (full)
+    if (!scale || !(v > 0)) return 0;
+    if (!isFinite(v)) return full;
+    var lo = Math.log10(scale[0]), hi = Math.log10(scale[1]);
+    return hi > lo ? 2 + (full - 2) * (Math.log10(v) - lo) / (hi - lo) : full;
   }
   function rect(parent, x, y, w, h, cls) {
     var r = document.createElementNS(SVGNS, "rect");
@@ -312,8 +334,8 @@
       row.cells.forEach(function (c) {
         if (!c._el) return;
         var ev = lastSeen(c.events), el = c._el, h = 0;
-        if (ev) h = el.max > 0 ? Math.max(num(ev[1]) > 0 ? 1 : 0, 28 * num(ev[1]) / el.max) : 0;
-        el.bar.setAttribute("y", el.y + 53 - h);
+        if (ev) h = barHeight(num(ev[1]), el.scale, 28);
+        el.bar.setAttribute("y", el.y + 59 - h);
         el.bar.setAttribute("height", h);
         el.bar.setAttribute("class", "strip-bar" + (ev && !ev[2] ? " partial" : ""));
         el.val.textContent = ev && !el.narrow ? fmt(ev[1]) + (ev[2] ? "" : " so far") : "";
@@ -400,7 +422,7 @@
       styleEdge(g, null);
       setClass(g, done[e.src] && done[e.dst] ? "pl-fwd" : "pl-pending");
     });
-    if (G[cur]) { halo(G[cur], "halo-fwd", 5); scrollTo(G[cur]); }
+    if (G[cur]) { halo(G[cur], "halo-fwd", 5); scrollTo([G[cur]]); }
     document.getElementById("pos").textContent = "forward " + (j + 1) + " / " + order.length;
     var v = D.vertices[cur], step = v.first !== null ? steps[v.first] : null;
     var leaf = D.leaves.filter(function (l) { return l.vertex === cur; })[0];
@@ -706,9 +728,14 @@
     svg.style.width = (vb[2] * 4 / 3 * state.zoom) + "px";
     svg.style.height = (vb[3] * 4 / 3 * state.zoom) + "px";
   }
-  function fitZoom() {
+  function fitZoom() {          // the whole graph in the pane, but never text below READABLE_PX: pan instead
     var vb = svg.getAttribute("viewBox").split(/[\s,]+/).map(Number);
-    return Math.min((pane.clientWidth - 16) / (vb[2] * 4 / 3), (pane.clientHeight - 16) / (vb[3] * 4 / 3));
+    var fit = Math.min((pane.clientWidth - 16) / (vb[2] * 4 / 3), (pane.clientHeight - 16) / (vb[3] * 4 / 3));
+    return Math.max(fit, READABLE_PX / fontPx());
+  }
+  function fontPx() {           // the graph's text height in px at zoom 1 (graphviz writes font-size in pt)
+    var t = root.querySelector("g.node text"), pt = t ? parseFloat(t.getAttribute("font-size")) : 14;
+    return (pt > 0 ? pt : 14) * 4 / 3;
   }
 
   slider.max = N - 1;
@@ -723,6 +750,12 @@
   document.getElementById("zoom-in").onclick = function () { zoom(state.zoom * 1.25); };
   document.getElementById("zoom-out").onclick = function () { zoom(state.zoom / 1.25); };
   document.getElementById("zoom-fit").onclick = function () { zoom(fitZoom()); };
+  var toLeaves = document.getElementById("to-leaves");
+  toLeaves.hidden = !D.leaves.length;
+  toLeaves.onclick = function () {
+    var section = document.getElementById("leaves");
+    if (section) section.scrollIntoView({ block: "start" });
+  };
   document.addEventListener("keydown", function (ev) {
     var tag = (ev.target && ev.target.tagName) || "";
     if (tag === "INPUT" && ev.target.type !== "range" && ev.target.type !== "checkbox") return;
@@ -731,6 +764,7 @@
     else if (ev.key === "Home") { go(-1); ev.preventDefault(); }
     else if (ev.key === "End") { go(N - 1); ev.preventDefault(); }
     else if (ev.key === " ") { play(); ev.preventDefault(); }
+    else if (ev.key === "l") toLeaves.onclick();
     else if (ev.key === "f") { var f = document.getElementById("forward"); f.checked = !f.checked; }
     else if (ev.key === "q") { var q = document.getElementById("quiz"); q.checked = !q.checked; q.onchange({ target: q }); }
   });
