@@ -20,7 +20,7 @@ class DotNotFound(OSError):
 
 
 def draw(tensor, detail="auto", grads=True, values=False, shared="auto", max_steps=None, title=None,
-         layout="auto", columns=None, font=None):
+         layout="auto", columns=None, font=None, folded=False):
     """The unrolled graph that produced `tensor` (typically the loss) as a graphviz.Digraph.
 
     detail: "ops" (one vertex per op, gates as fill colours), "cells" (one box per cell and step),
@@ -37,6 +37,9 @@ def draw(tensor, detail="auto", grads=True, values=False, shared="auto", max_ste
             1920x1080 slide, trying cells detail when detail="auto" and ops do not fit; needs `dot`).
             Every step is drawn the same way in "tb"; in one row the steps' arrangement is dot's.
     font:   the size of every name and number, in points (default 14).
+    folded: draw the loop rolled up instead (viz/folded.py): each loop's cell once, its state looping back,
+            each weight once with ‖.grad‖ and the spread of its per-step terms; the size does not grow with
+            the number of steps. detail, shared, max_steps, layout, columns and values do not apply.
     The Digraph (a dot.Picture) shows inline in Jupyter at most as wide as the cell (viz.fit.fluid).
     """
     from tinygrad_rnn import Tensor
@@ -57,6 +60,10 @@ def draw(tensor, detail="auto", grads=True, values=False, shared="auto", max_ste
     font = FONT_SIZE if font is None else font
     if isinstance(font, bool) or not isinstance(font, (int, float)) or not 4 <= font <= 72:
         raise ValueError(f"draw: font must be a size in points between 4 and 72, got {font!r}")
+    if not isinstance(folded, bool):
+        raise TypeError(f"draw: folded must be True or False, got {type(folded).__name__}")
+    if folded:
+        return _folded(tensor, detail, grads, values, shared, max_steps, title, layout, columns, font)
     with gc_paused():                # reading a long tape makes many objects and no cycles: scanning them is waste
         return _layout(tensor, detail, grads, values, shared, max_steps, title, layout, columns, font)
 
@@ -97,6 +104,21 @@ def _layout(tensor, detail, grads, values, shared, max_steps, title, layout, col
         if best is None or score > best[0]:
             best = (score, graph)
     return best[1]
+
+
+def _folded(tensor, detail, grads, values, shared, max_steps, title, layout, columns, font):
+    """The folded picture; the options of the unrolled one that it has no use for are refused by name."""
+    from tinygrad_rnn.core.mode import gc_paused
+
+    from .folded import fold, to_dot
+    unused = {"detail": detail != "auto", "shared": shared != "auto", "max_steps": max_steps is not None,
+              "layout": layout != "auto", "columns": columns is not None, "values": values}
+    named = [name for name, given in unused.items() if given]
+    if named:
+        raise ValueError(f"draw: folded=True draws one step of each loop; {', '.join(named)} "
+                         f"{'applies' if len(named) == 1 else 'apply'} to the unrolled picture only")
+    with gc_paused():
+        return to_dot(fold(tensor, grads), title, font)
 
 
 MAX_FAN_OUT = 24         # one vertex feeding more ops than this (a weight used at every step of an unscoped loop)

@@ -5,6 +5,7 @@
     tinygrad-rnn draw --model seed --out seed.pdf                     # the seed's three-step network
     tinygrad-rnn draw --model seed --layers 2 --steps 4 --out two.svg # the seed's two-layer network
     tinygrad-rnn draw --model lstm --steps 3 --layout tb --font 16    # one row per step, larger text
+    tinygrad-rnn draw --model lstm --steps 12 --folded --out cell.png  # rolled up: the cell once, h loops back
 
 By default (--layout auto) the picture fits a 1920x1080 slide with every name and number at least 12 px
 high when it can: one row of steps, else one row per step, else two rows, else one box per cell.
@@ -29,6 +30,9 @@ def build_loss(model, steps=3, layers=1, hidden=3, phi="tanh", seed=0, s0="rando
     return example.loss, example.title
 
 
+UNROLLED = dict(detail="auto", grads=True, values=False, shared="auto", max_steps=None, layout="auto", columns=None)
+
+
 def register(subparsers):
     p = subparsers.add_parser("draw", help="draw the unrolled graph with the gradient along every edge",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,6 +50,10 @@ def register(subparsers):
                         "--columns steps; auto (default): the first whose text is >= 12 px on a 1920x1080 slide")
     p.add_argument("--columns", type=positive(), default=None, help="steps per row for --layout wrap")
     p.add_argument("--font", type=float, default=None, help="size of every name and number in points (default 14)")
+    p.add_argument("--folded", action="store_true",
+                   help="draw the loop rolled up: each layer's cell once, its state looping back (xT steps), each "
+                        "weight once with its .grad and the spread of its per-step terms; the size does not grow "
+                        "with --steps (--detail/--shared/--max-steps/--layout/--columns/--values do not apply)")
     p.add_argument("--out", default=None, help="output file: .svg .png .pdf or .dot (default <model>.svg)")
     p.set_defaults(run=run)
 
@@ -56,9 +64,12 @@ def run(args):
     loss, what = build_loss(args.model, args.steps, args.layers, args.hidden, args.phi, args.seed, args.s0,
                             backward=args.grads)
     start = time.perf_counter()
+    options = dict(detail=args.detail, grads=args.grads, values=args.values, shared=args.shared,
+                   max_steps=args.max_steps, layout=args.layout, columns=args.columns)
+    if args.folded:
+        options = {"folded": True, "grads": args.grads} | {k: v for k, v in options.items() if v != UNROLLED[k]}
     try:
-        viz.save(loss, out, detail=args.detail, grads=args.grads, values=args.values, shared=args.shared,
-                 max_steps=args.max_steps, title=what, layout=args.layout, columns=args.columns, font=args.font)
+        viz.save(loss, out, title=what, font=args.font, **options)
     except viz.DotNotFound as missing:
         print(f"tinygrad-rnn draw: {missing}", file=sys.stderr)
         return 1
