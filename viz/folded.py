@@ -311,7 +311,7 @@ def sparkline(terms, width=SPARK_WIDTH):
         elif x <= 0:
             out.append("·")
         else:
-            k = 0 if hi <= lo else int(round((np.log(x) - lo) / (hi - lo) * (len(SPARK) - 1)))
+            k = len(SPARK) - 1 if hi <= lo else int(round((np.log(x) - lo) / (hi - lo) * (len(SPARK) - 1)))
             out.append(SPARK[k])
     return "".join(out)
 
@@ -367,12 +367,12 @@ def _write_vertices(g, f, lo, hi, font):
 
 
 def _cluster_attrs(f, c, font):
-    from .dot import _cluster_attrs as plain, plain_label
+    from .dot import _cluster_attrs as plain, escape
     if c.kind != "loop":
         return plain(c, f"{font:g}")
     outer, first, last, ran = f.loops[c.id]
-    text = f"{outer + ': ' if outer else ''}loop over t={first}..{last} ({ran} steps), drawn once (t={last})"
-    return {"id": c.id, "class": "loop", "label": plain_label(text), "labeljust": "l", "style": "rounded,bold",
+    text = (escape(outer) + ": " if outer else "") + f"loop over t={first}..{last} ({ran} steps), drawn once (t={last})"
+    return {"id": c.id, "class": "loop", "label": f"<{text}>", "labeljust": "l", "style": "rounded,bold",
             "color": LOOP_COLOUR, "fontcolor": LOOP_COLOUR, "fontsize": f"{font:g}", "penwidth": "1.6"}
 
 
@@ -409,8 +409,9 @@ def _edge_attrs(e, lo, hi, side):
 
 
 KEY = ("folded: each loop's ops are drawn once, at its last step; the bold blue edge carries the state into the "
-       "next step. ∇ inside a loop is the drawn step's; a weight shows ∇ = ‖.grad‖ (the sum of its per-step "
-       "terms), its smallest and largest term and a sparkline of the terms over t (log scale).")
+       "next step.")
+GRAD_KEY = (" ∇ inside a loop is the drawn step's; a weight shows ∇ = ‖.grad‖ (the sum of its per-step terms), its "
+            "smallest and largest term and a sparkline of the terms over t (log scale).")
 
 
 def _graph_label(f, title, lo, hi, font):
@@ -423,7 +424,8 @@ def _graph_label(f, title, lo, hi, font):
         rows.append(f'<FONT COLOR="#b00020">{escape(STATUS[f.status], None)}</FONT>')
     rows += [f'<FONT COLOR="#b00020">{escape(n, 3 * MAX_LABEL)}</FONT>' for n in f.notes]
     cells = "".join(f'<TR><TD ALIGN="LEFT" COLSPAN="2">{r}</TD></TR>' for r in rows)
-    key = small("<BR ALIGN='LEFT'/>".join(escape(line) for line in textwrap.wrap(KEY, 60)) + "<BR ALIGN='LEFT'/>",
+    text = KEY + (GRAD_KEY if f.status == "grads" else "")
+    key = small("<BR ALIGN='LEFT'/>".join(escape(line) for line in textwrap.wrap(text, 60)) + "<BR ALIGN='LEFT'/>",
                 "#333333")
     legend = _legend(_AsView(f), lo, hi, f.vertices[f.root].name or "loss")[1:-1] if f.status == "grads" else ""
     legend = legend.replace("; a number on an edge: what that edge carried", "; an edge's colour: what it carried")
