@@ -242,12 +242,25 @@ def _edges(f, tape, step, at, body, leaf_at):
             when = s_dst if s_dst is not None else s_src
             met.setdefault(key, []).append((when, g, (n.index, pos), s_src))
     captioned = set()
-    for (src, dst, pos, loop), seen in met.items():
+    for (src, dst, pos, loop), seen in _unmerged(met):
         e = _edge(f, src, dst, pos, loop, seen, body)
         if loop and (src, e.caption) in captioned:
             e.caption = ""                          # a state used twice in its cell (a GRU's h): named once
         captioned.add((src, e.caption))
         f.edges.append(e)
+
+
+def _unmerged(met):
+    """The folded edges: a merged edge out of the loop whose uses all come from one step (h_T * h_T after
+    the loop) is split back into one edge per input position."""
+    for (src, dst, pos, loop), seen in met.items():
+        if pos is not None or len({s for *_, s in seen}) > 1:
+            yield (src, dst, pos, loop), seen
+            continue
+        by_pos = defaultdict(list)
+        for item in seen:
+            by_pos[item[2][1]].append(item)
+        yield from (((src, dst, p, loop), items) for p, items in by_pos.items())
 
 
 def _edge(f, src, dst, pos, loop, seen, body):

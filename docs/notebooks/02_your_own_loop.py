@@ -19,7 +19,6 @@
 # `tg.RNNCell`, and read the unrolled graph it leaves on the tape.
 
 # %%
-import graphviz
 import numpy as np
 
 import tinygrad_rnn as tg
@@ -30,22 +29,6 @@ np.set_printoptions(precision=4, suppress=True)
 rng = np.random.default_rng(0)
 I, H, T = 2, 3, 3                                    # input size, state size, time steps
 xs = rng.uniform(-1, 1, (T, 1, I))                   # x_1..x_3, each a batch of one row
-
-# %% [markdown]
-# ## The folded picture
-#
-# The cell computes `h_t = tanh(x_t W_xh + h_(t-1) W_hh + b)`; the loop feeds `h_t` back in as the next
-# step's `h_(t-1)`. This is the picture of your *code*: one cell, one loop.
-
-# %%
-folded = graphviz.Digraph(graph_attr={"rankdir": "LR"}, node_attr={"fontname": "DejaVu Sans"})
-folded.node("x", "x_t", shape="plaintext")
-folded.node("cell", "h_t = tanh(x_t W_xh + h_(t-1) W_hh + b)", shape="box", style="rounded")
-folded.node("h", "h_t", shape="plaintext")
-folded.node("W", "W_xh, W_hh, b\n(the same at every t)", shape="box", style="filled", fillcolor="#fdf2c4")
-folded.edges([("x", "cell"), ("cell", "h"), ("W", "cell")])
-folded.edge("h", "cell", label="next step: h_(t-1)", style="dashed", constraint="false")
-folded
 
 # %% [markdown]
 # ## The loop, by hand
@@ -72,6 +55,17 @@ loss = (h * h).sum()
 loss.backward(keep_grads=True)
 h_hand = h.data
 print("h_3 =", h_hand, "  loss =", loss.item())
+
+# %% [markdown]
+# ## The folded picture
+#
+# The cell computes `h_t = tanh(x_t W_xh + h_(t-1) W_hh + b)`; the loop feeds `h_t` back in as the next
+# step's `h_(t-1)`. This is the picture of your *code*: one cell, one loop. `viz.draw(loss, folded=True)`
+# draws it from the tape: the ops of one step, the state's edge looping back (×T steps), each weight once
+# with ‖.grad‖ and the smallest and largest of its per-step terms. It stays this size for any number of steps.
+
+# %%
+viz.draw(loss, folded=True)
 
 # %% [markdown]
 # ## The unrolled picture
