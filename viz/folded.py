@@ -107,7 +107,7 @@ def _keys(tape, where, step):
 
 def _op_vertices(f, tape, where, step, after, show):
     """A vertex per key of the loop body (its op at the latest step), per op outside it. Returns
-    ({node index: vertex id}, {vertex id: (loop cluster, steps it ran at)} for the body's vertices)."""
+    ({node index: vertex id}, {body vertex id: the steps its key ran at})."""
     keys = _keys(tape, where, step)
     steps_of, last = defaultdict(set), {}
     for n in tape:
@@ -130,9 +130,9 @@ def _op_vertices(f, tape, where, step, after, show):
         if in_loop:
             body[vid] = steps_of[key]
         f.vertices[vid] = _op_vertex(vid, rep, cluster, step[rep.index] if in_loop else None, show)
-    for cid, (outer, *_), in list(f.loops.items()):
+    for cid, found in list(f.loops.items()):
         ran = set().union(*(s for v, s in body.items() if f.vertices[v].cluster[0] == cid))
-        f.loops[cid] = (outer, min(ran), max(ran), len(ran))
+        f.loops[cid] = (found[0], min(ran), max(ran), len(ran))
     return at, body
 
 
@@ -221,6 +221,9 @@ def _leaf_vertex(f, vid, members, step, splitter, show):
         per_step = {s: norm(a) for s, a in terms.items() if s is not None and a is not None}
         if len(per_step) > 1:
             f.weights.append(Spread(describe(t), vid, norm(total), norm(t.grad), per_step))
+        if t.grad is not None and not np.allclose(total, t.grad, rtol=1e-4, atol=1e-7):
+            f.notes.append(f"{describe(t)}.grad also holds a gradient from before this backward (an earlier "
+                           "backward() without zero_grad()): the numbers drawn are this backward's terms only")
     return v
 
 
