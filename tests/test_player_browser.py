@@ -1,6 +1,7 @@
 """The HTML player in a real browser (headless Chromium): what a learner sees after pressing next, arrow keys,
 the slider, play, quiz and check. Screenshots go to $TINYGRAD_RNN_SCREENSHOTS (or pytest's tmp dir)."""
 import os
+import time
 
 import numpy as np
 import pytest
@@ -318,3 +319,72 @@ def test_sums_stay_true_when_grad_starts_non_zero(browser, tmp_path, shots):
     assert "this backward's sum" in acc_text
     assert errors(browser) == []
     browser.save_screenshot(os.path.join(shots, "player_stale_end.png"))
+
+
+def fold_status(browser):
+    return browser.execute_script("""
+        const ids = sel => Array.from(document.querySelectorAll(sel)).map(g => g.id).sort();
+        return {edges: ids('#graph g.edge.pl-use'), vertices: ids('#graph g.node.pl-use'), on: ids('#folded g.fold-on'),
+                head: document.getElementById('fold-head').textContent,
+                pane: document.getElementById('folded-pane').getBoundingClientRect().height,
+                graph: document.getElementById('graph-pane').getBoundingClientRect().height,
+                text: Math.min(...Array.from(document.querySelectorAll('#folded g.node text')).map(
+                    t => t.getBoundingClientRect().height).filter(h => h > 0))};""")
+
+
+@pytest.mark.parametrize("model,steps,layers", [("seed", 3, 1), ("lstm", 4, 2)])
+def test_a_click_on_a_folded_weight_marks_its_uses_in_the_unrolled_graph(browser, tmp_path, shots, model, steps, layers):
+    from selenium.webdriver.common.by import By
+    E, names = build(model, steps, layers=layers)
+    recurrent = "W_s" if model == "seed" else "weight_hh_l1"
+    leaf = names[recurrent]
+    uses = [n.index for n in __import__("tinygrad_rnn").graph(E) if any(t is leaf for t in n.inputs)]
+    assert len(uses) == steps
+    path = tmp_path / f"{model}.html"
+    p = player(E, path, names=names)
+    # what the unrolled view draws for those T uses, read from the tape, not from the folded data
+    want_edges = sorted(eid for eid, e in p.data["edges"].items() if e["dst"] in {f"op{i}" for i in uses}
+                        and p.data["vertices"].get(e["src"], {}).get("label") == recurrent)
+    want_vertices = sorted({f"op{i}" for i in uses} | {p.data["edges"][e]["src"] for e in want_edges
+                                                       if p.data["vertices"][p.data["edges"][e]["src"]]["kind"] == "copy"})
+    assert len(want_edges) == steps
+    for width, height in ((1024, 768), (1920, 1080)):
+        browser.set_window_size(width, height)
+        load(browser, path)
+        fid = f"fold_leaf_{recurrent}"
+        target = browser.find_element(By.ID, fid)
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center', inline: 'center'})", target)
+        target.click()
+        s = fold_status(browser)
+        assert s["edges"] == want_edges and s["vertices"] == want_vertices and s["on"] == [fid]
+        assert f"its {steps} uses marked" in s["head"]
+        assert s["text"] >= 10.5                                        # the folded view stays readable
+        assert s["pane"] <= 0.31 * height and s["graph"] >= 0.4 * height   # and leaves the graph its room
+        time.sleep(0.8)                                                 # the graph pane scrolls to the uses
+        assert browser.execute_script("""const p = document.getElementById('graph-pane').getBoundingClientRect();
+            return Array.from(document.querySelectorAll('#graph g.node.pl-use')).some(g => {
+                const b = g.getBoundingClientRect();
+                return b.left >= p.left && b.right <= p.right && b.top >= p.top && b.bottom <= p.bottom; });""")
+        browser.save_screenshot(os.path.join(shots, f"player_{model}_folded_uses-{width}x{height}.png"))
+        other = browser.find_element(By.ID, "fold_leaf_W_x" if model == "seed" else "fold_leaf_weight_ih_l0")
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center', inline: 'center'})", other)
+        other.click()
+        assert len(fold_status(browser)["edges"]) == (steps if model == "seed" else 1)   # W_ih: one batched use
+        other.click()                                                   # a second click clears the marks
+        assert fold_status(browser)["edges"] == [] and fold_status(browser)["on"] == []
+        browser.execute_script("window.player.selectTerm(0)")          # a term's path and a weight: one at a time
+        target.click()
+        assert browser.execute_script("return window.player.state.term") is None
+        assert errors(browser) == []
+
+
+def test_a_graph_without_time_steps_has_no_folded_pane(browser, tmp_path):
+    import tinygrad_rnn as tg
+    W = tg.Tensor(np.eye(2) * 0.5, requires_grad=True, name="W")
+    loss = (tg.Tensor(np.ones((1, 2)), name="x") @ W).sum()
+    path = tmp_path / "flat.html"
+    player(loss, path, names={"W": W})
+    load(browser, path)
+    assert browser.execute_script("return document.getElementById('folded-pane').hidden && "
+                                  "document.getElementById('folded-toggle').hidden")
+    assert errors(browser) == []

@@ -338,8 +338,9 @@ LOOP_COLOUR = "#2b5c8a"
 LR_MAX = 16              # up to this many vertices the fold is drawn left to right (a slide's shape), else top down
 
 
-def to_dot(f, title=None, font=None):
-    """The folded view as a Digraph (a dot.Picture): ids prefixed `fold_`, so it can sit beside the unrolled SVG."""
+def to_dot(f, title=None, font=None, key=True):
+    """The folded view as a Digraph (a dot.Picture): ids prefixed `fold_`, so it can sit beside the unrolled SVG.
+    key=False leaves out the title, the legend and the key (the player shows the unrolled graph's)."""
     from .dot import FONT, FONT_SIZE, Picture
     font = FONT_SIZE if font is None else font
     rankdir = "LR" if len(f.vertices) <= LR_MAX else "TB"          # a bigger cell: layers one under another
@@ -350,7 +351,8 @@ def to_dot(f, title=None, font=None):
                            "margin": "0.05,0.02"},
                 edge_attr={"fontname": FONT, "fontsize": f"{font:g}", "arrowsize": "0.6"})
     lo, hi = f.norm_range or (1.0, 1.0)
-    g.attr(label=_graph_label(f, title, lo, hi, font))
+    if key:
+        g.attr(label=_graph_label(f, title, lo, hi, font))
     _write_vertices(g, f, lo, hi, font)
     for e in f.edges:
         a = _edge_attrs(e, lo, hi, "e" if rankdir == "TB" else "s")

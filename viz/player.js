@@ -9,7 +9,7 @@
   var panel = document.getElementById("panel");
   var slider = document.getElementById("slider");
   var state = { smooth: true, k: -1, quiz: false, revealed: {}, guesses: {}, checked: {}, timer: null, zoom: 1, term: null, fwd: null,
-                answers: {} };
+                answers: {}, weight: null };
   var SVGNS = "http://www.w3.org/2000/svg";
   var PENDING = "#cfcfcf";
   var READABLE_PX = 11;          // "fit" zooms out no further than this text height
@@ -206,6 +206,7 @@
     if (G.weights) G.weights.classList.toggle("pl-hidden", k < N - 1);
     Object.keys(receivers).forEach(function (id) { if (G[id]) halo(G[id], "halo-recv", 3); });
     highlightTerm();
+    highlightUses();
     if (cur && G[cur]) {
       halo(G[cur], "halo", 5);
       scrollTo([G[cur]].concat(Object.keys(receivers).map(function (id) { return G[id]; }).filter(Boolean)));
@@ -373,6 +374,7 @@
   }
   function selectTerm(i) {
     state.term = state.term === i ? null : i;
+    if (state.term !== null && state.weight !== null) selectWeight(state.weight);   // clears the weight's uses
     restyleGraph();
     renderPanel();
   }
@@ -396,6 +398,49 @@
   function termButton(id, text) {
     return id === null || id === undefined ? esc(text) : "<button class='small term" + (state.term === id ? " on" : "") +
       "' data-term='" + esc(id) + "' title='show the path of this term in the graph'>" + esc(text) + "</button>";
+  }
+
+  // ---- the folded view above the graph: a click on a weight marks its uses in the unrolled graph --------
+  var foldedSvg = document.querySelector("#folded svg"), foldPane = document.getElementById("folded-pane");
+  var FOLD_ZOOM = 0.6;           // the folded view's text at 11 px (dot's 14 pt = 18.7 px at zoom 1)
+  function setupFolded() {
+    if (!foldedSvg) { foldPane.hidden = true; document.getElementById("folded-toggle").hidden = true; return; }
+    var vb = foldedSvg.getAttribute("viewBox").split(/[\s,]+/).map(Number);
+    foldedSvg.style.width = (vb[2] * 4 / 3 * FOLD_ZOOM) + "px";
+    foldedSvg.style.height = (vb[3] * 4 / 3 * FOLD_ZOOM) + "px";
+    Object.keys(D.folded.weights).forEach(function (id) {
+      var g = foldedSvg.getElementById(id);
+      if (g) { g.classList.add("fold-weight"); g.setAttribute("tabindex", "0"); }
+    });
+    foldedSvg.addEventListener("click", function (ev) {
+      var g = ev.target.closest ? ev.target.closest("g.node") : null;
+      if (g && own(D.folded.weights, g.id)) selectWeight(g.id);
+    });
+    document.getElementById("show-folded").onchange = function (ev) { foldPane.hidden = !ev.target.checked; };
+  }
+  function uses(id) {            // the unrolled graph's elements that show the weight's uses
+    var w = own(D.folded.weights, id);
+    return w ? w.edges.concat(w.vertices).map(function (u) { return svg.getElementById(u); }).filter(Boolean) : [];
+  }
+  function highlightUses() {
+    Array.prototype.forEach.call(document.querySelectorAll("#graph .pl-use, #folded .fold-on"), function (g) {
+      g.classList.remove("pl-use"); g.classList.remove("fold-on");
+    });
+    if (state.weight === null || !svg) return;
+    uses(state.weight).forEach(function (g) { g.classList.add("pl-use"); });
+    var mine = foldedSvg.getElementById(state.weight);
+    if (mine) mine.classList.add("fold-on");
+  }
+  function selectWeight(id) {
+    state.weight = state.weight === id ? null : id;
+    if (state.weight !== null) state.term = null;       // one selection at a time: the weight's uses, or a term
+    var w = state.weight === null ? null : D.folded.weights[state.weight];
+    document.getElementById("fold-head").innerHTML = w ? sub(w.name) + ": its " + w.edges.length + " use" +
+      (w.edges.length === 1 ? "" : "s") + " marked in the unrolled graph below (click it again to clear)" :
+      "folded: each loop once — click a weight to mark its uses in the unrolled graph below";
+    restyleGraph();
+    renderPanel();
+    if (w && svg) { var gs = uses(state.weight); if (gs.length) scrollTo(gs); }
   }
 
   // ---- the forward pass: values flow forward, one vertex per tick, before the backward walk ----------
@@ -765,11 +810,13 @@
     else if (ev.key === "End") { go(N - 1); ev.preventDefault(); }
     else if (ev.key === " ") { play(); ev.preventDefault(); }
     else if (ev.key === "l") toLeaves.onclick();
+    else if (ev.key === "o" && foldedSvg) { var o = document.getElementById("show-folded"); o.checked = !o.checked; o.onchange({ target: o }); }
     else if (ev.key === "f") { var f = document.getElementById("forward"); f.checked = !f.checked; }
     else if (ev.key === "q") { var q = document.getElementById("quiz"); q.checked = !q.checked; q.onchange({ target: q }); }
   });
   setupGraph();
+  setupFolded();
   if (svg) zoom(Math.max(0.8, Math.min(1.25, fitZoom())));
   render();
-  window.player = { go: go, state: state, data: D, selectTerm: selectTerm, forward: showForward };
+  window.player = { go: go, state: state, data: D, selectTerm: selectTerm, forward: showForward, selectWeight: selectWeight };
 })();

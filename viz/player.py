@@ -104,8 +104,8 @@ def player(loss, path=None, names=None, *, title=None, detail="auto", shared="au
     stepper = Stepper(loss, names=names, retain_graph=retain_graph)
     stepper.run()
     data = player_data(loss, stepper, check=check, check_elements=check_elements, eps=eps)
-    svg, note = _layout(loss, stepper, detail, shared, max_steps, data)
-    page = page_html(data, svg, title or f"Backprop through {stepper.steps[0].label}", note)
+    svg, note, folded = _layout(loss, stepper, detail, shared, max_steps, data)
+    page = page_html(data, svg, title or f"Backprop through {stepper.steps[0].label}", note, folded)
     p = Player(page, data, None, stepper)
     if path is not None:
         p.save(path)
@@ -466,7 +466,8 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
             "loss_mathml": to_mathml(name_latex(loss)),
             "check": plan, "steps": out_steps, "leaves": leaves, "strip": list(rows.values()), "terms": terms,
             "questions": quiz.questions(steps, terms, list(stepper.leaves)),
-            "ops": _ops_table(steps), "conventions": _conventions(steps), "vertices": {}, "edges": {}, "step_vertex": [None] * stepper.total}
+            "ops": _ops_table(steps), "conventions": _conventions(steps), "vertices": {}, "edges": {}, "step_vertex": [None] * stepper.total,
+            "folded": {"weights": {}}}
 
 
 def _conventions(steps):
@@ -485,7 +486,7 @@ def _ops_table(steps):
 
 def _layout(root, stepper, detail, shared, max_steps, data):
     """The graphviz SVG of the unrolled graph, with per-vertex and per-edge events filled into `data`.
-    Returns (svg text or None, a note for the page when the graph cannot be drawn)."""
+    Returns (svg text or None, a note for the page when the graph cannot be drawn, the folded view's SVG or "")."""
     import graphviz
 
     from . import check_layout, pipe
@@ -552,8 +553,31 @@ def _layout(root, stepper, detail, shared, max_steps, data):
         svg = pipe(to_dot(view), "svg").decode("utf-8")
     except graphviz.ExecutableNotFound:
         return None, ("The graph cannot be drawn: graphviz's `dot` program was not found (Debian/Ubuntu: apt-get "
-                      "install graphviz; macOS: brew install graphviz). Every step is still here, in the panel.")
-    return svg[svg.index("<svg"):], ""
+                      "install graphviz; macOS: brew install graphviz). Every step is still here, in the panel."), ""
+    return svg[svg.index("<svg"):], "", _folded(root, view, nodes, data)
+
+
+def _folded(root, view, nodes, data):
+    """The folded view's SVG (no legend: the unrolled graph's is below it), and in data["folded"] each of its
+    weights' uses in the unrolled view: the edges that carry the weight into an op, their ops, its copies.
+    A graph without time steps has no folded view: ""."""
+    from . import pipe
+    from .folded import fold, to_dot
+    try:
+        f = fold(root)
+    except ValueError:
+        return ""
+    weights = {}
+    for vid in (v.id for v in f.vertices.values() if v.kind == "param"):
+        i, pos = next(ref for e in f.edges if e.src == vid for ref in e.tape)
+        leaf = nodes[i].inputs[pos]
+        uses = [e for e in view.edges if any(nodes[j].inputs[q] is leaf for j, q in e.tape)]
+        copies = {e.src for e in uses if view.vertices[e.src].kind == "copy"}
+        weights[vid] = {"name": f.vertices[vid].label, "edges": [e.id for e in uses],
+                        "vertices": sorted({e.dst for e in uses} | copies)}
+    data["folded"] = {"weights": weights}
+    svg = pipe(to_dot(f, key=False), "svg").decode("utf-8")
+    return svg[svg.index("<svg"):]
 
 
 def _tape(root):
@@ -611,12 +635,13 @@ def _csp_hash(text):
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
 
-def page_html(data, svg, title, note=""):
-    """One self-contained HTML page: style, SVG, data and script inline. Its Content-Security-Policy lets only
-    that inline script and style run (by their hashes): no other script, no event attributes, no network."""
+def page_html(data, svg, title, note="", folded=""):
+    """One self-contained HTML page: style, SVG (and the folded view's, above it), data and script inline. Its
+    Content-Security-Policy lets only that inline script and style run (by their hashes): no other script, no
+    event attributes, no network."""
     css, js = _asset("player.css"), _asset("player.js")
     csp = (f"default-src 'none'; script-src {_csp_hash(js)}; style-src {_csp_hash(css)}; img-src data:; "
            "base-uri 'none'; form-action 'none'")
     parts = {"TITLE": html.escape(visible(title, 200)), "CSS": css, "JS": js, "DATA": script_json(_bounded(data)),
-             "CSP": csp, "SVG": svg if svg else f'<p class="nograph">{html.escape(note)}</p>'}
-    return re.sub(r"\{\{(TITLE|CSS|JS|DATA|SVG|CSP)\}\}", lambda m: parts[m[1]], _asset("player.html"))
+             "CSP": csp, "SVG": svg if svg else f'<p class="nograph">{html.escape(note)}</p>', "FOLDED": folded or ""}
+    return re.sub(r"\{\{(TITLE|CSS|JS|DATA|SVG|CSP|FOLDED)\}\}", lambda m: parts[m[1]], _asset("player.html"))
