@@ -324,7 +324,8 @@ def test_sums_stay_true_when_grad_starts_non_zero(browser, tmp_path, shots):
 def fold_status(browser):
     return browser.execute_script("""
         const ids = sel => Array.from(document.querySelectorAll(sel)).map(g => g.id).sort();
-        return {edges: ids('#graph g.edge.pl-use'), vertices: ids('#graph g.node.pl-use'), on: ids('#folded g.fold-on'),
+        return {edges: ids('#graph g.edge.pl-use'), vertices: ids('#graph g.node.pl-use'),
+                on: ids('#folded g.fold-on'),
                 head: document.getElementById('fold-head').textContent,
                 pane: document.getElementById('folded-pane').getBoundingClientRect().height,
                 graph: document.getElementById('graph-pane').getBoundingClientRect().height,
@@ -333,7 +334,8 @@ def fold_status(browser):
 
 
 @pytest.mark.parametrize("model,steps,layers", [("seed", 3, 1), ("lstm", 4, 2)])
-def test_a_click_on_a_folded_weight_marks_its_uses_in_the_unrolled_graph(browser, tmp_path, shots, model, steps, layers):
+def test_a_click_on_a_folded_weight_marks_its_uses_in_the_unrolled_graph(browser, tmp_path, shots, model, steps,
+                                                                         layers):
     from selenium.webdriver.common.by import By
     E, names = build(model, steps, layers=layers)
     recurrent = "W_s" if model == "seed" else "weight_hh_l1"
@@ -345,8 +347,8 @@ def test_a_click_on_a_folded_weight_marks_its_uses_in_the_unrolled_graph(browser
     # what the unrolled view draws for those T uses, read from the tape, not from the folded data
     want_edges = sorted(eid for eid, e in p.data["edges"].items() if e["dst"] in {f"op{i}" for i in uses}
                         and p.data["vertices"].get(e["src"], {}).get("label") == recurrent)
-    want_vertices = sorted({f"op{i}" for i in uses} | {p.data["edges"][e]["src"] for e in want_edges
-                                                       if p.data["vertices"][p.data["edges"][e]["src"]]["kind"] == "copy"})
+    sources = {p.data["edges"][e]["src"] for e in want_edges}
+    want_vertices = sorted({f"op{i}" for i in uses} | {v for v in sources if p.data["vertices"][v]["kind"] == "copy"})
     assert len(want_edges) == steps
     for width, height in ((1024, 768), (1920, 1080)):
         browser.set_window_size(width, height)

@@ -643,5 +643,6 @@ def page_html(data, svg, title, note="", folded=""):
     csp = (f"default-src 'none'; script-src {_csp_hash(js)}; style-src {_csp_hash(css)}; img-src data:; "
            "base-uri 'none'; form-action 'none'")
     parts = {"TITLE": html.escape(visible(title, 200)), "CSS": css, "JS": js, "DATA": script_json(_bounded(data)),
-             "CSP": csp, "SVG": svg if svg else f'<p class="nograph">{html.escape(note)}</p>', "FOLDED": folded or ""}
+             "CSP": csp, "SVG": svg if svg else f'<p class="nograph">{html.escape(note)}</p>',
+             "FOLDED": folded or ""}
     return re.sub(r"\{\{(TITLE|CSS|JS|DATA|SVG|CSP|FOLDED)\}\}", lambda m: parts[m[1]], _asset("player.html"))
