@@ -19,7 +19,8 @@ from viz.player import page_html, player, script_json
 
 from payloads import EVIL_SCOPE, LOSS, PAYLOADS, TIME_SCOPE, payload_graph
 
-FORBIDDEN_TAGS = {"script", "a", "foreignObject", "iframe", "image", "img", "use", "animate", "set"}
+FORBIDDEN_TAGS = {"script", "foreignObject", "iframe", "image", "img", "use", "animate", "set"}
+XLINK_TITLE = "{http://www.w3.org/1999/xlink}title"
 
 
 def local(name):
@@ -31,6 +32,8 @@ def assert_inert_svg(svg):
     root = ET.fromstring(svg[svg.index("<svg"):])
     for el in root.iter():
         assert local(el.tag) not in FORBIDDEN_TAGS, f"a <{local(el.tag)}> element in the SVG"
+        if local(el.tag) == "a":                    # graphviz's tooltip: an anchor with a title and nothing else
+            assert list(el.attrib) == [XLINK_TITLE], el.attrib
         for attr in el.attrib:
             assert not local(attr).lower().startswith("on"), f"an event attribute {attr} in the SVG"
             assert local(attr).lower() != "href", f"a link ({attr}={el.attrib[attr]!r}) in the SVG"
@@ -46,10 +49,12 @@ def test_each_payload_draws_as_literal_text(payload):
     loss, names = payload_graph([payload])
     graph = viz.draw(loss, title=payload)
     # no link attribute in the DOT source (escaped text may spell `URL=&quot;`, with no quote or `<`)
-    assert not re.search(r"\b(URL|href|tooltip|target)\s*=\s*[\"<]", graph.source, re.I)
+    assert not re.search(r"\b(URL|href|target)\s*=\s*[\"<]", graph.source, re.I)
     root = assert_inert_svg(viz.pipe(graph, "svg").decode("utf-8"))
     texts = "\n".join(svg_texts(root))
     assert visible(payload) in texts                  # a name, the scope and the title are drawn, as text
+    tips = [el.get(XLINK_TITLE) for el in root.iter() if local(el.tag) == "a"]
+    assert any(tip.split("\n")[0] == visible(payload) for tip in tips)      # the hover text, literally
     assert len(max(svg_texts(root), key=len)) < 400   # a 20,000-character name is shortened for display
 
 

@@ -26,8 +26,10 @@ INJECTED = """
     const bad = [];
     for (const el of document.querySelectorAll('*')) {
         const tag = el.localName;
+        const tooltip = tag === 'a' && el.closest('svg') && el.attributes.length === 1 &&
+                        el.attributes[0].name === 'xlink:title';          // graphviz's hover text, inert
         if (['img', 'iframe', 'object', 'embed', 'a', 'image', 'foreignobject', 'form', 'base', 'link', 'meta']
-                .includes(tag) && !(tag === 'meta' && el.parentNode === document.head))
+                .includes(tag) && !(tag === 'meta' && el.parentNode === document.head) && !tooltip)
             bad.push(tag);
         for (const a of el.attributes)
             if (/^on/i.test(a.name) || /href$/i.test(a.name) || a.name === 'style' && el.closest('#panel'))

@@ -278,3 +278,20 @@ def test_draw_command(tmp_path, capsys):
     assert "∇" not in (tmp_path / "seed.dot").read_text()                  # the forward graph only
     with pytest.raises(SystemExit):
         main(["draw", "--model", "lstm", "--steps", "0"])
+
+
+def test_hover_text_gives_each_vertex_and_edge_its_exact_gradient():
+    import xml.etree.ElementTree as ET
+    E, named = three_step_network()
+    E.backward(keep_grads=True)
+    svg = viz.pipe(viz.draw(E), "svg").decode("utf-8")
+    root = ET.fromstring(svg[svg.index("<svg"):])
+    tips = [a.get("{http://www.w3.org/1999/xlink}title").split("\n") for a in root.iter("{http://www.w3.org/2000/svg}a")]
+    W_s = named["W_s"]
+    tip = next(t for t in tips if t[0] == "W_s")
+    assert float(tip[1].removeprefix("gradient norm ")) == pytest.approx(np.linalg.norm(W_s.grad), rel=1e-9)
+    first = [float(x) for x in tip[2].removeprefix("gradient [").rstrip("]").split(", ")[:4]]
+    assert first == pytest.approx(W_s.grad.ravel()[:4], rel=1e-7)
+    assert tip[3] == "shape 3×3"
+    edges = [t for t in tips if " → " in t[0]]
+    assert len(edges) >= 6 and all(t[1].startswith(("gradient norm", "no gradient")) for t in edges)

@@ -39,6 +39,12 @@ def escape(text, limit=MAX_LABEL):
     return _html_escape(visible(text, limit)).replace("\\", "\\\\")
 
 
+def tooltip(lines):
+    """Hover text from user text, one line each: `visible`, and each backslash written four times (graphviz
+    reads a tooltip's escapes twice). It always ends with a line of ours, so it is never an HTML-like string."""
+    return "\\n".join(visible(line).replace("\\", "\\" * 4) for line in lines)
+
+
 def plain_label(text):
     """A whole label from user text (a scope name): an HTML-like label holding only escaped text, so
     graphviz never reads the text as DOT or as HTML markup."""
@@ -303,6 +309,8 @@ def _gate(view, v):
 
 def _vertex_attrs(v, lo, hi, gate=None):
     a = {"id": v.id, "class": f"{v.kind}" + (f" t{v.step}" if v.step is not None else "")}
+    if v.tip:
+        a["tooltip"] = tooltip(v.tip)
     if v.group:
         a["group"] = v.group
     grad = small(f"∇ {fmt(v.grad)}", "#7a0019") if v.grad is not None else ""
@@ -369,6 +377,8 @@ def _cluster_attrs(c, font):
 
 def _edge_attrs(e, lo, hi):
     a = {"id": e.id, "class": f"edge-{e.kind}"}
+    if e.tip:
+        a["tooltip"] = tooltip(e.tip)
     if e.kind == "link":                    # weight 0: the line may slant, the steps stay level
         a.update(color="#9ab0c8", penwidth="1.2", arrowhead="none", weight="0")
         return a

@@ -62,7 +62,7 @@ def boxes(svg):
         if not kind or kind[0] not in ("node", "cluster") or not g.get("id"):
             continue
         xs, ys = [], []
-        for shape in g:
+        for shape in g.iter():              # a tooltip wraps the shapes in <g><a>...</a></g>
             if shape.tag in (f"{NS}polygon", f"{NS}polyline"):
                 values = [float(v) for v in NUMBER.findall(shape.get("points", ""))]
             elif shape.tag == f"{NS}path":

@@ -57,6 +57,7 @@ class Vertex:
     step: int = None
     layer: str = ""             # the scope above `t=k` ("lstm/layer0"): which spine a state belongs to
     after: bool = False         # an op after the steps that depends on them (outputs, the loss)
+    tip: tuple = ()             # the hover text's lines: name, the gradient's norm and first entries, shape
 
 
 @dataclass
@@ -71,6 +72,7 @@ class Edge:
     label: bool = False         # print the norm (False where the source vertex already shows it)
     tape: list = field(default_factory=list)      # (node index, input position) pairs drawn by this edge
     array: object = field(default=None, repr=False)
+    tip: tuple = ()
 
 
 @dataclass
@@ -300,7 +302,8 @@ def _op_vertices(p):
                 vid, "op", _op_label(n), _cluster_path(p, s, outer, inner, "after" if p.after[n.index] else "before"),
                 out.name or "", out.shape, norm(n.grad) if p.show else None,
                 _value(out) if p.values and out.name else None, step=s, layer="/".join(outer),
-                after=s is None and p.after[n.index])
+                after=s is None and p.after[n.index],
+                tip=tip(describe(out), out.shape, n.grad if p.show else None))
         p.at[n.index] = vid
         vertices[vid].tape.append(n.index)
 
@@ -348,10 +351,11 @@ def _shared_vertices(p):
             vid = f"{lid}_t{s}" if copy else lid
             if vid not in p.vertices:
                 where = _common([p.vertices[p.at[n.index]].cluster for n, _ in group]) if copy or not is_shared else ()
-                grad = norm(contribution.get(s) if copy else total) if t.requires_grad and show else None
-                p.vertices[vid] = Vertex(vid, "copy" if copy else kind, label, where, shape=t.shape, grad=grad,
+                array = (contribution.get(s) if copy else total) if t.requires_grad and show else None
+                p.vertices[vid] = Vertex(vid, "copy" if copy else kind, label, where, shape=t.shape, grad=norm(array),
                                          value=_value(t) if p.values else None, note=f"t={s} use" if copy else "",
-                                         step=s if copy else None)
+                                         step=s if copy else None,
+                                         tip=tip(label + (f" (its use at t={s})" if copy else ""), t.shape, array))
             for n, _ in group:
                 p.use_vertex[id(t), n.index] = vid
     return weights, columns
@@ -416,6 +420,8 @@ def _label_edges(edges, vertices):
     out_degree = defaultdict(int)
     for e in edges:
         e.grad = norm(e.array)
+        e.tip = tip(f"{vertices[e.src].name or vertices[e.src].label} → {vertices[e.dst].name or vertices[e.dst].label}",
+                    None if e.array is None else np.shape(e.array), e.array)
         if e.grad is not None:
             out_degree[e.src] += 1
     for e in edges:
@@ -509,6 +515,20 @@ def describe(t, depth=2):
         if len(text) <= 40:
             return text
     return f"{n.op.name} #{n.index}"
+
+
+def tip(title, shape, grad):
+    """The hover text of a vertex or an edge: what it is, then the gradient it holds or carried, exactly."""
+    lines = [title]
+    if grad is None:
+        lines.append("no gradient")
+    else:
+        g = np.asarray(grad, dtype=np.float64)
+        first = ", ".join(f"{x:.8g}" for x in g.ravel()[:4]) + (", …" if g.size > 4 else "")
+        lines += [f"gradient norm {float(np.linalg.norm(g.ravel())):.10g}", f"gradient [{first}]"]
+    if shape is not None:
+        lines.append("shape " + ("×".join(map(str, shape)) or "scalar"))
+    return tuple(lines)
 
 
 def _value(t):
