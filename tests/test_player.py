@@ -253,3 +253,24 @@ def test_player_refuses_an_unscoped_long_loop_with_advice(tmp_path):
         h = (h @ W).tanh()
     with pytest.raises(TooLarge, match="scope"):
         player(h.sum(), tmp_path / "p.html")
+
+
+def test_a_graph_too_long_for_a_page_is_refused_before_the_walk(tmp_path):
+    from tinygrad_rnn.core import tape
+    from viz.cli.teach import build
+    from viz.player import MAX_NODES
+    E, names = build("lstm", 200)
+    recorded = len(tape.nodes_newest_first(E.node))
+    assert recorded > MAX_NODES
+    with pytest.raises(ValueError, match=rf"player: the graph has {recorded} recorded ops.*at most {MAX_NODES}"):
+        player(E, tmp_path / "long.html", names=names)
+    assert not (tmp_path / "long.html").exists()
+    E.backward()                                    # the graph was not walked: it can still be
+    assert all(p.grad is not None for p in names.values())
+
+
+def test_the_command_line_refuses_a_player_too_long_in_one_line(capsys, tmp_path):
+    from viz import cli
+    assert cli.main(["player", "--model", "lstm", "--steps", "300", "--out", str(tmp_path / "p.html")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "recorded ops" in err[0] and "Traceback" not in err[0]

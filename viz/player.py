@@ -36,6 +36,7 @@ import re
 
 import numpy as np
 
+from tinygrad_rnn.core import tape
 from tinygrad_rnn.core.mode import time_step
 from tinygrad_rnn.files import write_text
 from tinygrad_rnn.core.ops import index_text, op_field
@@ -49,6 +50,7 @@ from .text import visible
 HERE = os.path.dirname(os.path.abspath(__file__))
 VALUES = 8                  # element values kept per array (row-major)
 HEAT = (12, 16)             # at most this many rows x columns of a matrix go into its heatmap
+MAX_NODES = 2000            # a page holds one step per recorded op, with its numbers and formulas: a few MB
 STATE = re.compile(r"^(.+?)_(\d+)$")
 CHECK_BUDGET = 150_000      # check="auto": node visits that finite differences may cost (about 2 s)
 OP_FIELDS = ("symbol", "rule", "latex", "infix", "formula")   # what the page gets of each op's table entry
@@ -137,6 +139,11 @@ def _check_arguments(loss, path, names, title, detail, shared, max_steps, check,
         raise ValueError(f"player: eps (the finite-difference step) must be a positive finite number, got {eps!r}")
     if not isinstance(retain_graph, bool):
         raise TypeError(f"player: retain_graph must be True or False, got {type(retain_graph).__name__}")
+    recorded = 0 if loss.node is None else len(tape.nodes_newest_first(loss.node))
+    if recorded > MAX_NODES:
+        raise ValueError(f"player: the graph has {recorded} recorded ops; a page steps "
+                         f"through at most {MAX_NODES} (each is a step of the walk, with its numbers and formulas). "
+                         "Unroll fewer time steps (a few show the same BPTT), or draw the long unroll with viz.draw")
 
 
 # ---- the data the page shows -----------------------------------------------------------------------
