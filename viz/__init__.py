@@ -74,19 +74,19 @@ def _layout(tensor, detail, grads, values, shared, max_steps, title, layout, col
     cells in one row; if none is, the one with the largest text."""
     from . import fit
     from .dot import to_dot
-    from .view import build
-    views = {}
+    from .view import build, read
+    views, reading = {}, read(tensor)         # the tape is read once for every view tried
 
     def candidate(detail, layout, columns=None):
         share = shared if shared != "auto" or layout == "lr" else "copies"   # rows of their own need copies
         if (detail, share) not in views:
-            views[detail, share] = build(tensor, detail, grads, values, share, max_steps)
+            views[detail, share] = build(tensor, detail, grads, values, share, max_steps, reading)
             check_layout(views[detail, share])
         return to_dot(views[detail, share], title, layout, columns, font)
 
     if layout != "auto":
         return candidate(detail, layout, columns)
-    first = build(tensor, detail, grads, values, shared, max_steps)
+    first = build(tensor, detail, grads, values, shared, max_steps, reading)
     check_layout(first)
     views[first.detail, shared] = views[first.detail, first.shared] = first
     tries = [(first.detail, "lr"), (first.detail, "tb"), (first.detail, "wrap", -(-len(first.steps) // 2))]

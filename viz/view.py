@@ -27,13 +27,16 @@ from itertools import pairwise
 
 import numpy as np
 
-import tinygrad_rnn as tg
 from tinygrad_rnn.core.mode import time_step
 from tinygrad_rnn.core.ops import index_text, op_field
-from tinygrad_rnn.core.tape import FREED
+from tinygrad_rnn.core.lazy import Sum, dense
+from tinygrad_rnn.core.tape import FREED, edge_term, materialize, nodes_newest_first
 from tinygrad_rnn.teach.steps import StepTerms
 
+from .text import visible
+
 STATE = re.compile(r"^(.+?)_(\d+)$")          # s_1, h_12, c_3: a tensor and its step
+MAX_SCOPE_DEPTH = 64     # scopes nested deeper than this are refused before anything is drawn
 OPS_LIMIT = 150          # detail="auto" draws ops up to this many op vertices
 OPS_BUDGET = 240         # detail="ops" draws at most 6 steps, fewer when that would pass this many op vertices
 EDGES_LIMIT = 40         # shared="auto": an edge per use of a shared leaf up to 4 steps and this many ops
@@ -166,17 +169,15 @@ def _status(root, grads):
     return "not_kept" if node.saved is FREED else "no_backward"
 
 
-def build(root, detail="auto", grads=True, values=False, shared="auto", max_steps=None):
+def build(root, detail="auto", grads=True, values=False, shared="auto", max_steps=None, reading=None):
     """The view of the graph that produced `root` (see the module docstring), made in four passes over the
     tape: where each node goes (_plan), a vertex per op (_op_vertices), shared tensors and leaves
-    (_shared_vertices), edges (_edges); then the edges' labels and the state spines."""
+    (_shared_vertices), edges (_edges); then the edges' labels and the state spines.
+    reading: what `read(root)` returned, to build several views of one graph reading its tape once."""
     if detail not in ("auto", "ops", "cells") or shared not in ("auto", "edges", "copies"):
         raise ValueError(f"draw: detail must be auto|ops|cells and shared auto|edges|copies, "
                          f"got detail={detail!r}, shared={shared!r}")
-    if getattr(root, "_node", None) is None:
-        raise ValueError("draw: this tensor was not produced by recorded ops (is it a leaf? did some input "
-                         "have requires_grad=True, outside no_grad()?)")
-    p = _plan(root, detail, grads, shared, max_steps)
+    p = _plan(reading or read(root), root, detail, grads, shared, max_steps)
     p.values = values
     _op_vertices(p)
     weights, columns = _shared_vertices(p)
@@ -190,16 +191,31 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
 
 
 @dataclass
-class _Pass:
-    """What the passes of `build` share: the tape read once (first group), what is drawn (second), what the
-    passes make (third)."""
+class Reading:
+    """The tape of one graph read once (`read`); every view of the graph is built from it."""
     tape: list
     where: dict                 # node index -> _where(scope)
     users: dict                 # node index -> [(consumer, input position)]
     leaves: dict                # id(leaf) -> (leaf, [(consumer, input position)])
     step: dict                  # node index -> its step, explicit or inferred (None: before/after the steps)
-    after: dict                 # node index -> comes after some step
+    after: dict                 # node index outside the steps -> comes after some step
     through: dict               # see _pass_through
+    gathers: set
+    crossing: bool              # see _crossing
+    made_shared: bool           # a result made outside the steps is used at several (x W_ihᵀ for all steps)
+
+
+@dataclass
+class _Pass:
+    """What the passes of `build` share: the tape as read (first group), what is drawn (second), what the
+    passes make (third)."""
+    tape: list
+    where: dict
+    users: dict
+    leaves: dict
+    step: dict
+    after: dict
+    through: dict
     gathers: set
     status: str
     show: bool                  # gradients are drawn
@@ -218,12 +234,17 @@ class _Pass:
     shared_ids: set = field(default_factory=set)
 
 
-def _plan(root, detail, grads, shared, max_steps):
-    """Read the tape once: each node's step, which steps are drawn, at which detail, shared tensors as
-    edges or copies."""
-    tape = tg.graph(root)
-    status = _status(root, grads)
-    where = {n.index: _where(n.scope) for n in tape}
+def read(root):
+    """Read the graph that produced `root`: its nodes in execution order, each node's scope and step, who
+    uses what. Scopes nested deeper than MAX_SCOPE_DEPTH are refused first, before any value is recomputed."""
+    if getattr(root, "_node", None) is None:
+        raise ValueError("draw: this tensor was not produced by recorded ops (is it a leaf? did some input "
+                         "have requires_grad=True, outside no_grad()?)")
+    tape = nodes_newest_first(root.node)        # the structure only: no value recomputed yet
+    _check_scope_depth(tape)
+    materialize(root.node, tape)
+    tape.reverse()
+    where = _wheres(tape)
     users = defaultdict(list)
     leaves = {}
     for n in tape:
@@ -234,7 +255,44 @@ def _plan(root, detail, grads, shared, max_steps):
                 leaves.setdefault(id(t), (t, []))[1].append((n, pos))
     step, after = _layout_steps(tape, where, users)
     through, gathers = _pass_through(tape, step, users)
-    p = _Pass(tape, where, users, leaves, step, after, through, gathers, status, status == "grads")
+    made_shared = any(step[n.index] is None and len({step[c.index] for c, _ in users[n.index]} - {None}) > 1
+                      for n in tape)
+    return Reading(tape, where, users, leaves, step, after, through, gathers,
+                   _crossing(tape, step, gathers, users), made_shared)
+
+
+def _check_scope_depth(nodes):
+    """Refuse scopes nested deeper than MAX_SCOPE_DEPTH: every vertex would carry the whole path, and the
+    work (and memory) would grow with nodes x depth."""
+    deepest = max(nodes, key=lambda n: len(n.scope))
+    if len(deepest.scope) > MAX_SCOPE_DEPTH:
+        shown = visible("/".join(deepest.scope[:3]) + "/…/" + "/".join(deepest.scope[-2:]))
+        raise TooDeep(f"draw: {deepest.op.name} (node #{deepest.index}) is inside {len(deepest.scope):,} nested "
+                      f"scopes ({shown}); viz draws at most {MAX_SCOPE_DEPTH} levels (viz.view.MAX_SCOPE_DEPTH): "
+                      "enter fewer nested tinygrad_rnn.scope(...) blocks")
+
+
+class TooDeep(ValueError):
+    """Scopes nested too deep to draw."""
+
+
+def _wheres(tape):
+    """node index -> _where(its scope), read once per scope (the nodes recorded in one scope share its tuple)."""
+    where, seen = {}, {}
+    for n in tape:
+        scope = n.scope
+        w = seen.get(id(scope))
+        if w is None:
+            w = seen[id(scope)] = _where(scope)
+        where[n.index] = w
+    return where
+
+
+def _plan(r, root, detail, grads, shared, max_steps):
+    """Which steps are drawn, at which detail, shared tensors as edges or copies."""
+    tape, where, step = r.tape, r.where, r.step
+    status = _status(root, grads)
+    p = _Pass(tape, where, r.users, r.leaves, step, r.after, r.through, r.gathers, status, status == "grads")
     steps = sorted(set(step.values()) - {None})
 
     def elision(limit):
@@ -251,12 +309,9 @@ def _plan(root, detail, grads, shared, max_steps):
     p.detail = detail
     p.drawn = [s for s in steps if s not in p.hidden]
     p.elided = (min(p.hidden), max(p.hidden)) if p.hidden else None
-    if shared == "auto":
-        crossing = _crossing(tape, step, gathers, users)
+    if shared == "auto":                    # a result made once for all steps would stretch over the row
         small = len(p.drawn) <= 4 and len(tape) <= EDGES_LIMIT and not p.hidden
-        made_shared = any(step[n.index] is None and len({step[c.index] for c, _ in users[n.index]} - {None}) > 1
-                          for n in tape)        # e.g. x W_ih^T made once: its vertex would stretch over the row
-        shared = "edges" if small and not crossing and not made_shared else "copies"
+        shared = "edges" if small and not r.crossing and not r.made_shared else "copies"
     p.shared = shared
     p.layered = len({where[n.index][1] for n in tape if where[n.index][0] is not None}) > 1
     return p
@@ -334,7 +389,7 @@ def _shared_vertices(p):
         taken[base] += 1
         lid = (f"leaf_{base}" if t.node is None else base) + (f"_{taken[base]}" if taken[base] > 1 else "")
         label = describe(t)
-        contribution = {s: _sum(u) for s, u in by_step.items()} if show else {}
+        contribution = {s: _sum(u) for s, u in by_step.items() if s not in hidden} if show else {}
         total = _sum(uses[id(t)]) if show else None
         if t.node is None and t.requires_grad:      # the table promises .grad: leaves only
             terms = _terms_by_step(uses[id(t)], step, splitter, show)
@@ -375,11 +430,11 @@ def _edges(p):
         for pos, t in enumerate(n.inputs):
             if dst == "elided" and (t.node is None or at[t.node.index] == "elided"):
                 continue                    # the quick way through the hidden steps
-            kind, ref, g = "data", (n.index, pos), n.input_grads[pos] if show and n.input_grads else None
+            kind, ref, g = "data", (n.index, pos), edge_term(n, pos) if show else None
             if (id(t), n.index) in p.through:   # h_t -> (stack @ W + b)[t-1] drawn as h_t -> [t-1]
                 gather, k = p.through[id(t), n.index]
                 t, kind, ref = gather.inputs[k], "through", (gather.index, k)
-                g = gather.input_grads[k] if show and gather.input_grads else None
+                g = edge_term(gather, k) if show else None
             src = p.use_vertex.get((id(t), n.index))
             if src is None and t.node is None:
                 continue                    # a folded constant, or a use inside the hidden steps
@@ -410,8 +465,7 @@ def _add_edge(edges, vertices, t, src, dst, pos, kind, g, ref):
     if e is None:
         eid = f"e_{src}" + (f".{src_port}" if src_port else "") + f"_{dst}" + (f"_{pos}" if key[3] is not None else "")
         e = edges[key] = Edge(eid, src, dst, kind, src_port, dst_port)
-    if g is not None:
-        e.array = g if e.array is None else e.array + g
+    e.array = _plus(e.array, g)
     e.tape.append(ref)
 
 
@@ -419,6 +473,7 @@ def _label_edges(edges, vertices):
     """Each edge's norm, printed only where the source vertex does not already show the same number."""
     out_degree = defaultdict(int)
     for e in edges:
+        e.array = _dense(e.array)
         e.grad = norm(e.array)
         e.tip = tip(f"{vertices[e.src].name or vertices[e.src].label} → {vertices[e.dst].name or vertices[e.dst].label}",
                     None if e.array is None else np.shape(e.array), e.array)
@@ -433,6 +488,9 @@ def _layout_steps(tape, where, users):
     step, after = {}, {}
     for n in tape:
         s, ins, late = where[n.index][0], set(), False
+        if s is not None:                   # in a step by its scope: nothing to infer
+            step[n.index], after[n.index] = s, True
+            continue
         for t in n.inputs:
             if t.node is not None:
                 p = t.node.index
@@ -550,13 +608,30 @@ def _op_label(n):
     return sym
 
 
+def _plus(total, term):
+    """total + term for gradient terms as the walk kept them (edge_term): a slice's gradient adds only its
+    positions, so summing the T slices of one (T, ...) tensor costs O(T), not T dense arrays of its size."""
+    if term is None:
+        return total
+    if type(term) is Sum:
+        term = term.dense()                 # a finished sum adds as its array
+    if total is None:
+        return term
+    if type(total) is Sum:
+        total.add(term)
+        return total
+    return Sum(total, term)
+
+
+def _dense(total):
+    return None if total is None else dense(total)
+
+
 def _sum(uses):
     total = None
     for n, pos in uses:
-        g = n.input_grads[pos] if n.input_grads is not None else None
-        if g is not None:
-            total = g if total is None else total + g
-    return total
+        total = _plus(total, edge_term(n, pos))
+    return _dense(total)
 
 
 def _terms_by_step(uses, step, splitter, show):
@@ -564,17 +639,16 @@ def _terms_by_step(uses, step, splitter, show):
     input projection's (x @ W_ihᵀ + b_ih for all steps) split into its rows' terms (teach.steps.StepTerms)."""
     terms = {}
     for n, pos in uses:
-        g = n.input_grads[pos] if show and n.input_grads is not None else None
+        g = edge_term(n, pos) if show else None
         split = splitter.steps(n, pos)
         if split is None:
             pieces = [(step[n.index], g)]
         elif g is None:
             pieces = [(s, None) for s in split]
         else:
-            pieces = splitter.split(n, pos, g, n.grad)
+            pieces = splitter.split(n, pos, dense(g), n.grad)
         for s, term in pieces:
-            before = terms.get(s)
-            terms[s] = term if before is None else before if term is None else before + term
+            terms[s] = _plus(terms.get(s), term)
     return terms
 
 
@@ -583,11 +657,11 @@ def _weight_row(label, lid, t, by_step, contribution, total, hidden, elided, sho
     for s in sorted(x for x in by_step if x is not None):
         c = contribution.get(s)
         if s not in hidden:
-            terms[f"t={s}"] = norm(c)
-        elif c is not None:
-            middle = c if middle is None else middle + c
+            terms[f"t={s}"] = norm(_dense(c))
+        else:
+            middle = _plus(middle, c)
     if hidden:
-        terms[f"t={elided[0]}…{elided[1]}"] = norm(middle)
+        terms[f"t={elided[0]}…{elided[1]}"] = norm(_dense(middle))
     grad = (t.grad if t.node is None else t.node.grad) if show else None
     return WeightRow(label, lid, terms, norm(total), norm(grad))
 

@@ -258,6 +258,14 @@ class EdgeGrads(tuple):
             yield g.dense() if isinstance(g, Lazy) else g
 
 
+def edge_term(node, pos):
+    """What the walk sent along input `pos` of `node`, as it kept it (backward(keep_grads=True)): an array, a
+    Lazy (a slice's gradient as the slice; lazy.dense makes the array, lazy.Sum adds such terms touching only
+    their positions) or None. Reading node.input_grads[pos] instead builds the dense array."""
+    grads = node.input_grads
+    return None if grads is None else tuple.__getitem__(grads, pos)
+
+
 class Step(NamedTuple):
     """One node of the backward walk: the gradient that arrived at its output and what it sent on."""
     number: int          # 0 for the root, then 1, 2, ... in the order the walk visits nodes
