@@ -20,6 +20,7 @@ step and the norm of their sum (its .grad). Vertex and edge ids are stable, so t
 them in the SVG; `tape` on each vertex and edge says which tape nodes (and input positions) it shows.
 """
 import hashlib
+import operator
 import re
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -203,6 +204,8 @@ class Reading:
     gathers: set
     crossing: bool              # see _crossing
     made_shared: bool           # a result made outside the steps is used at several (x W_ihᵀ for all steps)
+    sums: dict = field(default_factory=dict)    # (id(tensor), show) -> its gradient's total, terms by step;
+                                                # "splitter": the StepTerms of the graph
 
 
 @dataclass
@@ -219,6 +222,7 @@ class _Pass:
     gathers: set
     status: str
     show: bool                  # gradients are drawn
+    reading: Reading = None
     detail: str = None
     shared: str = None
     hidden: set = None          # steps collapsed into the elided block
@@ -292,7 +296,7 @@ def _plan(r, root, detail, grads, shared, max_steps):
     """Which steps are drawn, at which detail, shared tensors as edges or copies."""
     tape, where, step = r.tape, r.where, r.step
     status = _status(root, grads)
-    p = _Pass(tape, where, r.users, r.leaves, step, r.after, r.through, r.gathers, status, status == "grads")
+    p = _Pass(tape, where, r.users, r.leaves, step, r.after, r.through, r.gathers, status, status == "grads", r)
     steps = sorted(set(step.values()) - {None})
 
     def elision(limit):
@@ -375,7 +379,9 @@ def _shared_vertices(p):
     if hidden:
         columns.insert(sum(1 for s in p.drawn if s < elided[0]), f"t={elided[0]}…{elided[1]}")
     taken = defaultdict(int)
-    splitter = StepTerms(p.tape)
+    sums = p.reading.sums
+    if "splitter" not in sums:
+        sums["splitter"] = StepTerms(p.tape)
     for t in [t for t, _ in p.leaves.values()] + made_outside:
         by_step = defaultdict(list)
         for n, pos in uses[id(t)]:
@@ -390,9 +396,11 @@ def _shared_vertices(p):
         lid = (f"leaf_{base}" if t.node is None else base) + (f"_{taken[base]}" if taken[base] > 1 else "")
         label = describe(t)
         contribution = {s: _sum(u) for s, u in by_step.items() if s not in hidden} if show else {}
-        total = _sum(uses[id(t)]) if show else None
-        if t.node is None and t.requires_grad:      # the table promises .grad: leaves only
-            terms = _terms_by_step(uses[id(t)], step, splitter, show)
+        if (id(t), show) not in sums:       # the same in every view of the graph: summed once
+            sums[id(t), show] = (_sum(uses[id(t)]) if show else None, _terms_by_step(
+                uses[id(t)], step, sums["splitter"], show) if t.node is None and t.requires_grad else None)
+        total, terms = sums[id(t), show]
+        if terms is not None:               # the table promises .grad: leaves only
             if sum(1 for s in terms if s is not None) > 1:
                 weights.append(_weight_row(label, lid, t, terms, terms, total, hidden, elided, show))
         if t.node is None and total is not None and t.grad is not None and not np.allclose(
@@ -423,7 +431,7 @@ def _edges(p):
     edges = {}
     collects = {n.index for n in p.tape if step[n.index] is None and n.index not in p.gathers
                 and len({step[t.node.index] for t in n.inputs if t.node is not None} - {None}) > 1}
-    for n in p.tape:
+    for n in _edge_heads(p):
         dst = at[n.index]
         if n.index in p.gathers:
             continue                        # drawn as a dashed edge into each step (below)
@@ -449,6 +457,21 @@ def _edges(p):
                                            tape=[n.index], step=vertices[src].step)
             _add_edge(edges, vertices, t, src, dst, pos, kind, g, ref)
     return list(edges.values())
+
+
+def _edge_heads(p):
+    """The nodes whose input edges may be drawn, in tape order: every node outside the hidden steps, and
+    the hidden ones that read a node outside them (the edges into the elided block). The work grows with
+    the drawn steps and their uses, not with the hidden steps."""
+    at, users = p.at, p.users
+    shown = [n for n in p.tape if at[n.index] != "elided"]
+    if not p.hidden:
+        return shown
+    entered = {c.index: c for n in shown for c, _ in users[n.index] if at[c.index] == "elided"}
+    return sorted(shown + list(entered.values()), key=_index)
+
+
+_index = operator.attrgetter("index")
 
 
 def _add_edge(edges, vertices, t, src, dst, pos, kind, g, ref):
