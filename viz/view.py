@@ -199,7 +199,7 @@ class Reading:
     users: dict                 # node index -> [(consumer, input position)]
     leaves: dict                # id(leaf) -> (leaf, [(consumer, input position)])
     step: dict                  # node index -> its step, explicit or inferred (None: before/after the steps)
-    after: dict                 # node index outside the steps -> comes after some step
+    after: dict                 # node index -> comes after some step
     through: dict               # see _pass_through
     gathers: set
     crossing: bool              # see _crossing
@@ -398,7 +398,7 @@ def _shared_vertices(p):
         contribution = {s: _sum(u) for s, u in by_step.items() if s not in hidden} if show else {}
         if (id(t), show) not in sums:       # the same in every view of the graph: summed once
             sums[id(t), show] = (_sum(uses[id(t)]) if show else None, _terms_by_step(
-                uses[id(t)], step, sums["splitter"], show) if t.node is None and t.requires_grad else None)
+                uses[id(t)], step, sums["splitter"], show, lazy=True) if t.node is None and t.requires_grad else None)
         total, terms = sums[id(t), show]
         if terms is not None:               # the table promises .grad: leaves only
             if sum(1 for s in terms if s is not None) > 1:
@@ -511,9 +511,6 @@ def _layout_steps(tape, where, users):
     step, after = {}, {}
     for n in tape:
         s, ins, late = where[n.index][0], set(), False
-        if s is not None:                   # in a step by its scope: nothing to infer
-            step[n.index], after[n.index] = s, True
-            continue
         for t in n.inputs:
             if t.node is not None:
                 p = t.node.index
@@ -657,9 +654,10 @@ def _sum(uses):
     return _dense(total)
 
 
-def _terms_by_step(uses, step, splitter, show):
+def _terms_by_step(uses, step, splitter, show, lazy=False):
     """{step: that step's term} of a leaf's gradient: the contribution of each use at its step, and a batched
-    input projection's (x @ W_ihᵀ + b_ih for all steps) split into its rows' terms (teach.steps.StepTerms)."""
+    input projection's (x @ W_ihᵀ + b_ih for all steps) split into its rows' terms (teach.steps.StepTerms).
+    lazy: the terms as _plus left them (_dense makes each an array), so that hidden steps cost no arrays."""
     terms = {}
     for n, pos in uses:
         g = edge_term(n, pos) if show else None
@@ -672,7 +670,7 @@ def _terms_by_step(uses, step, splitter, show):
             pieces = splitter.split(n, pos, dense(g), n.grad)
         for s, term in pieces:
             terms[s] = _plus(terms.get(s), term)
-    return terms
+    return terms if lazy else {s: _dense(term) for s, term in terms.items()}
 
 
 def _weight_row(label, lid, t, by_step, contribution, total, hidden, elided, show):
