@@ -143,3 +143,21 @@ def test_a_watched_walk_read_halfway_keeps_what_it_did_and_a_full_one_adds_once(
     loss.backward(keep_grads=True)
     np.testing.assert_array_equal(w.grad, [1 + 3, 1 + 4])
     np.testing.assert_array_equal(held, [1, 1])
+
+
+def test_scopes_nest_at_most_max_depth_and_a_refusal_leaves_the_scope_as_it_was():
+    import contextlib
+    from tinygrad_rnn.core.mode import MAX_SCOPE_DEPTH, current_scope
+    with contextlib.ExitStack() as stack:
+        for _ in range(MAX_SCOPE_DEPTH - 1):
+            stack.enter_context(tg.scope("a"))
+        with pytest.raises(ValueError, match=f"at most {MAX_SCOPE_DEPTH} levels deep, this would be "
+                                             f"{MAX_SCOPE_DEPTH + 1}"):
+            stack.enter_context(tg.scope("b/c"))
+        assert current_scope() == "/".join(["a"] * (MAX_SCOPE_DEPTH - 1))
+        with tg.scope("last"):                     # the deepest allowed level still records
+            y = tg.Tensor(np.ones(2), requires_grad=True) * 2
+        assert y.node.scope[-2:] == ("a", "last") and len(y.node.scope) == MAX_SCOPE_DEPTH
+    with pytest.raises(ValueError, match="this would be 20000"):
+        tg.scope("/".join(["x"] * 20000)).__enter__()
+    assert current_scope() == ""

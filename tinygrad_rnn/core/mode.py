@@ -17,6 +17,7 @@ class _State(threading.local):
 
 
 state = _State()
+MAX_SCOPE_DEPTH = 1000
 
 
 @contextlib.contextmanager
@@ -48,6 +49,9 @@ class scope(contextlib.ContextDecorator):
 
     def __enter__(self):
         self.before = state.scope
+        if len(self.before) + len(self.parts) > MAX_SCOPE_DEPTH:   # each level holds its whole path
+            raise ValueError(f"scope {'/'.join(self.parts)[:40]!r}: scopes nest at most {MAX_SCOPE_DEPTH} levels "
+                             f"deep, this would be {len(self.before) + len(self.parts)}")
         state.scope = self.before + self.parts
 
     def __exit__(self, *exc):
