@@ -295,3 +295,29 @@ def test_hover_text_gives_each_vertex_and_edge_its_exact_gradient():
     assert tip[3] == "shape 3×3"
     edges = [t for t in tips if " → " in t[0]]
     assert len(edges) >= 6 and all(t[1].startswith(("gradient norm", "no gradient")) for t in edges)
+
+
+def test_a_packed_batch_says_at_each_step_which_sequences_it_did_not_reach():
+    tg.manual_seed(0)
+    lstm = tg.nn.LSTM(2, 3)
+    x = tg.Tensor(np.random.default_rng(0).normal(size=(4, 3, 2)))
+    out, (h, c) = lstm(tg.pack_padded_sequence(x, [4, 2, 1]))
+    loss = (h ** 2).sum()
+    loss.backward(keep_grads=True)
+    labels = {c.step: c.label for c in build(loss, "ops").clusters.values() if c.kind == "step"}
+    assert labels == {1: "t=1", 2: "t=2: 2 of 3 sequences (1 padded, not reached)",
+                      3: "t=3: 1 of 3 sequences (2 padded, not reached)",
+                      4: "t=4: 1 of 3 sequences (2 padded, not reached)"}
+    assert "t=4: 1 of 3 sequences (2 padded, not reached)" in viz.draw(loss).source
+
+
+def test_both_directions_name_their_input_projection_alike():
+    tg.manual_seed(0)
+    gru = tg.nn.GRU(2, 3, bidirectional=True)
+    x = tg.Tensor(np.random.default_rng(0).normal(size=(3, 1, 2)), name="x")
+    out, h = gru(x)
+    loss = (out ** 2).sum()
+    loss.backward(keep_grads=True)
+    labels = {v.label for v in build(loss, "ops").vertices.values()}
+    assert {"x @ weight_ih_l0ᵀ + bias_ih_l0", "x @ weight_ih_l0_reverseᵀ + bias_ih_l0_reverse"} <= labels
+    assert not [label for label in labels if re.fullmatch(r"linear #\d+", label)]

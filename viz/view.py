@@ -181,6 +181,7 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
     p = _plan(reading or read(root), root, detail, grads, shared, max_steps)
     p.values = values
     _op_vertices(p)
+    _note_padded_steps(p)
     weights, columns = _shared_vertices(p)
     edges = _edges(p)
     _label_edges(edges, p.vertices)
@@ -365,6 +366,21 @@ def _op_vertices(p):
                 tip=tip(describe(out), out.shape, n.grad if p.show else None))
         p.at[n.index] = vid
         vertices[vid].tape.append(n.index)
+
+
+def _note_padded_steps(p):
+    """A variable-length batch (a PackedSequence) computes step t for the sequences at least t long only: a step
+    whose named results have fewer rows than the longest batch says how many sequences it leaves padded."""
+    rows = defaultdict(int)
+    for n in p.tape:
+        s = p.step[n.index]
+        if s in p.drawn and n.output.name and len(n.output.shape) >= 2:
+            rows[s] = max(rows[s], n.output.shape[0])
+    batch = max(rows.values(), default=0)
+    for s, r in rows.items():
+        cluster = p.clusters.get(f"cluster_t{s}")
+        if r < batch and cluster is not None:
+            cluster.label = f"t={s}: {r} of {batch} sequences ({batch - r} padded, not reached)"
 
 
 def _shared_vertices(p):
@@ -586,7 +602,7 @@ def describe(t, depth=2):
     if depth and n.op.name == "linear":          # linear(x, W, b) reads as x @ Wᵀ + b
         x, w, *b = (describe(x, depth - 1) for x in n.inputs)
         text = f"{x} @ {w}ᵀ" + "".join(f" + {v}" for v in b)
-        if len(text) <= 40:
+        if len(text) <= 60:                       # room for torch's names: x @ weight_ih_l0_reverseᵀ + ...
             return text
     if depth and op_field(n.op, "infix") and len(n.inputs) == 2:
         text = f" {op_field(n.op, 'symbol')} ".join(describe(x, depth - 1) for x in n.inputs)
