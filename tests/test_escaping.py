@@ -14,7 +14,7 @@ pytest.importorskip("graphviz")
 
 import tinygrad_rnn as tg
 import viz
-from viz.dot import escape, visible
+from viz.dot import MAX_TIP_LINE, escape, visible
 from viz.player import page_html, player, script_json
 
 from payloads import EVIL_SCOPE, LOSS, PAYLOADS, TIME_SCOPE, payload_graph
@@ -54,7 +54,7 @@ def test_each_payload_draws_as_literal_text(payload):
     texts = "\n".join(svg_texts(root))
     assert visible(payload) in texts                  # a name, the scope and the title are drawn, as text
     tips = [el.get(XLINK_TITLE) for el in root.iter() if local(el.tag) == "a"]
-    assert any(tip.split("\n")[0] == visible(payload) for tip in tips)      # the hover text, literally
+    assert any(tip.split("\n")[0] == visible(payload, MAX_TIP_LINE) for tip in tips)     # the hover text, literally
     assert len(max(svg_texts(root), key=len)) < 400   # a 20,000-character name is shortened for display
 
 

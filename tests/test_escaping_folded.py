@@ -7,10 +7,10 @@ import pytest
 pytest.importorskip("graphviz")
 
 import viz
-from viz.dot import visible
+from viz.dot import MAX_TIP_LINE, visible
 
 from payloads import EVIL_SCOPE, PAYLOADS, payload_graph
-from test_escaping import assert_inert_svg, svg_texts
+from test_escaping import XLINK_TITLE, assert_inert_svg, svg_texts
 
 
 @pytest.mark.parametrize("payload", PAYLOADS, ids=lambda p: repr(p[:20]))
@@ -18,8 +18,10 @@ def test_each_payload_draws_as_literal_text_folded(payload):
     loss, names = payload_graph([payload], steps=3)
     loss.backward(keep_grads=True)
     graph = viz.draw(loss, folded=True, title=payload)
-    assert not re.search(r"\b(URL|href|tooltip|target)\s*=\s*[\"<]", graph.source, re.I)
+    assert not re.search(r"\b(URL|href|target)\s*=\s*[\"<]", graph.source, re.I)
     root = assert_inert_svg(viz.pipe(graph, "svg").decode("utf-8"))
+    tips = [el.get(XLINK_TITLE).split("\n")[0] for el in root.iter() if el.tag.endswith("}a")]
+    assert visible(payload, MAX_TIP_LINE) in tips                     # the weight's hover text, literally
     texts = svg_texts(root)
     joined = "\n".join(texts)
     assert visible(payload) in joined                 # the weight's name, the op, the gate's scope and the title

@@ -173,3 +173,17 @@ def test_draw_command_folded(tmp_path, capsys):
     capsys.readouterr()
     assert main(["draw", "--model", "seed", "--folded", "--layout", "tb", "--out", str(tmp_path / "x.svg")]) == 2
     assert "layout applies to the unrolled picture only" in capsys.readouterr().err
+
+
+def test_a_weights_hover_text_gives_its_grad_and_each_steps_term():
+    loss, f, example = folded("lstm", 5, 1)
+    expected = stepper_terms("lstm", 5, 1)
+    nodes, _ = parse(viz.draw(loss, folded=True).source)
+    for w in f.weights:
+        tip = nodes[w.vertex]["tooltip"].split("\\n")
+        assert tip[0] == w.name
+        grad = np.linalg.norm(example.names[w.name].grad.astype(np.float64))
+        assert float(tip[1].removeprefix("gradient norm ")) == pytest.approx(grad, rel=1e-9)
+        shown = dict(item.split(" ") for item in tip[3].removeprefix("its terms' norms: ").split(", "))
+        assert {int(k[2:]): float(v) for k, v in shown.items()} == pytest.approx(expected[w.name], rel=1e-3, abs=1e-12)
+        assert tip[4].startswith("shape ")

@@ -39,10 +39,13 @@ def escape(text, limit=MAX_LABEL):
     return _html_escape(visible(text, limit)).replace("\\", "\\\\")
 
 
+MAX_TIP_LINE = 400         # characters in one line of hover text
+
+
 def tooltip(lines):
     """Hover text from user text, one line each: `visible`, and each backslash written four times (graphviz
     reads a tooltip's escapes twice). It always ends with a line of ours, so it is never an HTML-like string."""
-    return "\\n".join(visible(line).replace("\\", "\\" * 4) for line in lines)
+    return "\\n".join(visible(line, MAX_TIP_LINE).replace("\\", "\\" * 4) for line in lines)
 
 
 def plain_label(text):

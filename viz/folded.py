@@ -23,9 +23,10 @@ import tinygrad_rnn as tg
 from tinygrad_rnn.teach.steps import StepTerms
 
 from .view import (STATE, Cluster, Edge, Vertex, _constant, _layout_steps, _op_label, _status, _terms_by_step,
-                   _where, describe, norm, slug)
+                   _where, describe, norm, slug, tip)
 
 SPARK = "▁▂▃▄▅▆▇█"
+MAX_TIP_TERMS = 12       # per-step terms listed in a weight's hover text
 SPARK_WIDTH = 16         # a sparkline has at most this many characters (a longer loop: the max of each bucket)
 
 
@@ -146,7 +147,9 @@ def _op_vertex(vid, n, cluster, s, show):
     index = n.params.get("index") if n.op.name == "getitem" else None
     if s is not None and isinstance(index, (int, np.integer)) and index == s - 1:
         label = "[t−1]"
-    return Vertex(vid, "op", label, cluster, name, out.shape, norm(n.grad) if show else None, tape=[n.index])
+    return Vertex(vid, "op", label, cluster, name, out.shape, norm(n.grad) if show else None, tape=[n.index],
+                  tip=tip(describe(out) + (f" (drawn: t={s})" if s is not None else ""), out.shape,
+                          n.grad if show else None))
 
 
 def _loop_path(f, key):
@@ -219,6 +222,11 @@ def _leaf_vertex(f, vid, members, step, splitter, show):
         total = sum((a for a in terms.values() if a is not None), start=np.zeros(t.shape))
         v.grad = norm(total)
         per_step = {s: norm(a) for s, a in terms.items() if s is not None and a is not None}
+        v.tip = tip(describe(t), t.shape, total)
+        if per_step:                    # before the last line, the shape
+            shown = ", ".join(f"t={s} {x:.4g}" for s, x in sorted(per_step.items())[:MAX_TIP_TERMS])
+            more = ", …" if len(per_step) > MAX_TIP_TERMS else ""
+            v.tip = v.tip[:-1] + (f"its terms' norms: {shown}{more}", v.tip[-1])
         if len(per_step) > 1:
             f.weights.append(Spread(describe(t), vid, norm(total), norm(t.grad), per_step))
         if t.grad is not None and not np.allclose(total, t.grad, rtol=1e-4, atol=1e-7):
