@@ -577,8 +577,8 @@ def _folded(root, view, nodes, data):
     weights = {}
     for vid in (v.id for v in f.vertices.values() if v.kind == "param"):
         i, pos = next(ref for e in f.edges if e.src == vid for ref in e.tape)
-        leaf = nodes[i].inputs[pos]
-        uses = [e for e in view.edges if any(nodes[j].inputs[q] is leaf for j, q in e.tape)]
+        leaf = nodes[i].args[pos]           # a leaf's arg is the Tensor itself: nothing to recompute
+        uses = [e for e in view.edges if any(nodes[j].args[q] is leaf for j, q in e.tape)]
         copies = {e.src for e in uses if view.vertices[e.src].kind == "copy"}
         weights[vid] = {"name": f.vertices[vid].label, "edges": [e.id for e in uses],
                         "vertices": sorted({e.dst for e in uses} | copies)}

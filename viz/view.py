@@ -210,20 +210,11 @@ class Reading:
 
 
 @dataclass
-class _Pass:
-    """What the passes of `build` share: the tape as read (first group), what is drawn (second), what the
-    passes make (third)."""
-    tape: list
-    where: dict
-    users: dict
-    leaves: dict
-    step: dict
-    after: dict
-    through: dict
-    gathers: set
-    status: str
-    show: bool                  # gradients are drawn
-    reading: Reading = None
+class _Pass(Reading):
+    """What the passes of `build` share: the tape as read (a Reading, its `sums` shared by every view of the
+    graph), what is drawn, what the passes make."""
+    status: str = None
+    show: bool = False          # gradients are drawn
     detail: str = None
     shared: str = None
     hidden: set = None          # steps collapsed into the elided block
@@ -297,7 +288,7 @@ def _plan(r, root, detail, grads, shared, max_steps):
     """Which steps are drawn, at which detail, shared tensors as edges or copies."""
     tape, where, step = r.tape, r.where, r.step
     status = _status(root, grads)
-    p = _Pass(tape, where, r.users, r.leaves, step, r.after, r.through, r.gathers, status, status == "grads", r)
+    p = _Pass(**vars(r), status=status, show=status == "grads")
     steps = sorted(set(step.values()) - {None})
 
     def elision(limit):
@@ -395,7 +386,7 @@ def _shared_vertices(p):
     if hidden:
         columns.insert(sum(1 for s in p.drawn if s < elided[0]), f"t={elided[0]}…{elided[1]}")
     taken = defaultdict(int)
-    sums = p.reading.sums
+    sums = p.sums
     if "splitter" not in sums:
         sums["splitter"] = StepTerms(p.tape)
     for t in [t for t, _ in p.leaves.values()] + made_outside:

@@ -226,7 +226,8 @@ def reference_walk(root, grad):
     Nobody writes that sum down. The walk goes back from E3 one node at a time; each node sends one
     contribution along each input edge (its op's vjp: the chain so far times one more factor), and the
     contributions that reach the same tensor wait in a list until that tensor's turn. For a weight, the list
-    holds one term per time step: their sum is the sum over time steps. Nothing is changed (no .grad set, nothing freed): `walk` is the same, fast.
+    holds one term per time step: their sum is the sum over time steps. Nothing is changed (no .grad set,
+    nothing freed): `walk` is the same, fast.
     """
     order = nodes_newest_first(root.node)   # newest first: a node's turn comes after every node that used it
     terms = {root.node: [grad]}             # tensor -> the contributions it received so far (an input is a

@@ -52,7 +52,8 @@ def run(args):
     _say(bptt.format_formulas(two) + "\n")
 
     _say(f"5. An LSTM learns the adding problem (T=10, {args.train_steps} Adam steps, clipping at 1.0):")
-    result = tasks.train_adding("lstm", seq_len=10, steps=args.train_steps, on_step=ProgressBar("  ", stream=sys.stdout))
+    bar = ProgressBar("  ", stream=sys.stdout)
+    result = tasks.train_adding("lstm", seq_len=10, steps=args.train_steps, on_step=bar)
     _say("   " + result.summary())
 
     _say(f"\nWrote {len(written)} files into {os.path.abspath(args.out)}:")

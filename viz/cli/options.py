@@ -79,7 +79,8 @@ def build(args):
 
 
 class ProgressBar:
-    """`label [#####.....] step/steps loss x` on one line of stderr (a line every 10% when not a terminal)."""
+    """`label [#####.....] step/steps loss x` on one line of `stream` (stderr by default; a line every 10% when
+    not a terminal)."""
 
     def __init__(self, label, stream=None, quiet=False, width=30):
         self.label, self.stream, self.quiet, self.width = label, stream or sys.stderr, quiet, width
