@@ -50,6 +50,37 @@ def test_stacked_cells_carry_their_layer(cls):
     assert build(loss).steps == [1, 2]
 
 
+@pytest.mark.parametrize("cls", list(NAMES))
+def test_stacked_cells_name_their_weights_as_a_layers(cls):
+    loss, cells = run_loop(cls, T=2, layers=2)
+    assert [p.name for p in (cells[0].weight_ih, cells[1].weight_hh)] == ["weight_ih_l0", "weight_hh_l1"]
+    rows = [w.name for w in build(loss).weights]
+    assert len(rows) == len(set(rows)) == 8 and "bias_ih_l1" in rows     # every weight told apart
+
+
+def test_a_cell_inside_a_module_keeps_its_path_name():
+    class Two(tg.Module):
+        def __init__(self):
+            self.low, self.high = tg.RNNCell(2, 3), tg.RNNCell(3, 3)
+    two, x = Two(), np.ones((1, 2))
+    two.high(two.low(x))
+    assert two.low.weight_ih.name == "low.weight_ih" and two.high.bias_hh.name == "high.bias_hh"
+
+
+@pytest.mark.parametrize("cls", list(NAMES))
+def test_an_unnamed_zero_state_is_named_h_0_not_const(cls):
+    zeros = lambda: tg.Tensor(np.zeros((1, 3)))
+    h0 = (zeros(), zeros()) if cls is tg.LSTMCell else zeros()
+    loss, _ = run_loop(cls, T=2, h=h0)
+    starts = h0 if cls is tg.LSTMCell else (h0,)
+    assert [t.name for t in starts] == ["h_0", "c_0"][:len(starts)]
+    kinds = {v.kind for v in build(loss).vertices.values()}
+    assert "const" not in kinds
+    given = tg.Tensor(np.zeros((1, 3)), name="start")
+    tg.RNNCell(2, 3)(np.ones((1, 2)), given)
+    assert given.name == "start"                                               # a given name stays
+
+
 def test_a_fresh_or_detached_state_starts_again_at_t1():
     cell = tg.RNNCell(2, 3)
     x = np.ones((1, 2))

@@ -108,6 +108,8 @@ def _state(value, shape, owner, what, like, form=None, name=None):
     if value.shape != shape:
         form = form or ("(B, H)" if len(shape) == 2 else "(H,) for an unbatched x")
         raise ValueError(f"{owner}: {what} must have shape {form} = {shape}, got {value.shape}")
+    if value.name is None and value.node is None:      # an unnamed leaf (zeros made by the caller): h_0, not const
+        value.name = name
     return value
 
 
@@ -122,6 +124,18 @@ def _step_in_scope():
     return None if found is None else found[0]
 
 
+_CELL_WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def _name_as_layer(cell, layer):
+    """A cell found to be layer `layer` of a stack names its weights as a layer's (weight_ih_l1), unless they
+    carry another name than the bare attribute's (a parent Module's path such as 'enc.weight_ih')."""
+    for key in _CELL_WEIGHTS:
+        weight = getattr(cell, key, None) if cell is not None else None
+        if weight is not None and weight.name == key:
+            weight.name = f"{key}_l{layer}"
+
+
 class _Cell(Module):
     """A cell called in a loop records each call as a time step, with no extra code from the caller.
 
@@ -130,7 +144,8 @@ class _Cell(Module):
     The call runs in the scope `<cell name>/t=<k>` (viz draws and elides it like a layer's step) and names
     what it makes with the step: h_k, a_k (RNN), c_k, f_k, i_k, g_k, o_k (LSTM), r_k, z_k, n_k (GRU), and a
     numpy x becomes the tensor x_k. When x was made by another cell (a stack of cells), this cell is one layer
-    above it: scope `<cell name>/layer<l>/t=<k>`, names h^(l)_k.
+    above it: scope `<cell name>/layer<l>/t=<k>`, names h^(l)_k, and both cells' weights are named as a
+    layer's (weight_ih_l0, weight_ih_l1, as tg.RNN's) unless a parent Module named them.
 
     Why detection rather than an explicit `unroll(cell, xs, h0)`: the first exercise of a lab is the loop
     written by hand, and it should read like the seed's equations without ceremony; the state argument
@@ -165,6 +180,9 @@ class _Cell(Module):
         k = made[1] + 1 if made is not None and made[0]() is self else 1
         below = _made_by_cell.get(x)
         layer = below[2] + 1 if below is not None and below[0]() is not self else 0
+        if layer:
+            _name_as_layer(below[0](), layer - 1)
+            _name_as_layer(self, layer)
         given = _step_in_scope()
         k = given if given is not None else k
         if x.name is None and x.node is None:
@@ -277,7 +295,7 @@ class _Layer(Module):
             return [_zeros(shape[1:], self.weight_hh_l0, f"{what}{tag(0, j // self.directions)}") for j in range(count)]
         layers = "num_layers * 2" if self.bidirectional else "num_layers"
         form = f"({layers}, B, H)" if lead else f"({layers}, H) for an unbatched input"
-        value = _state(value, shape, type(self).__name__, f"{what}_0", self.weight_hh_l0, form)
+        value = _state(value, shape, type(self).__name__, f"{what}_0", self.weight_hh_l0, form, name=f"{what}_0")
         with scope(self.name):
             return [_named(value[j], f"{what}{tag(0, j // self.directions)}") for j in range(count)]
 
