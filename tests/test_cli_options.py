@@ -57,6 +57,10 @@ def test_bptt_titles_what_it_built(capsys):
     _, lstm, _ = run(capsys, "bptt", "--model", "lstm", "--layers", 2, "--steps", 3)
     assert "(3) ∂E_3/∂weight_ih_l1: weight_ih_l1 is used 3 times" in lstm
     assert "∂E_3/∂(h^(1)_2, c^(1)_2) · ∂(h^(1)_2, c^(1)_2)/∂weight_ih_l1" in lstm
+    assert "∂E_3/∂(h_2, c_2) · ∂(h_2, c_2)/∂weight_ih_l0" in lstm                # layer 0's own states
+    assert "∂(h^(1)_2, c^(1)_2)/∂weight_hh_l0" not in lstm
+    _, gru, _ = run(capsys, "bptt", "--model", "gru", "--layers", 2, "--steps", 2)
+    assert "∂E_2/∂h_1 · ∂h_1/∂bias_hh_l0" in gru and "∂E_2/∂h^(1)_1 · ∂h^(1)_1/∂bias_hh_l1" in gru
 
 
 def test_draw_titles_and_the_readout_name_agree_with_step_and_player(capsys, tmp_path):

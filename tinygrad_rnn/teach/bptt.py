@@ -143,7 +143,7 @@ def _roles(names):
             continue
         layer = int(w.rsplit("_l", 1)[1])
         h = "h" + (f"^({layer})" if layer else "")
-        state = (lambda t: f"({h}_{t}, c{h[1:]}_{t})") if lstm else (lambda t: f"{h}_{t}")
+        state = (lambda t, h=h: f"({h}_{t}, c{h[1:]}_{t})") if lstm else (lambda t, h=h: f"{h}_{t}")
         roles[w] = (2 if "_hh_" in w else 3, lambda t, T, latex, w=w, state=state: dot(
             [frac(f"E_{T}", state(t), latex), frac(state(t), w, latex)], latex))
     return {w: (n, None, c) for w, (n, c) in roles.items()}
