@@ -107,6 +107,11 @@ def test_formula_2_terms_are_the_walk_contributions_of_each_use_of_W_s(phi):
 def test_two_layer_network_builder_and_save_load(tmp_path):
     E, named = seed.two_layer_network("relu", seed=2, steps=4)
     assert {"s_4", "s'_4", "O_4", "d_4", "W_s'", "E"} <= set(named)
+    total = sum(named[f"E_{t}"].item() for t in range(1, 5))
+    assert named["E_2"].name == "E_2" and np.isclose(E.item(), total, rtol=1e-12)    # E = Σ_t E_t, each named
+    walked, _ = seed.two_layer_network("relu", seed=2, steps=4)
+    labels = [step.label for step in tg.Stepper(walked).run()]
+    assert labels[1] == "(E_1 + E_2) + E_3" and not any("#" in label for label in labels)  # no add#39 in the walk
     E.backward(keep_grads=True)
     assert all(np.abs(named[k].grad).max() > 0 for k in ["W_x", "W_s", "W_y", "W_s'", "W"])
     net = seed.TwoLayerRNN(2, 3, 1)

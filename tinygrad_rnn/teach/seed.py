@@ -183,7 +183,7 @@ def two_layer_network(phi="tanh", seed=0, steps=3, input_size=2, hidden_size=3, 
                       s_0="zeros"):
     """The seed's two-layer network on `steps` random inputs, built from `seed` alone (drawn as in
     three_step_network): returns (E, named) with E = Σ_t ½ ‖O_t − d_t‖² and named mapping x_t, d_t, s_t,
-    s'_t, O_t, E and the weights to their tensors. s_0: "zeros" (both layers start from zeros) or "random"."""
+    s'_t, O_t, E_t, E and the weights to their tensors. s_0: "zeros" (both layers start from zeros) or "random"."""
     T = check_size(steps, "steps", "two_layer_network")
     _start(None, s_0, 0, dtype, "two_layer_network")
     rng = np.random.default_rng(seed)
@@ -194,11 +194,12 @@ def two_layer_network(phi="tanh", seed=0, steps=3, input_size=2, hidden_size=3, 
     starts = [Tensor(_start(rng, s_0, hidden_size, dtype, "two_layer_network"), name=n) for n in ("s_0", "s'_0")]
     out = net(xs, *starts)
     with scope(f"{net.name}/loss"):
-        terms = [0.5 * ((out[f"O_{t}"] - d) ** 2).sum() for t, d in enumerate(ds, 1)]
+        terms = [_named(0.5 * ((out[f"O_{t}"] - d) ** 2).sum(), f"E_{t}") for t, d in enumerate(ds, 1)]
         E = terms[0]
         for term in terms[1:]:
             E = E + term
         E = _named(E, "E")
     named = {f"x_{t}": x for t, x in enumerate(xs, 1)} | {f"d_{t}": d for t, d in enumerate(ds, 1)} | out
+    named |= {f"E_{t}": term for t, term in enumerate(terms, 1)}
     named |= {"E": E, "s_0": starts[0], "s'_0": starts[1]} | dict(net.named_parameters())
     return E, named
