@@ -231,3 +231,15 @@ def test_html_opens_in_chromium_with_working_player_and_pictures(jupyter, browse
             browser.save_screenshot(os.path.join(shots, f"notebook-{stem}-player-{width}x{height}.png"))
             browser.execute_script("window.scrollTo(0, 0)")
     assert severe(browser) == []
+
+
+def test_the_vanishing_lab_says_when_relu_helps_with_its_numbers(jupyter):
+    stem = next(s for s in STEMS if s.startswith("03_"))
+    cells = executed_cells(stem, "solutions")
+    cell = next(c for c in cells if 'for spec in ("tanh", "relu", "relu:rho=3", "irnn")' in c.source)
+    shown = text(cell)
+    assert "IRNN (relu, W_hh = I)" in shown and "relu-RNN (rho(W_hh)=3)" in shown
+    irnn = next(line for line in shown.splitlines() if line.startswith("IRNN"))
+    assert "‖∂s_30/∂s_1‖ =  1.0e+00" in irnn                                   # identity init: nothing lost
+    prose = (ROOT / "docs" / "notebooks" / f"{stem}.py").read_text(encoding="utf-8")
+    assert "vanishes *faster* than the tanh-RNN" in prose and "W_hh = I" in prose
