@@ -110,6 +110,16 @@ def test_the_stepper_tells_the_steps_and_calls_an_unnamed_loss_loss():
     assert whens == ["t=3", "t=2", "t=1"]
 
 
+def test_an_unnamed_loss_is_loss_in_the_picture_too():
+    loss, _ = run_loop(tg.RNNCell)
+    view = build(loss)
+    assert view.vertices[view.root].name == "loss"
+    assert [v.name for v in view.vertices.values() if v.name == "loss"] == ["loss"]    # the root alone
+    named, _ = run_loop(tg.RNNCell)
+    named.name = "E"
+    assert build(named).vertices[build(named).root].name == "E"
+
+
 def test_a_consumed_graph_is_explained_without_advising_retain_graph():
     import viz
     loss, _ = run_loop(tg.RNNCell)

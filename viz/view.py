@@ -351,7 +351,7 @@ def _op_vertices(p):
             vid, out = f"op{n.index}", n.output
             vertices[vid] = Vertex(
                 vid, "op", _op_label(n), _cluster_path(p, s, outer, inner, "after" if p.after[n.index] else "before"),
-                out.name or "", out.shape, norm(n.grad) if p.show else None,
+                out.name or ("loss" if n is p.tape[-1] else ""), out.shape, norm(n.grad) if p.show else None,
                 _value(out) if p.values and out.name else None, step=s, layer="/".join(outer),
                 after=s is None and p.after[n.index],
                 tip=tip(describe(out), out.shape, n.grad if p.show else None))
