@@ -90,9 +90,26 @@ def test_chains_and_latex():
     assert bptt.chain("W_s", 3, 3) == "∂E_3/∂y_3 · ∂y_3/∂s_3 · ∂s_3/∂W_s"
     assert bptt.chain("W_s", 1, 3) == \
         "∂E_3/∂y_3 · ∂y_3/∂s_3 · ∂s_3/∂s_2 · ∂s_2/∂s_1 · ∂s_1/∂W_s"
-    assert bptt.chain("W_x", 2, 3, latex=True) == (
-        r"\frac{\partial E_3}{\partial \bar{y}_3}\frac{\partial \bar{y}_3}{\partial \bar{s}_3}"
-        r"\frac{\partial \bar{s}_3}{\partial \bar{s}_2}\frac{\partial \bar{s}_2}{\partial W_x}")
+    assert bptt.chain("W_x", 2, 3, latex=True) == (        # the same names as the text: no bars, no second notation
+        r"\frac{\partial E_{3}}{\partial y_{3}}\frac{\partial y_{3}}{\partial s_{3}}"
+        r"\frac{\partial s_{3}}{\partial s_{2}}\frac{\partial s_{2}}{\partial W_{x}}")
+    assert r"E_{12}" in bptt.chain("W_s", 1, 12, latex=True)    # two-digit steps stay one subscript
+
+
+def test_formula_reprs_are_math_without_raw_names():
+    """Jupyter's markdown of a formula: every name inside $...$ (no raw W_s in the prose); LaTeX MathML can read,
+    for the seed and for a library LSTM whose state is a pair (h_t, c_t)."""
+    import re
+    from tinygrad_rnn.teach.examples import example_network
+    from viz.mathml import to_mathml
+    formulas = bptt.seed_formulas() + bptt.network_formulas(*example_network("lstm", layers=2)[:2])
+    for f in formulas:
+        prose = re.sub(r"\$\$.*?\$\$|\$.*?\$", "", f._repr_markdown_(), flags=re.DOTALL)
+        assert "_" not in prose, prose
+        assert to_mathml(f.latex, display=True) is not None, f.latex
+        assert to_mathml(f.terms[0].latex) is not None, f.terms[0].latex
+    lstm_term = formulas[-1].terms[-1].latex
+    assert r"\partial (h^{(1)}_{1}, c^{(1)}_{1})}" in lstm_term, lstm_term
 
 
 def test_report_text():

@@ -102,9 +102,9 @@ def test_formulas_render_in_jupyter():
     formulas = bptt.seed_formulas()
     two = formulas[1]
     latex = two._repr_latex_()
-    assert latex.startswith("$$") and r"\frac{\partial E_3}{\partial W_s}" in latex
+    assert latex.startswith("$$") and r"\frac{\partial E_{3}}{\partial W_{s}}" in latex
     assert latex.count("bmatrix}") == 2 * (len(two.terms) + 1)       # each term's value and the sum
-    assert "W_s" in two._repr_markdown_() and "equal" in two._repr_markdown_()
+    assert "$W_{s}$" in two._repr_markdown_() and "equal" in two._repr_markdown_()
     term = two.terms[0]
     assert term.latex in term._repr_latex_() and bptt.matrix_latex(term.value) in term._repr_latex_()
     assert bptt.matrix_latex(np.array([[1.5, -2e-05]])) == r"\begin{bmatrix}1.5 & -2\mathrm{e}-05\end{bmatrix}"

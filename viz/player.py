@@ -44,7 +44,7 @@ from tinygrad_rnn.teach.stepper import Stepper, finite_difference, norm
 from tinygrad_rnn.teach.steps import step_of
 
 from . import quiz
-from .mathml import grad_latex, name_latex, operand, to_mathml
+from .mathml import CSS as MATH_CSS, grad_latex, name_latex, operand, to_mathml
 from .text import visible
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -646,7 +646,7 @@ def page_html(data, svg, title, note="", folded=""):
     """One self-contained HTML page: style, SVG (and the folded view's, above it), data and script inline. Its
     Content-Security-Policy lets only that inline script and style run (by their hashes): no other script, no
     event attributes, no network."""
-    css, js = _asset("player.css"), _asset("player.js")
+    css, js = _asset("player.css") + MATH_CSS, _asset("player.js")
     csp = (f"default-src 'none'; script-src {_csp_hash(js)}; style-src {_csp_hash(css)}; img-src data:; "
            "base-uri 'none'; form-action 'none'")
     parts = {"TITLE": html.escape(visible(title, 200)), "CSS": css, "JS": js, "DATA": script_json(_bounded(data)),

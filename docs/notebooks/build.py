@@ -19,10 +19,8 @@ unless executed here; they are not committed.
 """
 import argparse
 import copy
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -85,8 +83,9 @@ def to_html(nb):
     math in markdown (cells, and outputs such as a bptt formula's) is MathML instead, which browsers render."""
     from nbconvert import HTMLExporter
     nb = _math_as_mathml(copy.deepcopy(nb))
+    from viz.mathml import CSS
     page, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
-    return _offline(page)
+    return _offline(page).replace("</head>", f"<style>{CSS}</style>\n</head>", 1)
 
 
 MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.DOTALL)
@@ -131,22 +130,12 @@ def _offline(page):
 
 
 def write_atomic(path, text):
-    """Write `text` to `path` through a temporary file in the same folder and a rename."""
+    """Write `text` to `path` atomically (tinygrad_rnn.files: a temporary in the same folder, fsync, rename),
+    making the folder first; returns the Path."""
+    from tinygrad_rnn.files import write_text
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)                # mkstemp makes it 0600; a built file is for reading
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_text(path, text, owner="build.py")
     return path
 
 

@@ -64,14 +64,19 @@ class Formula:
     @property
     def latex(self):
         """The formula with its numbers: lhs = Σ_t chain_t = value_t + ... = the sum, as LaTeX (one line per term)."""
-        T = max(term.t for term in self.terms)
-        lhs = rf"\frac{{\partial E_{T}}}{{\partial {self.weight}}}"
+        loss, w = self._sides()
+        lhs = rf"\frac{{\partial {loss}}}{{\partial {w}}}"
         rows = [rf"{lhs} &= {term.latex} && (t = {term.t}) \\" for term in self.terms[:1]]
         rows += [rf"&\quad + {term.latex} && (t = {term.t}) \\" for term in self.terms[1:]]
         values = " + ".join(matrix_latex(term.value) for term in self.terms)
         rows.append(rf"&= {values} \\" if len(self.terms) > 1 else "")
-        rows.append(rf"&= {matrix_latex(self.total)} = {self.weight}.\mathrm{{grad}}")
+        rows.append(rf"&= {matrix_latex(self.total)} = {w}\mathrm{{.grad}}")
         return r"\begin{aligned}" + "\n".join(r for r in rows if r) + r"\end{aligned}"
+
+    def _sides(self):
+        """The loss and the weight of the lhs ('∂E_3/∂W_s') as LaTeX."""
+        loss, _, weight = self.lhs[1:].partition("/∂")
+        return _tex(loss), _tex(weight)
 
     def _repr_latex_(self):
         """Jupyter: formula (n) rendered, each term's chain, its value, and their sum (= W.grad)."""
@@ -79,8 +84,9 @@ class Formula:
 
     def _repr_markdown_(self):
         verdict = "equal" if self.ok else "DIFFERENT"
-        return (f"**({self.number})** {self.lhs}: {len(self.terms)} term(s), one per use of {self.weight}; "
-                f"their sum and {self.weight}.grad are {verdict} (max |difference| {self.max_diff:.1e}).\n\n"
+        loss, w = self._sides()
+        return (f"**({self.number})** $\\partial {loss}/\\partial {w}$: {len(self.terms)} term(s), one per use "
+                f"of ${w}$; their sum and ${w}$.grad are {verdict} (max |difference| {self.max_diff:.1e}).\n\n"
                 f"$$ {self.latex} $$")
 
 
@@ -95,11 +101,10 @@ def chain(weight, t, T, latex=False):
     if not (isinstance(t, int) and isinstance(T, int) and 1 <= t <= T):
         raise ValueError(f"chain: need whole time steps 1 <= t <= T, got t={t!r}, T={T!r}")
     if latex:
-        frac = lambda a, b: rf"\frac{{\partial {a}}}{{\partial {b}}}"
-        E, y, s = f"E_{T}", rf"\bar{{y}}_{T}", lambda k: rf"\bar{{s}}_{k}"
+        frac = lambda a, b: rf"\frac{{\partial {_tex(a)}}}{{\partial {_tex(b)}}}"
     else:
         frac = lambda a, b: f"∂{a}/∂{b}"
-        E, y, s = f"E_{T}", f"y_{T}", lambda k: f"s_{k}"
+    E, y, s = f"E_{T}", f"y_{T}", lambda k: f"s_{k}"
     if weight == "W_y":
         parts = [frac(E, y), frac(y, weight)]
     else:
@@ -150,10 +155,13 @@ def _roles(names):
 
 
 def _tex(name):
-    """A plain name as LaTeX: s'_2 -> s'_{2}, weight_ih_l0 -> \\mathrm{weight}_{ih,l0}, h^(1)_3 -> h^{(1)}_{3}."""
+    """A plain name as LaTeX: s'_2 -> s'_{2}, weight_ih_l0 -> \\mathrm{weight}_{ih,l0}, h^(1)_3 -> h^{(1)}_{3},
+    an LSTM's state (h_1, c_1) -> (h_{1}, c_{1})."""
+    if name.startswith("(") and name.endswith(")"):
+        return "(" + ", ".join(_tex(part) for part in name[1:-1].split(", ")) + ")"
     base, _, sub = name.partition("_")
     base = base.replace("^(", "^{(").replace(")", ")}") if "^(" in base else base
-    if len(base) > 1 and base.isalpha():
+    if len(base) > 1 and base.replace(".", "").isalpha():
         base = rf"\mathrm{{{base}}}"
     return base + (f"_{{{sub.replace('_', ',')}}}" if sub else "")
 
