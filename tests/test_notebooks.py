@@ -5,6 +5,7 @@ CI sets TINYGRAD_RNN_REQUIRE_NOTEBOOKS=1 (and ..._BROWSER=1): a missing Jupyter 
 Screenshots go to $TINYGRAD_RNN_SCREENSHOTS (or pytest's tmp dir)."""
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,26 @@ def test_there_are_five_notebooks_each_with_exercises(jupyter):
     for stem in STEMS:
         nb = nb_build.build(NOTEBOOKS / f"{stem}.py", solutions=True)
         assert sum(map(is_exercise, code_cells(nb))) >= 3, f"{stem}: fewer than 3 exercises"
+
+
+MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$", re.DOTALL)
+
+
+def test_formulas_in_the_text_are_latex_that_renders(jupyter):
+    """The formulas of the text are LaTeX between $ signs (MathJax in Jupyter, MathML in the HTML), each one
+    convertible; the notebooks that state equations show them as display math, not as indented plain text."""
+    from viz.mathml import to_mathml
+    shown = {}
+    for stem in STEMS:
+        nb = nb_build.build(NOTEBOOKS / f"{stem}.py", solutions=True)
+        markdown = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
+        for m in MATH.finditer(markdown):
+            assert to_mathml(m[1] or m[2], display=m[1] is not None), f"{stem}: {m[0][:80]}"
+        shown[stem] = markdown.count("$$") // 2
+        plain = [f for f in ("∂E_3/∂W_s = ", "c_t = f_t ⊙", "s_t = tanh(") if f in markdown]
+        assert not plain, f"{stem}: a formula as plain text: {plain}"
+    assert shown["01_bptt_from_the_tape"] >= 3          # the network, formulas (1) and (2)
+    assert shown["03_vanishing_and_exploding"] >= 1 and shown["04_lstm_and_gru_gates"] >= 2
 
 
 def test_only_text_sources_are_committed():
@@ -171,6 +192,25 @@ PICTURES = """
     return out;"""
 
 
+BRACKETS = """return Array.from(document.querySelectorAll('math mo')).filter(m => m.textContent === '['
+    && m.nextElementSibling && m.nextElementSibling.localName === 'mtable')
+    .map(m => [m.getBoundingClientRect().height, m.nextElementSibling.getBoundingClientRect().height]);"""
+# per column of an aligned formula: where its cells' contents start (left-aligned) or end (right-aligned); the
+# rows of a column must agree to a pixel
+ALIGNED = """const bad = [];
+    for (const table of document.querySelectorAll('math mtable')) {
+      const edges = {};
+      for (const row of table.children) Array.from(row.children).forEach((cell, i) => {
+        const side = cell.getAttribute('columnalign'), box = cell.firstElementChild;
+        if (!box || (side !== 'left' && side !== 'right')) return;
+        const r = box.getBoundingClientRect();
+        (edges[i] = edges[i] || []).push(side === 'left' ? r.left : r.right);
+      });
+      for (const i in edges) if (Math.max(...edges[i]) - Math.min(...edges[i]) > 1) bad.push([i, edges[i]]);
+    }
+    return bad;"""
+
+
 def severe(browser):
     return [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
 
@@ -211,7 +251,10 @@ def test_html_opens_in_chromium_with_working_player_and_pictures(jupyter, browse
     for width, height in formulas:
         assert width > 5 and height > 5, formulas
     if stem.startswith("01_"):
-        assert len(formulas) >= 3, "notebook 1 shows formulas (1)-(3) rendered"
+        assert len(formulas) >= 6, "notebook 1 shows formulas (1)-(3) rendered, in its text and its outputs"
+    brackets = browser.execute_script(BRACKETS)
+    assert all(mo >= 0.8 * table for mo, table in brackets), f"a matrix's brackets do not stretch: {brackets}"
+    assert browser.execute_script(ALIGNED) == [], "an aligned formula's columns do not line up"
     frames = browser.find_elements(By.CSS_SELECTOR, "iframe[title='backprop player']")
     for frame in frames:
         browser.execute_script("arguments[0].scrollIntoView()", frame)

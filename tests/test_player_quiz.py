@@ -32,7 +32,7 @@ def test_questions_are_made_from_the_walk(pages):
     for q in leaf_qs:
         got = sorted({a.name for a in steps[q["step"]].accumulations if a.kind == "leaf"}) or [NONE]
         assert sorted(q["answer"]) == got and set(q["answer"]) <= set(q["options"])
-    smallest = {q["text"].split("∂E/∂")[1].split(" ")[0]: q for q in qs if q["kind"] == "smallest"}
+    smallest = {q["text"].split("∂E_3/∂")[1].split(" ")[0]: q for q in qs if q["kind"] == "smallest"}
     assert set(smallest) == {"W_s", "W_x"}                                   # W_y is used once
     for leaf, q in smallest.items():
         terms = [t for t in p.data["terms"] if t["leaf"] == leaf]
@@ -42,6 +42,19 @@ def test_questions_are_made_from_the_walk(pages):
     matmul = next(s for s in steps if s.label == "s_1 @ W_s")
     assert needs(matmul, 0) == ["b"] and needs(matmul, 1) == ["a"]
     assert needs(next(s for s in steps if s.op == "tanh"), 0) == ["y"]
+
+
+def test_reasons_write_contributions_as_the_panel_does(pages):
+    """A reason quotes the contribution's numpy code as the panel shows it -- correct for the seed's 1-D rows
+    (np.outer, never s.T @ g, an inner product) -- and gradients with the loss's name, ∂E_3/∂."""
+    p, _ = pages["seed"]
+    shown = {(s["i"], j): e["formula"] for s in p.data["steps"] for j, e in enumerate(s["inputs"])}
+    zero = [q for q in p.data["questions"] if q["kind"] == "zero"]
+    assert any("`np.outer(s_0, g)`" in q["why"] for q in zero)
+    for q in zero:
+        assert f"`{shown[q['step'], q['input']]}`" in q["why"] and ".T @ g" not in q["why"]
+    texts = " ".join(q["text"] + q["why"] for q in p.data["questions"])
+    assert "∂E_3/∂W_s" in texts and "∂E/∂" not in texts
 
 
 def test_an_exactly_zero_contribution_is_asked_with_its_reason(pages):
@@ -83,7 +96,11 @@ def test_the_quiz_in_the_page_checks_answers_and_keeps_a_score(browser, pages, t
     leaf = next(q for q in here if q["kind"] == "leaf")
     click_answer(browser, leaf, "W_s")
     block = browser.find_element(By.CSS_SELECTOR, f".question[data-q='{leaf['id']}']")
-    assert block.find_element(By.CSS_SELECTOR, ".why.ok").text.startswith("✓ W_s is an input of s_1 @ W_s")
+    why = block.find_element(By.CSS_SELECTOR, ".why.ok")          # names with subscripts, the label as code
+    assert why.text.startswith("✓ Ws is an input of s_1 @ W_s")
+    assert why.find_element(By.TAG_NAME, "sub").text == "s"
+    assert why.find_element(By.TAG_NAME, "code").text == "s_1 @ W_s"
+    assert [b.text for b in block.find_elements(By.CSS_SELECTOR, "button.answer")] == ["Wx", "Ws", "Wy", "none of them"]
     assert len(block.find_elements(By.CSS_SELECTOR, "button.answer[disabled]")) == len(leaf["options"])
     zero = next(q for q in here if q["kind"] == "zero")
     click_answer(browser, zero, "yes")                                        # wrong: it is not zero
@@ -119,7 +136,7 @@ def test_the_lstm_quiz_asks_why_f_1_gets_nothing(browser, pages, tmp_path):
         browser.execute_script("window.player.go(arguments[0])", q["step"])
         click_answer(browser, q, "yes")
         why = browser.find_element(By.CSS_SELECTOR, f".question[data-q='{q['id']}'] .why.ok")
-        assert "c_0 is all zeros" in why.text and why.size["height"] > 10
+        assert "c0 is all zeros" in why.text and why.size["height"] > 10
         shots = os.environ.get("TINYGRAD_RNN_SCREENSHOTS") or str(tmp_path)
         os.makedirs(shots, exist_ok=True)
         browser.save_screenshot(os.path.join(shots, "player_quiz_lstm_1024.png"))

@@ -32,11 +32,11 @@ ATTRIBUTES = {"display", "mathvariant", "stretchy", "fence", "form", "separator"
 ET.register_namespace("", NS)
 # Style every page showing this MathML needs (the player, the notebooks' HTML). A font with an OpenType MATH
 # table stretches brackets to a matrix's height and draws fractions TeX-like: browsers' generic `math` family
-# is often a text font without one. MathML Core ignores `columnalign`, so an aligned environment's columns
-# are aligned (right | left, no gap inside a pair) by CSS.
+# is often a text font without one. MathML Core ignores `columnalign`, so an aligned environment's columns are
+# aligned by CSS (Chromium right-aligns a cell's math with -webkit-right only), no gap inside a pair.
 CSS = ('math { font-family: "STIX Two Math", "Latin Modern Math", "Cambria Math", "DejaVu Math TeX Gyre", '
        'math; }\n'
-       'mtd[columnalign="right"] { text-align: right; padding-right: 0; }\n'
+       'mtd[columnalign="right"] { text-align: right; text-align: -webkit-right; padding-right: 0; }\n'
        'mtd[columnalign="left"] { text-align: left; padding-left: 0; }\n')
 
 

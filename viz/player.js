@@ -47,6 +47,12 @@
     if (!m) return esc(name);
     return esc(m[1]) + (m[2] ? "<sup>(" + esc(m[2]) + ")</sup>" : "") + "<sub>" + esc(m[3].replace(/_/g, ",")) + "</sub>";
   }
+  function prose(s) {             // the quiz's text: `code` as code, names such as W_s, s_2, E_3 with subscripts
+    return esc(s).split("`").map(function (part, i) {
+      return i % 2 ? "<code>" + part + "</code>" :
+        part.replace(/\b([A-Za-z]{1,2})_([A-Za-z0-9]{1,3})\b/g, "$1<sub>$2</sub>");
+    }).join("");
+  }
   // MathML made and checked in Python (viz/mathml.py); without latex2mathml it is absent and the text is shown
   function own(table, key) {      // table[key] for a key from the data ("constructor" is a name, not Object's)
     return table && Object.prototype.hasOwnProperty.call(table, key) ? table[key] : undefined;
@@ -482,14 +488,16 @@
   function questionsAt(k) { return (D.questions || []).filter(function (q) { return q.step === k; }); }
   function questionBlock(q) {
     var chosen = state.answers[q.id], answered = chosen !== undefined;
-    var h = "<div class='question' data-q='" + q.id + "'><div class='qtext'>" + esc(q.text) + "</div><div class='options'>";
+    var h = "<div class='question' data-q='" + q.id + "'><div class='qtext'>" + prose(q.text) + "</div>" +
+      "<div class='options'>";
     q.options.forEach(function (o, i) {
       var cls = !answered ? "" : q.answer.indexOf(o) >= 0 ? " right" : o === chosen ? " wrong" : "";
       h += "<button class='small answer" + cls + "' data-q='" + q.id + "' data-o='" + i + "'" + (answered ? " disabled" : "") +
-        ">" + esc(o) + "</button> ";
+        ">" + prose(o) + "</button> ";
     });
     h += "</div>";
-    if (answered) h += "<div class='why " + (q.answer.indexOf(chosen) >= 0 ? "ok'>✓ " : "bad'>✗ ") + esc(q.why) + "</div>";
+    if (answered) h += "<div class='why " + (q.answer.indexOf(chosen) >= 0 ? "ok'>✓ " : "bad'>✗ ") + prose(q.why) +
+      "</div>";
     return h + "</div>";
   }
   function close(g, v) { return isFinite(g) && Math.abs(g - v) <= Math.max(1e-3, 0.02 * Math.abs(v)); }   // within 2%

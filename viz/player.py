@@ -472,7 +472,7 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
     return {"total": stepper.total, "loss": loss, "loss_value": _num(float(np.sum(root.data))), "rules": rules,
             "loss_mathml": to_mathml(name_latex(loss)),
             "check": plan, "steps": out_steps, "leaves": leaves, "strip": list(rows.values()), "terms": terms,
-            "questions": quiz.questions(steps, terms, list(stepper.leaves)),
+            "questions": quiz.questions(steps, terms, list(stepper.leaves), loss, _numpy_formula),
             "ops": _ops_table(steps), "conventions": _conventions(steps), "vertices": {}, "edges": {}, "step_vertex": [None] * stepper.total,
             "folded": {"weights": {}}}
 

@@ -10,7 +10,9 @@ Three kinds, each asked at the step it is about:
            of its last term: the term whose path back from the loss is longest usually is (each step back
            multiplies by one more Jacobian), and the reason gives every term's norm and path length
 Numeric guesses of each contribution stay in the page (player.js), which shows the operands they need
-(`needs`: for a matmul's weight, the other input). Everything here is plain text; the page escapes it.
+(`needs`: for a matmul's weight, the other input). Everything here is plain text, numpy code between backticks;
+the page escapes it and shows names with subscripts (W_s as W with s below). Gradients are written ∂loss/∂x with
+the loss's own name (∂E_3/∂W_s for the seed), as everywhere else on the page.
 """
 import string
 
@@ -40,17 +42,22 @@ def _all_zero(a):
     return a is not None and np.size(a) > 0 and not np.any(np.asarray(a))
 
 
+def _code(label):
+    """An expression label ('s_2 @ W_s') as code in the text; a plain name as itself."""
+    return f"`{label}`" if " " in label else label
+
+
 def _leaf_question(step, leaves):
     got = list(dict.fromkeys(a.name for a in step.accumulations if a.kind == "leaf"))
     uses = ", ".join(f"{a.name} ({a.use} of {a.uses})" for a in step.accumulations if a.kind == "leaf")
-    why = (f"{' and '.join(got)} {'is an input' if len(got) == 1 else 'are inputs'} of {step.label}: the walk adds "
-           f"this use's contribution to .grad -- term {uses}." if got else
-           f"{step.label} uses no weight directly; its contributions go on towards the weights.")
-    return {"kind": "leaf", "text": f"Which weight receives a term at this step ({step.op} → {step.label})?",
+    why = (f"{' and '.join(got)} {'is an input' if len(got) == 1 else 'are inputs'} of {_code(step.label)}: the walk "
+           f"adds this use's contribution to .grad -- term {uses}." if got else
+           f"{_code(step.label)} uses no weight directly; its contributions go on towards the weights.")
+    return {"kind": "leaf", "text": f"Which weight receives a term at this step ({step.op} → {_code(step.label)})?",
             "options": list(leaves) + [NONE], "answer": got or [NONE], "why": why}
 
 
-def _zero_question(step, e, names):
+def _zero_question(step, e, names, loss, formula):
     g_zero = _all_zero(step.grad)
     zero = _all_zero(e.grad)
     values = {"a": step.inputs[0].tensor.data, "b": step.inputs[1].tensor.data if len(step.inputs) > 1 else None,
@@ -58,32 +65,21 @@ def _zero_question(step, e, names):
     label = {"a": names[0], "b": names[1] if len(names) > 1 else "", "y": step.label}
     zero_operands = [label[k] for k in needs(step, e.position) if _all_zero(values[k])]
     if zero and g_zero:
-        why = f"Yes: the upstream gradient ∂E/∂({step.label}) is itself zero, and every contribution is a multiple of it."
+        why = (f"Yes: the upstream gradient ∂{loss}/∂({step.label}) is itself zero, and every contribution is a "
+               f"multiple of it.")
     elif zero and zero_operands:
-        why = (f"Yes: the contribution is {e.name}'s share {_formula_text(step, e)}, and {zero_operands[0]} is all "
-               f"zeros, so every element is exactly 0: no gradient flows back through {e.name} from this use.")
+        why = (f"Yes: the contribution is {e.name}'s share `{formula(step, e.position)}`, and {zero_operands[0]} is "
+               f"all zeros, so every element is exactly 0: no gradient flows back through {e.name} from this use.")
     elif zero:
-        why = f"Yes: here the local derivative is zero wherever the upstream gradient is not ({_formula_text(step, e)})."
+        why = (f"Yes: here the local derivative is zero wherever the upstream gradient is not "
+               f"(`{formula(step, e.position)}`).")
     else:
-        why = (f"No: {_formula_text(step, e)} multiplies nonzero numbers; ‖contribution‖ = {norm(e.grad):.4g}.")
+        why = f"No: `{formula(step, e.position)}` multiplies nonzero numbers; ‖contribution‖ = {norm(e.grad):.4g}."
     return {"kind": "zero", "text": f"Will the contribution sent to {e.name} at this step be exactly zero?",
             "options": ["yes", "no"], "answer": ["yes" if zero else "no"], "why": why, "input": e.position}
 
 
-def _formula_text(step, e):
-    templates = op_field(step.node.op, "formula")
-    names = [x.name if " " not in x.name else f"({x.name})" for x in step.inputs]
-    if not templates:
-        return "upstream gradient × local derivative"
-    try:
-        return templates[min(e.position, len(templates) - 1)].format(
-            a=names[0], b=names[1] if len(names) > 1 else "", y=step.label, shape=tuple(e.tensor.shape), index="",
-            axis=-1, pos=e.position, part=e.position + 1)
-    except (KeyError, IndexError):
-        return "upstream gradient × local derivative"
-
-
-def _smallest_question(leaf, terms):
+def _smallest_question(leaf, terms, loss):
     sizes = [t["value"]["norm"] if t["value"] else 0.0 for t in terms]
     sizes = [float(s) if isinstance(s, (int, float)) else float("nan") for s in sizes]
     if not np.isfinite(sizes).all():
@@ -102,12 +98,14 @@ def _smallest_question(leaf, terms):
     else:
         why = (f"The term from {terms[small]['when']}, although {terms[longest]['when']}'s path is longer: a term is "
                f"also scaled by the input it multiplies at its step. {table}.")
-    return {"kind": "smallest", "text": f"Which term of ∂E/∂{leaf} (one per use) will be the smallest, and why?",
+    text = f"Which term of ∂{loss}/∂{leaf} (one per use) will be the smallest, and why?"
+    return {"kind": "smallest", "text": text,
             "options": [t["when"] for t in terms], "answer": [terms[small]["when"]], "why": why}
 
 
-def questions(steps, terms, leaves):
-    """The quiz's questions, each with the step it is asked at ('step'), its options, answer(s) and reason."""
+def questions(steps, terms, leaves, loss, formula):
+    """The quiz's questions, each with the step it is asked at ('step'), its options, answer(s) and reason.
+    `loss` is the loss's display name; formula(step, pos) the numpy code of a contribution, as the panel shows it."""
     out = []
     last_term = {}
     for t in terms:
@@ -121,10 +119,10 @@ def questions(steps, terms, leaves):
         candidates = [e for e in step.inputs if e.kind != "const" and e.grad is not None]
         zero = [e for e in candidates if _all_zero(e.grad)]
         if zero or (step.op in PRODUCTS and candidates and step.index not in zero_steps):
-            out.append(dict(_zero_question(step, (zero or candidates)[0], names), step=step.index))
+            out.append(dict(_zero_question(step, (zero or candidates)[0], names, loss, formula), step=step.index))
         for leaf, k in last_term.items():
             mine = [t for t in terms if t["leaf"] == leaf]
-            question = _smallest_question(leaf, mine) if k == step.index and len(mine) > 1 else None
+            question = _smallest_question(leaf, mine, loss) if k == step.index and len(mine) > 1 else None
             if question:
                 out.append(dict(question, step=step.index))
     for i, q in enumerate(out):

@@ -15,9 +15,13 @@
 #
 # The seed's three-step network, in its own notation (row vectors, `x W`):
 #
-#     s_t = tanh(x_t W_x + s_(t-1) W_s),   t = 1, 2, 3
-#     y_3 = s_3 W_y
-#     E_3 = ½ ‖y_3 − d_3‖²
+# $$
+# \begin{aligned}
+# s_t &= \tanh(x_t W_x + s_{t-1} W_s), \qquad t = 1, 2, 3 \\
+# y_3 &= s_3 W_y \\
+# E_3 &= \tfrac{1}{2} \lVert y_3 - d_3 \rVert^2
+# \end{aligned}
+# $$
 #
 # The same two matrices `W_x` and `W_s` are used at every step. Backpropagation through time (BPTT) is the
 # chain rule applied to that unrolled graph, and nothing in tinygrad-rnn writes it down: the forward pass
@@ -63,14 +67,25 @@ viz.draw(E_3, grads=False)
 #
 # `W_y` is used once, so its gradient is a two-factor chain (formula (1)):
 #
-#     ∂E_3/∂W_y = ∂E_3/∂y_3 · ∂y_3/∂W_y
+# $$
+# \frac{\partial E_3}{\partial W_y} = \frac{\partial E_3}{\partial y_3} \frac{\partial y_3}{\partial W_y}
+# \qquad \text{(1)}
+# $$
 #
 # `W_s` is used three times, and the chain rule for a quantity used several times adds one term per use
 # (formula (2)); the term for the use at step k travels back through `3 − k` more steps:
 #
-#     ∂E_3/∂W_s = ∂E_3/∂y_3 · ∂y_3/∂s_3 · ∂s_3/∂W_s                                (use at t=3)
-#               + ∂E_3/∂y_3 · ∂y_3/∂s_3 · ∂s_3/∂s_2 · ∂s_2/∂W_s                    (use at t=2)
-#               + ∂E_3/∂y_3 · ∂y_3/∂s_3 · ∂s_3/∂s_2 · ∂s_2/∂s_1 · ∂s_1/∂W_s        (use at t=1)
+# $$
+# \begin{aligned}
+# \frac{\partial E_3}{\partial W_s}
+#   &= \frac{\partial E_3}{\partial y_3} \frac{\partial y_3}{\partial s_3} \frac{\partial s_3}{\partial W_s}
+#      && \text{(use at } t = 3\text{)} \\
+#   &+ \frac{\partial E_3}{\partial y_3} \frac{\partial y_3}{\partial s_3} \frac{\partial s_3}{\partial s_2}
+#      \frac{\partial s_2}{\partial W_s} && \text{(use at } t = 2\text{)} \\
+#   &+ \frac{\partial E_3}{\partial y_3} \frac{\partial y_3}{\partial s_3} \frac{\partial s_3}{\partial s_2}
+#      \frac{\partial s_2}{\partial s_1} \frac{\partial s_1}{\partial W_s} && \text{(use at } t = 1\text{)}
+# \end{aligned} \qquad \text{(2)}
+# $$
 #
 # Formula (3) is the same with `W_x`. The last factor `∂s_k/∂W_s` is the *immediate* derivative: `s_(k-1)`
 # held fixed. On the tape, `W_s` has three edges into the graph, and the backward walk sends one gradient

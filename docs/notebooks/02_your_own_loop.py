@@ -59,7 +59,7 @@ print("h_3 =", h_hand, "  loss =", loss.item())
 # %% [markdown]
 # ## The folded picture
 #
-# The cell computes `h_t = tanh(x_t W_xh + h_(t-1) W_hh + b)`; the loop feeds `h_t` back in as the next
+# The cell computes $h_t = \tanh(x_t W_{xh} + h_{t-1} W_{hh} + b)$; the loop feeds `h_t` back in as the next
 # step's `h_(t-1)`. This is the picture of your *code*: one cell, one loop. `viz.draw(loss, folded=True)`
 # draws it from the tape: the ops of one step, the state's edge looping back (×T steps), each weight once
 # with ‖.grad‖ and the smallest and largest of its per-step terms. It stays this size for any number of steps.

@@ -13,8 +13,18 @@
 # %% [markdown]
 # # 3. Vanishing and exploding gradients, and clipping
 #
-# In formula (2) the term for a use of `W_s` at step k carries the product `∂s_3/∂s_2 · ∂s_2/∂s_1 ···` of
-# one-step Jacobians, one per step it travels back. Over a long sequence that product shrinks or grows
+# In formula (2) the term for a use of `W_s` at step k carries a product of one-step Jacobians, one per step
+# it travels back:
+#
+# $$
+# \frac{\partial E_3}{\partial y_3} \frac{\partial y_3}{\partial s_3}
+# \underbrace{\frac{\partial s_3}{\partial s_2} \cdots \frac{\partial s_{k+1}}{\partial s_k}}_{3 - k \text{ Jacobians}}
+# \frac{\partial s_k}{\partial W_s},
+# \qquad
+# \frac{\partial s_t}{\partial s_{t-1}} = \operatorname{diag}\big(1 - s_t^2\big)\, W_s^\top
+# \text{ (tanh, row vectors)}.
+# $$
+# Over a long sequence that product shrinks or grows
 # geometrically. This notebook measures it on the tape: first one Jacobian of the seed's network, then the
 # whole flow over 30 steps for tanh-RNN, relu-RNN, LSTM and GRU, what clipping does to an explosion, and when
 # relu helps (the identity-initialised relu-RNN, IRNN) and when it does not.
@@ -32,8 +42,8 @@ np.set_printoptions(precision=4, suppress=True)
 # %% [markdown]
 # ## One step back: a Jacobian
 #
-# With row vectors, `s_t = tanh(a_t)` and `a_t = x_t W_x + s_(t-1) W_s`, the Jacobian of one step is a
-# `3 × 3` matrix. `tg.jacobian(output, wrt)` builds it from the tape, one backward walk per output element.
+# With row vectors, $s_t = \tanh(a_t)$ and $a_t = x_t W_x + s_{t-1} W_s$, the Jacobian of one step is a
+# $3 \times 3$ matrix. `tg.jacobian(output, wrt)` builds it from the tape, one backward walk per output element.
 
 # %%
 E_3, net = three_step_network(phi="tanh", seed=0)
@@ -45,8 +55,10 @@ print("largest singular values: ∂s_3/∂s_2", np.linalg.norm(J_32, 2).round(4)
 
 # %% [markdown]
 # ### Exercise 3.1 — the one-step Jacobian by hand
-# Write `∂s_3/∂s_2` with numpy from `s_3` and `W_s`, in the layout above (`J[i, j] = ∂s_3[i]/∂s_2[j]`).
-# Then check with the product rule that `∂s_3/∂s_1 = ∂s_3/∂s_2 · ∂s_2/∂s_1` (the check does that for you).
+# Write $\partial s_3/\partial s_2$ with numpy from `s_3` and `W_s`, in the layout above
+# (`J[i, j] = ∂s_3[i]/∂s_2[j]`). Then check with the product rule that
+# $\frac{\partial s_3}{\partial s_1} = \frac{\partial s_3}{\partial s_2} \frac{\partial s_2}{\partial s_1}$
+# (the check does that for you).
 
 # %% tags=["exercise"]
 s_3, s_2, W_s = net["s_3"].data, net["s_2"].data, net["W_s"].data

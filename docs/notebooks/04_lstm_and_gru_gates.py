@@ -16,13 +16,18 @@
 # An LSTM keeps, besides its output `h_t`, a cell state `c_t` updated *additively*, under three gates (PyTorch's
 # order and names, which `tg.LSTM` follows; `σ` is the sigmoid, `⊙` the elementwise product):
 #
-#     i_t = σ(...)   input gate        g_t = tanh(...)   candidate
-#     f_t = σ(...)   forget gate       o_t = σ(...)      output gate
-#     c_t = f_t ⊙ c_(t-1) + i_t ⊙ g_t
-#     h_t = o_t ⊙ tanh(c_t)
+# $$
+# \begin{aligned}
+# i_t &= \sigma(\cdots) \quad \text{input gate} & g_t &= \tanh(\cdots) \quad \text{candidate} \\
+# f_t &= \sigma(\cdots) \quad \text{forget gate} & o_t &= \sigma(\cdots) \quad \text{output gate} \\
+# c_t &= f_t \odot c_{t-1} + i_t \odot g_t \\
+# h_t &= o_t \odot \tanh(c_t)
+# \end{aligned}
+# $$
 #
-# where each `...` is one block of `x_t W_ihᵀ + b_ih + h_(t-1) W_hhᵀ + b_hh`. Going back one step along the
-# cell state multiplies the gradient by `f_t` — no weight matrix, no derivative of a squashing function.
+# where the dots stand for one block of $x_t W_{ih}^\top + b_{ih} + h_{t-1} W_{hh}^\top + b_{hh}$. Going back one
+# step along the cell state multiplies the gradient by $f_t$ — no weight matrix, no derivative of a squashing
+# function.
 # This notebook reads the gates off the tape, follows that path, and does the same for the GRU.
 
 # %%
@@ -153,12 +158,16 @@ ex.check_true("4.3", forget_bias, lambda b: mean_forget_gate(b) > 0.9,
 #
 # A GRU interpolates between the old state and a candidate (PyTorch's conventions, which `tg.GRU` follows):
 #
-#     r_t = σ(...)   reset gate      z_t = σ(...)   update gate
-#     n_t = tanh(x_t W_inᵀ + b_in + r_t ⊙ (h_(t-1) W_hnᵀ + b_hn))
-#     h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_(t-1)
+# $$
+# \begin{aligned}
+# r_t &= \sigma(\cdots) \quad \text{reset gate} \qquad z_t = \sigma(\cdots) \quad \text{update gate} \\
+# n_t &= \tanh\big(x_t W_{in}^\top + b_{in} + r_t \odot (h_{t-1} W_{hn}^\top + b_{hn})\big) \\
+# h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}
+# \end{aligned}
+# $$
 #
-# The term `z_t ⊙ h_(t-1)` is a direct path like the LSTM's cell state: one step back along it multiplies the
-# gradient by `z_t`.
+# The term $z_t \odot h_{t-1}$ is a direct path like the LSTM's cell state: one step back along it multiplies
+# the gradient by $z_t$.
 
 # %%
 tg.manual_seed(0)
