@@ -41,10 +41,10 @@
     });
   }
   function shapeText(shape) { return shape.length ? shape.join("×") : "scalar"; }
-  function sub(name) {            // dot.py's name_html rule: s_1 -> s<sub>1</sub>, weight_ih_l0, h^(1)_3
+  function sub(name) {            // dot.py's name_html rule: s_1 -> s<sub>1</sub>, weight_ih_l0, h^(1)_3; s_1 @ W as code
     name = shown(name);
     var m = /^([^_\s^]+)(?:\^\((\w{1,3})\))?_((?:[^_\s]{1,5}_){0,2}[^_\s]{1,5})$/.exec(name);
-    if (!m) return esc(name);
+    if (!m) return /\s/.test(name) ? "<code class='expr'>" + esc(name) + "</code>" : esc(name);   // an expression
     return esc(m[1]) + (m[2] ? "<sup>(" + esc(m[2]) + ")</sup>" : "") + "<sub>" + esc(m[3].replace(/_/g, ",")) + "</sub>";
   }
   function prose(s) {             // the quiz's text: `code` as code, names such as W_s, s_2, E_3 with subscripts

@@ -205,6 +205,8 @@ def _numpy_formula(step, pos):
         if lead > 1:
             return ("g.reshape(-1, g.shape[-1]).sum(axis=0)" if pos == 2 else
                     f"g.reshape(-1, g.shape[-1]).T @ {a}.reshape(-1, {a}.shape[-1]): a sum over every leading axis")
+    if op in ("sum", "mean"):
+        return _reduction_formula(step)
     params = step.node.params
     index = params.get("index") if op == "getitem" else None
     text = templates[min(pos, len(templates) - 1)].format(
@@ -213,6 +215,17 @@ def _numpy_formula(step, pos):
     if op_field(step.node.op, "broadcasts") and tuple(inputs[pos].tensor.shape) != tuple(step.shape):
         text += f", summed over the broadcast axes back to shape {tuple(inputs[pos].tensor.shape)}"
     return text
+
+
+def _reduction_formula(step):
+    """'np.broadcast_to(g, (1,))': a sum's gradient as numpy code (a mean's divided by n), the summed axes put
+    back first when the reduction dropped them."""
+    params, shape = step.node.params, tuple(step.inputs[0].tensor.shape)
+    axis, kept = params.get("axis"), params.get("keepdims", False)
+    g = "g" if axis is None or kept else f"np.expand_dims(g, {axis!r})"
+    if step.op == "mean":
+        g += f" / {max(1, int(np.prod(shape)) // max(1, int(np.prod(step.shape))))}"
+    return f"np.broadcast_to({g}, {shape})"
 
 
 def _latex_formula(step, pos, loss):
