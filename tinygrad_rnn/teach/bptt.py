@@ -70,7 +70,7 @@ class Formula:
         rows += [rf"&\quad + {term.latex} && (t = {term.t}) \\" for term in self.terms[1:]]
         values = " + ".join(matrix_latex(term.value) for term in self.terms)
         rows.append(rf"&= {values} \\" if len(self.terms) > 1 else "")
-        rows.append(rf"&= {matrix_latex(self.total)} = {w}\mathrm{{.grad}}")
+        rows.append(rf"&= {matrix_latex(self.total)} = {w}\text{{.grad}}")
         return r"\begin{aligned}" + "\n".join(r for r in rows if r) + r"\end{aligned}"
 
     def _sides(self):
