@@ -77,6 +77,16 @@ def test_numpy_formulas_compute_each_contribution(model):
         assert outer == ["np.outer(s_2, g)", "np.outer(s_1, g)", "np.outer(s_0, g)"]
 
 
+def test_the_page_styles_its_math_with_a_math_font(tmp_path):
+    """The page carries viz.mathml.CSS inside its one style element (the CSP's hash covers it): a math font
+    (stretchy brackets) and the aligned columns."""
+    from viz.mathml import CSS
+    E, names = build("seed", 3)
+    page = open(player(E, tmp_path / "p.html", names=names, check="none").path, encoding="utf-8").read()
+    style = re.search(r"<style>(.*?)</style>", page, re.DOTALL)[1]
+    assert CSS in style and "DejaVu Math TeX Gyre" in style and page.count("<style>") == 1
+
+
 def test_player_data_carries_math_for_rules_gradients_contributions_and_sums():
     E, names = build("seed", 3)
     p = player(E, None, names=names, check="none")
