@@ -54,10 +54,11 @@ def _role(vertex):
     return base, op if vertex.kind == "op" else "tensor", where
 
 
-def arrangement(view, svg):
-    """Per step cluster: for each column of vertices (one rank, the same x), the roles top to bottom.
+def arrangement(view, svg, across=False):
+    """Per step cluster: for each rank of vertices (data flowing right: a column, the same x), the roles in
+    their order along it (top to bottom); across (data flowing down), a rank is a row, read left to right.
     The state a step reads (h_0 at step 1, the port of h_{t-1} later) counts as a vertex of the step."""
-    box = boxes(svg)
+    box = _transposed(boxes(svg)) if across else boxes(svg)
     names = {vid: _role(v) for vid, v in view.vertices.items()}
     for vid in box:
         if vid.startswith("link_"):                # link_<source vertex>_<port>_<step cluster>
@@ -88,6 +89,10 @@ def _inside(outer, inner):
     return outer[0] <= inner[0] and outer[1] <= inner[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
 
 
+def _transposed(box):
+    return {k: (y0, x0, y1, x1) for k, (x0, y0, x1, y1) in box.items()}
+
+
 def _cluster_steps(svg):
     return {c: b for c, b in boxes(svg).items() if re.fullmatch(r"cluster_t\d+", c)}
 
@@ -105,16 +110,17 @@ def above(columns):
     return out
 
 
+@pytest.mark.parametrize("layout", ["lr", "tb"])
 @pytest.mark.parametrize("model,layers,steps", CASES)
-def test_every_step_drawn_the_same_way(model, layers, steps):
-    """One row per step: any two vertices that share a column (a rank) at two steps -- the gates, x_t, W,
-    the previous state -- are in the same order at both; the rows left-aligned, one under the other in
-    time order."""
+def test_every_step_drawn_the_same_way(model, layers, steps, layout):
+    """Steps side by side (lr) or one row per step (tb): any two vertices that share a rank at two steps --
+    the gates, x_t, W, the previous state -- are in the same order at both; the steps in time order, side
+    by side top-aligned (lr) or one under the other left-aligned (tb): no staircase."""
     loss, _ = build_loss(model, steps, layers)
-    graph = viz.draw(loss, detail="ops", layout="tb")
+    graph = viz.draw(loss, detail="ops", layout=layout)
     view = build(loss, "ops", shared="copies")
     svg = graph.pipe(format="svg", encoding="utf-8")
-    seen = arrangement(view, svg)
+    seen = arrangement(view, svg, across=layout == "lr")
     assert len(seen) == steps
     orders = {step: above(columns) for step, columns in seen.items()}
     compared = 0
@@ -125,7 +131,9 @@ def test_every_step_drawn_the_same_way(model, layers, steps):
             compared += len(orders[a] & orders[b])
     assert compared > 0
     rows = _cluster_steps(svg)
-    tops = [rows[f"cluster_t{t}"][1] for t in range(1, steps + 1)]
-    assert tops == sorted(tops)                     # time runs down
-    lefts = [rows[c][0] for c in rows]
-    assert max(lefts) - min(lefts) < 10, lefts      # no staircase: every row starts at one x (within 10 pt)
+    if layout == "lr":
+        rows = _transposed(rows)
+    starts = [rows[f"cluster_t{t}"][1] for t in range(1, steps + 1)]
+    assert starts == sorted(starts)                 # time runs down (tb) or right (lr)
+    sides = [rows[c][0] for c in rows]
+    assert max(sides) - min(sides) < 10, sides      # no staircase: every step starts at one x (tb), y (lr)

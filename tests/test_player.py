@@ -91,8 +91,8 @@ def test_every_step_and_edge_has_its_place_in_the_svg(seed_page):
     assert set(data["edges"]) <= ids and set(data["vertices"]) <= ids
     for e in data["edges"].values():                            # events in walk order, norms as drawn
         assert [ev[0] for ev in e["events"]] == sorted(ev[0] for ev in e["events"])
-    w_s = [e for e in data["edges"].values() if e["src"] == "leaf_W_s"]
-    assert len(w_s) == 3                                         # one edge per use of the shared weight
+    w_s = [e for e in data["edges"].values() if data["vertices"].get(e["src"], {}).get("label") == "W_s"]
+    assert len(w_s) == 3                                         # one edge per use (from W_s's copy in its step)
 
 
 def test_strip_holds_dE_ds_t(seed_page):

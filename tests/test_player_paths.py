@@ -116,7 +116,8 @@ def test_clicking_a_vertex_goes_to_its_step(browser, seed_page):
     assert browser.execute_script("return window.player.state.k") == k
     w_s = next(leaf["vertex"] for leaf in p.data["leaves"] if leaf["name"] == "W_s")
     browser.find_element(By.CSS_SELECTOR, f"#graph g.node[id='{w_s}'] text").click()   # a weight: its first term
-    first = min(t["step"] for t in p.data["terms"] if t["leaf"] == "W_s")
+    first = min(t["step"] for t in p.data["terms"]                                     # (a copy: its step's)
+                if t["leaf"] == "W_s" and p.data["edges"][t["edge"]]["src"] == w_s)
     assert browser.execute_script("return window.player.state.k") == first
 
 

@@ -110,7 +110,7 @@ def test_one_cluster_per_time_step(T):
 def test_seed_weight_drawn_once_with_an_edge_per_use_summing_to_grad():
     E, named = three_step_network()
     E.backward(keep_grads=True)
-    nodes, edges = parse(viz.draw(E).source)
+    nodes, edges = parse(viz.draw(E, shared="edges").source)
     for name in ("W_x", "W_s"):
         W = named[name]
         vid = f"leaf_{name}"
@@ -284,7 +284,7 @@ def test_hover_text_gives_each_vertex_and_edge_its_exact_gradient():
     import xml.etree.ElementTree as ET
     E, named = three_step_network()
     E.backward(keep_grads=True)
-    svg = viz.pipe(viz.draw(E), "svg").decode("utf-8")
+    svg = viz.pipe(viz.draw(E, shared="edges"), "svg").decode("utf-8")
     root = ET.fromstring(svg[svg.index("<svg"):])
     tips = [a.get("{http://www.w3.org/1999/xlink}title").split("\n") for a in root.iter("{http://www.w3.org/2000/svg}a")]
     W_s = named["W_s"]

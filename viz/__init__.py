@@ -27,15 +27,17 @@ def draw(tensor, detail="auto", grads=True, values=False, shared="auto", max_ste
             "auto" (ops while the picture fits a slide, see layout).
     grads:  after backward(), colour, width and label every edge by the norm of the gradient sent along it.
     values: print (abbreviated) values on named tensors and leaves.
-    shared: how a weight used at several steps is drawn — "edges" (one vertex, an edge per use),
-            "copies" (a dashed copy in each step plus a table of per-step terms), "auto" (edges up to 4 steps
-            in one row, else copies).
+    shared: how a weight used at several steps is drawn — "copies" (a dashed copy in each step plus a table
+            of per-step terms; "auto" is this), "edges" (one vertex, an edge per use: the steps are then
+            joined, and dot may arrange them differently).
     max_steps: draw at most this many steps; the middle ones collapse into one `t=a … t=b` box
             (default 6 at ops detail, fewer for big cells so that about 240 ops are drawn; 8 at cells detail).
-    layout: "lr" (time left to right, one row), "tb" (one row per step, time top to bottom), "wrap" (rows of
-            `columns` steps), "auto" (the first of lr, tb, wrap whose text is at least 12 px high on a
-            1920x1080 slide, trying cells detail when detail="auto" and ops do not fit; needs `dot`).
-            Every step is drawn the same way in "tb"; in one row the steps' arrangement is dot's.
+    layout: "lr" (steps side by side, time left to right, data flowing down in each), "tb" (one row per
+            step, time top to bottom, data flowing right), "wrap" (rows of `columns` steps), "auto" (the first
+            of lr, tb, cells detail in lr when detail="auto", then wrap, whose text is at least 12 px high on a
+            1920x1080 slide; needs `dot`). In "lr" and "tb" every step is drawn the same way (each step is
+            laid out alone; a port box names the state it reads); in "wrap" the steps of a row are joined
+            and their arrangement is dot's.
     font:   the size of every name and number, in points (default 14).
     folded: draw the loop rolled up instead (viz/folded.py): each loop's cell once, its state looping back,
             each weight once with ‖.grad‖ and the spread of its per-step terms; the size does not grow with
@@ -70,28 +72,28 @@ def draw(tensor, detail="auto", grads=True, values=False, shared="auto", max_ste
 
 def _layout(tensor, detail, grads, values, shared, max_steps, title, layout, columns, font):
     """The Digraph in the layout asked for, or (layout="auto") the first of these whose text is at least
-    fit.READABLE px high on a 1920x1080 slide: one row, one row per step, two rows, then (detail="auto")
-    cells in one row; if none is, the one with the largest text."""
+    fit.READABLE px high on a 1920x1080 slide: steps side by side, one row per step, then (detail="auto")
+    cells side by side and one row per step, then two rows of steps; if none is, the one with the largest text."""
     from . import fit
     from .dot import to_dot
     from .view import build, read
     views, reading = {}, read(tensor)         # the tape is read once for every view tried
 
     def candidate(detail, layout, columns=None):
-        share = shared if shared != "auto" or layout == "lr" else "copies"   # rows of their own need copies
-        if (detail, share) not in views:
-            views[detail, share] = build(tensor, detail, grads, values, share, max_steps, reading)
-            check_layout(views[detail, share])
-        return to_dot(views[detail, share], title, layout, columns, font)
+        if detail not in views:
+            views[detail] = build(tensor, detail, grads, values, shared, max_steps, reading)
+            check_layout(views[detail])
+        return to_dot(views[detail], title, layout, columns, font)
 
     if layout != "auto":
         return candidate(detail, layout, columns)
     first = build(tensor, detail, grads, values, shared, max_steps, reading)
     check_layout(first)
-    views[first.detail, shared] = views[first.detail, first.shared] = first
-    tries = [(first.detail, "lr"), (first.detail, "tb"), (first.detail, "wrap", -(-len(first.steps) // 2))]
+    views[first.detail] = first
+    tries = [(first.detail, "lr"), (first.detail, "tb")]
     if detail == "auto" and first.detail == "ops":
-        tries.append(("cells", "lr"))
+        tries += [("cells", "lr"), ("cells", "tb")]
+    tries.append((first.detail, "wrap", -(-len(first.steps) // 2)))
     best = None
     for args in tries:
         graph = candidate(*args)

@@ -103,10 +103,16 @@ def small(text, colour="#555555"):
 
 
 def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE):
-    """The view as a Digraph. Inside a step, data flows left to right; the steps are laid out as `layout`
-    says: "lr" all in one row, "tb" one step per row (time top to bottom), "wrap" rows of `columns` steps."""
+    """The view as a Digraph, its steps laid out as `layout` says: "lr" side by side (time left to right,
+    data flowing down inside each step), "tb" one step per row (time top to bottom, data flowing right),
+    "wrap" rows of `columns` steps (data flowing right).
+
+    In "lr" and "tb" every step is a connected component of its own: dot lays each one out alone, so all
+    steps of a layer come out the same, and places them in the order they are written. What a step reads
+    from an earlier one enters through a port box that names its source (_links)."""
     per_row = _per_row(view, layout, columns)
-    graph_attr = {"rankdir": "LR", "newrank": "true", "nodesep": "0.12", "ranksep": "0.2", "fontname": FONT,
+    across = layout == "lr"
+    graph_attr = {"rankdir": "TB" if across else "LR", "newrank": "true", "nodesep": "0.12", "ranksep": "0.2", "fontname": FONT,
                   "fontsize": f"{font * 1.15:g}", "labelloc": "t", "labeljust": "l", "id": "tape",
                   "class": f"tape {view.detail} {layout}", "remincross": "true"}
     g = Picture("tape", graph_attr=graph_attr,
@@ -119,11 +125,13 @@ def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE):
     row = _rows(view, per_row)
     links, edges = _links(view, row)
 
-    # vertices, nested in their clusters (built as a tree, then written depth first). dot stacks the
-    # separate rows bottom to top in the order it meets them (rankdir=LR), so the last row is written first.
+    # vertices, nested in their clusters (built as a tree, then written depth first). dot places separate
+    # components in the order it meets them: left to right (rankdir=TB), or bottom to top (rankdir=LR, so
+    # there the last row is written first).
     tree = {(): ([], {})}
     kinds = {"input": 1, "const": 1, "link": 1}     # a step's initial state (h_0) where later steps have ports
-    for v in sorted([*view.vertices.values(), *links], key=lambda v: (-row.get(v.id, 0), kinds.get(v.kind, 0))):
+    first = 1 if across else -1
+    for v in sorted([*view.vertices.values(), *links], key=lambda v: (first * row.get(v.id, 0), kinds.get(v.kind, 0))):
         node = tree[()]
         for cid in v.cluster:           # a gate is a fill colour, not a box: dot would order the boxes anew
             if view.clusters[cid].kind != "gate":       # at every step
@@ -132,20 +140,22 @@ def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE):
 
     def write(graph, content):
         for v in content[0]:
-            graph.node(v.id, **_vertex_attrs(v, lo, hi, _gate(view, v)))
+            graph.node(v.id, **_vertex_attrs(v, lo, hi, _gate(view, v), across))
         for cid, inner in content[1].items():
             with graph.subgraph(name=cid) as sub:
                 sub.attr(**_cluster_attrs(view.clusters[cid], f"{font:g}"))
                 write(sub, inner)
 
-    write(g, tree[()])
+    write(g, ([], tree[()][1]))                 # clusters first: their order is the components' order
+    write(g, (tree[()][0], {}))
+    in_side, out_side = ("n", "s") if across else ("w", "e")
     fan_out, fan_in = {}, {}
     for e in edges:
         fan_out[e.src] = fan_out.get(e.src, 0) + 1
         fan_in[e.dst] = fan_in.get(e.dst, 0) + 1
     for e in edges:
-        tail = e.src + (f":{e.src_port}:e" if e.src_port else "")
-        head = e.dst + (f":{e.dst_port}:w" if e.dst_port else "")
+        tail = e.src + (f":{e.src_port}:{out_side}" if e.src_port else "")
+        head = e.dst + (f":{e.dst_port}:{in_side}" if e.dst_port else "")
         a = _edge_attrs(e, lo, hi)
         src, dst = view.vertices.get(e.src), view.vertices.get(e.dst)
         if "headlabel" in a and fan_in[e.dst] == 1 and dst and dst.grad is not None and fmt(dst.grad) == a["headlabel"]:
@@ -157,7 +167,7 @@ def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE):
 
     # step clusters in a row, not a staircase: the last vertex of each step comes before every vertex of
     # the next step that no edge feeds (its inputs and weight copies), which would otherwise float left
-    for a, b in _invisible_chain(view, per_row):
+    for a, b in [] if across else _invisible_chain(view, per_row):
         g.edge(a, b, style="invis", weight="0")
     return g
 
@@ -222,10 +232,8 @@ def _per_row(view, layout, columns):
     if layout not in LAYOUTS[1:]:
         raise ValueError(f"draw: layout must be one of {', '.join(LAYOUTS)}, got {layout!r}")
     n = max(len(_step_order(view)), 1)
-    if layout == "lr":
-        return n
-    if layout == "tb":
-        return 1
+    if layout in ("lr", "tb"):
+        return 1                            # a row of its own for every step (in lr, rows stand side by side)
     return n if columns is None else max(1, min(int(columns), n))
 
 
@@ -310,7 +318,7 @@ def _gate(view, v):
     return gates[-1].replace(" ", "_") if gates else None
 
 
-def _vertex_attrs(v, lo, hi, gate=None):
+def _vertex_attrs(v, lo, hi, gate=None, across=False):
     a = {"id": v.id, "class": f"{v.kind}" + (f" t{v.step}" if v.step is not None else "")}
     if v.tip:
         a["tooltip"] = tooltip(v.tip)
@@ -319,7 +327,7 @@ def _vertex_attrs(v, lo, hi, gate=None):
     grad = small(f"∇ {fmt(v.grad)}", "#7a0019") if v.grad is not None else ""
     value = small(escape(v.value, None), "#1f4e79") if v.value is not None else ""
     if v.kind == "cell":
-        a.update(shape="plain", label=_cell_html(v))
+        a.update(shape="plain", label=_cell_html(v, across))
     elif v.kind == "elided":
         a.update(shape="box", style="dashed,rounded", color="#666666", 
                  label=_lines(escape(v.label), small(escape(v.note))))
@@ -347,18 +355,23 @@ def _vertex_attrs(v, lo, hi, gate=None):
     return a
 
 
-def _cell_html(v):
-    rows = max(len(v.inputs), len(v.outputs), 1)
-    cells = []
-    for i in range(rows):
-        left = v.inputs[i] if i < len(v.inputs) else None
-        right = v.outputs[i] if i < len(v.outputs) else None
-        l_td = f'<TD PORT="{left[0]}" ALIGN="LEFT">{name_html(left[2])}</TD>' if left else "<TD></TD>"
-        r_td = f'<TD PORT="{right[0]}" ALIGN="RIGHT">{name_html(right[2])}</TD>' if right else "<TD></TD>"
-        cells.append(f"<TR>{l_td}{r_td}</TR>")
-    head = f'<TR><TD COLSPAN="2"><B>{escape(v.label)}</B> {small(f"{len(v.tape)} ops")}</TD></TR>'
+def _cell_html(v, across=False):
+    """A cell as a table with a port per input and output: inputs on the left and outputs on the right when
+    data flows right; inputs along the top and outputs along the bottom when it flows down (across)."""
+    title = f'<B>{escape(v.label)}</B> {small(f"{len(v.tape)} ops")}'
+    port = lambda p, align="CENTER": f'<TD PORT="{p[0]}" ALIGN="{align}">{name_html(p[2])}</TD>'
+    if across:
+        width = max(len(v.inputs), len(v.outputs), 1)
+        rows = ["".join(map(port, v.inputs)), f'<TD COLSPAN="{width}">{title}</TD>', "".join(map(port, v.outputs))]
+        cells = "".join(f"<TR>{r}</TR>" for r in rows if r)
+    else:
+        cells = f'<TR><TD COLSPAN="2">{title}</TD></TR>'
+        for i in range(max(len(v.inputs), len(v.outputs), 1)):
+            left = port(v.inputs[i], "LEFT") if i < len(v.inputs) else "<TD></TD>"
+            right = port(v.outputs[i], "RIGHT") if i < len(v.outputs) else "<TD></TD>"
+            cells += f"<TR>{left}{right}</TR>"
     return (f'<<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" STYLE="ROUNDED" '
-            f'BGCOLOR="#eef3fb" COLOR="#5b7fa8">{head}{"".join(cells)}</TABLE>>')
+            f'BGCOLOR="#eef3fb" COLOR="#5b7fa8">{cells}</TABLE>>')
 
 
 def _cluster_attrs(c, font):

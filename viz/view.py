@@ -12,12 +12,12 @@ Parallel edges that a collapse creates are merged by summing their gradient arra
 carries the exact gradient that flowed along it.
 
 A tensor made outside the steps and used at several steps — a weight, x W_ih^T + b_ih for all steps —
-is shared: drawn once with an edge to each use (a few steps), or as a dashed copy inside each step (many
-steps, or when steps depend on results gathered from earlier steps). Symmetrically, a node after the steps
-that gathers results of several steps (the stacked outputs) gets a dashed stub inside each step when
-copies are drawn: long edges across the row of steps make dot slow and the row a staircase. `View.weights` lists, per shared tensor that requires grad, the norm of its contribution at each
-step and the norm of their sum (its .grad). Vertex and edge ids are stable, so the HTML player can find
-them in the SVG; `tape` on each vertex and edge says which tape nodes (and input positions) it shows.
+is shared: drawn as a dashed copy inside each step (shared="copies", the default), so that no edge joins
+two steps and every step is laid out alone and alike, or once with an edge to each use (shared="edges").
+Symmetrically, a node after the steps that gathers results of several steps (the stacked outputs) gets a
+dashed stub inside each step when copies are drawn. `View.weights` lists, per shared tensor that requires
+grad, the norm of its contribution at each step and the norm of their sum (its .grad). Vertex and edge
+ids are stable, so the HTML player can find them in the SVG; `tape` on each vertex and edge says which tape nodes (and input positions) it shows.
 """
 import hashlib
 import operator
@@ -40,7 +40,6 @@ STATE = re.compile(r"^(.+?)_(\d+)$")          # s_1, h_12, c_3: a tensor and its
 MAX_SCOPE_DEPTH = 64     # scopes nested deeper than this are refused before anything is drawn
 OPS_LIMIT = 150          # detail="auto" draws ops up to this many op vertices
 OPS_BUDGET = 240         # detail="ops" draws at most 6 steps, fewer when that would pass this many op vertices
-EDGES_LIMIT = 40         # shared="auto": an edge per use of a shared leaf up to 4 steps and this many ops
 
 
 @dataclass
@@ -203,8 +202,6 @@ class Reading:
     after: dict                 # node index -> comes after some step
     through: dict               # see _pass_through
     gathers: set
-    crossing: bool              # see _crossing
-    made_shared: bool           # a result made outside the steps is used at several (x W_ihᵀ for all steps)
     sums: dict = field(default_factory=dict)    # (id(tensor), show) -> its gradient's total, terms by step;
                                                 # "splitter": the StepTerms of the graph
 
@@ -251,10 +248,7 @@ def read(root):
                 leaves.setdefault(id(t), (t, []))[1].append((n, pos))
     step, after = _layout_steps(tape, where, users)
     through, gathers = _pass_through(tape, step, users)
-    made_shared = any(step[n.index] is None and len({step[c.index] for c, _ in users[n.index]} - {None}) > 1
-                      for n in tape)
-    return Reading(tape, where, users, leaves, step, after, through, gathers,
-                   _crossing(tape, step, gathers, users), made_shared)
+    return Reading(tape, where, users, leaves, step, after, through, gathers)
 
 
 def _check_scope_depth(nodes):
@@ -305,10 +299,7 @@ def _plan(r, root, detail, grads, shared, max_steps):
     p.detail = detail
     p.drawn = [s for s in steps if s not in p.hidden]
     p.elided = (min(p.hidden), max(p.hidden)) if p.hidden else None
-    if shared == "auto":                    # a result made once for all steps would stretch over the row
-        small = len(p.drawn) <= 4 and len(tape) <= EDGES_LIMIT and not p.hidden
-        shared = "edges" if small and not r.crossing and not r.made_shared else "copies"
-    p.shared = shared
+    p.shared = "copies" if shared == "auto" else shared     # a copy per step: the steps stay apart (dot.to_dot)
     p.layered = len({where[n.index][1] for n in tape if where[n.index][0] is not None}) > 1
     return p
 
@@ -561,24 +552,6 @@ def _pass_through(tape, step, users):
             through.update(found)
             gathers.add(g.index)
     return through, gathers
-
-
-def _crossing(tape, step, gathers, users):
-    """Does some step depend on a node that gathers several steps (other than the pass-through stacks)?"""
-    late = []
-    for n in tape:
-        if step[n.index] is None and n.index not in gathers and len(
-                {step[t.node.index] for t in n.inputs if t.node is not None} - {None}) > 1:
-            late.append(n.index)
-    seen = set(late)
-    while late:                             # everything downstream of a gather
-        for c, _ in users[late.pop()]:
-            if step[c.index] is not None:
-                return True
-            if c.index not in seen:
-                seen.add(c.index)
-                late.append(c.index)
-    return False
 
 
 def describe(t, depth=2):

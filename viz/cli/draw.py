@@ -8,7 +8,8 @@
     tinygrad-rnn draw --model lstm --steps 12 --folded --out cell.png  # rolled up: the cell once, h loops back
 
 By default (--layout auto) the picture fits a 1920x1080 slide with every name and number at least 12 px
-high when it can: one row of steps, else one row per step, else two rows, else one box per cell.
+high when it can: the steps side by side, else one row per step, else the same with one box per cell, else
+two rows of steps. Side by side and one per row, every step is drawn the same way.
 
 The loss is ½‖y_T − d_T‖² on the last step's output (the seed's E_3 for --model seed; the two-layer network's
 E = Σ_t ½‖O_t − d_t‖²), so the picture shows how the gradient of a late loss reaches the early steps — or fades
@@ -43,11 +44,13 @@ def register(subparsers):
                    help="run backward and show the gradient along every edge (default on)")
     p.add_argument("--values", action="store_true", help="print the values of named tensors")
     p.add_argument("--shared", choices=("auto", "edges", "copies"), default="auto",
-                   help="a weight used at every step: one vertex with an edge per use, or a copy per step")
+                   help="a weight used at every step: a copy per step (auto), or one vertex with an edge per "
+                        "use (the steps are then joined, and dot may draw them differently)")
     p.add_argument("--max-steps", type=positive(), default=None, help="elide the middle beyond this many steps")
     p.add_argument("--layout", choices=("auto", "lr", "tb", "wrap"), default="auto",
-                   help="lr: time left to right; tb: one row per step, time top to bottom; wrap: rows of "
-                        "--columns steps; auto (default): the first whose text is >= 12 px on a 1920x1080 slide")
+                   help="lr: steps side by side, time left to right; tb: one row per step, time top to bottom "
+                        "(both draw every step the same way); wrap: rows of --columns steps; auto (default): the "
+                        "first whose text is >= 12 px on a 1920x1080 slide")
     p.add_argument("--columns", type=positive(), default=None, help="steps per row for --layout wrap")
     p.add_argument("--font", type=float, default=None, help="size of every name and number in points (default 14)")
     p.add_argument("--folded", action="store_true",
