@@ -137,3 +137,35 @@ def test_every_step_drawn_the_same_way(model, layers, steps, layout):
     assert starts == sorted(starts)                 # time runs down (tb) or right (lr)
     sides = [rows[c][0] for c in rows]
     assert max(sides) - min(sides) < 10, sides      # no staircase: every step starts at one x (tb), y (lr)
+
+
+def test_numbers_of_edges_side_by_side_do_not_overlap():
+    """h * h: two edges from h_T into one multiply, each with its number; the numbers sit apart."""
+    import xml.etree.ElementTree as ET
+
+    import numpy as np
+
+    import tinygrad_rnn as tg
+    tg.manual_seed(0)
+    cell = tg.RNNCell(2, 3, dtype=np.float64)
+    h = None
+    for x in np.random.default_rng(0).normal(size=(3, 1, 2)):
+        h = cell(x, h)
+    loss = (h * h).sum()
+    loss.backward(keep_grads=True)
+    svg = viz.draw(loss).pipe(format="svg").decode("utf-8")
+    ns = "{http://www.w3.org/2000/svg}"
+    root = ET.fromstring(svg[svg.index("<svg"):])
+    numbered = [g for g in root.iter(f"{ns}g")
+                if g.get("id", "").startswith("e_") and len(list(g.iter(f"{ns}text"))) == 1]
+    by_pair = defaultdict(list)
+    for g in numbered:
+        title = g.find(f"{ns}title").text                       # "tail->head"
+        (text,) = g.iter(f"{ns}text")
+        size = float(text.get("font-size"))
+        by_pair[title].append((float(text.get("x")), float(text.get("y")), 0.6 * size * len(text.text), size))
+    (pair,) = [p for p, labels in by_pair.items() if len(labels) == 2]
+    (x0, y0, w0, f0), (x1, y1, w1, f1) = by_pair[pair]
+    apart_x = abs(x0 - x1) >= (w0 + w1) / 2             # centred texts: half of each width either side
+    apart_y = abs(y0 - y1) >= (f0 + f1) / 2
+    assert apart_x or apart_y, by_pair[pair]

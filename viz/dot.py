@@ -13,6 +13,7 @@ that graphviz writes can be restyled by the HTML player without laying it out ag
 import math
 import re
 import textwrap
+from collections import Counter
 from dataclasses import replace
 from html import escape as _html_escape
 from itertools import pairwise
@@ -112,8 +113,8 @@ def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE):
     from an earlier one enters through a port box that names its source (_links)."""
     per_row = _per_row(view, layout, columns)
     across = layout == "lr"
-    graph_attr = {"rankdir": "TB" if across else "LR", "newrank": "true", "nodesep": "0.12", "ranksep": "0.2", "fontname": FONT,
-                  "fontsize": f"{font * 1.15:g}", "labelloc": "t", "labeljust": "l", "id": "tape",
+    graph_attr = {"rankdir": "TB" if across else "LR", "newrank": "true", "nodesep": "0.12", "ranksep": "0.2",
+                  "fontname": FONT, "fontsize": f"{font * 1.15:g}", "labelloc": "t", "labeljust": "l", "id": "tape",
                   "class": f"tape {view.detail} {layout}", "remincross": "true"}
     g = Picture("tape", graph_attr=graph_attr,
                 node_attr={"fontname": FONT, "fontsize": f"{font:g}", "height": "0.2", "width": "0.2",
@@ -149,10 +150,11 @@ def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE):
     write(g, ([], tree[()][1]))                 # clusters first: their order is the components' order
     write(g, (tree[()][0], {}))
     in_side, out_side = ("n", "s") if across else ("w", "e")
-    fan_out, fan_in = {}, {}
+    fan_out, fan_in, twins = {}, {}, {}
     for e in edges:
         fan_out[e.src] = fan_out.get(e.src, 0) + 1
         fan_in[e.dst] = fan_in.get(e.dst, 0) + 1
+    edge_count = Counter((e.src, e.dst) for e in edges)
     for e in edges:
         tail = e.src + (f":{e.src_port}:{out_side}" if e.src_port else "")
         head = e.dst + (f":{e.dst_port}:{in_side}" if e.dst_port else "")
@@ -160,6 +162,10 @@ def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE):
         src, dst = view.vertices.get(e.src), view.vertices.get(e.dst)
         if "headlabel" in a and fan_in[e.dst] == 1 and dst and dst.grad is not None and fmt(dst.grad) == a["headlabel"]:
             del a["headlabel"]              # the only input of a vertex that shows the same number (a gate's slice)
+        twins[e.src, e.dst] = twin = twins.get((e.src, e.dst), -1) + 1
+        if "headlabel" in a and edge_count[e.src, e.dst] > 1:
+            a.update(labelangle="-70" if twin % 2 else "70", labeldistance="2.4")   # edges side by side (h * h):
+                                                                                    # a number on either side
         if src and (src.kind == "param" and fan_out[e.src] > 1 or _crosses(view, e)):
             a["weight"] = "0"               # a weight drawn once, an edge to each step, an edge from one step
                                             # to the next: none may tilt the row into a staircase

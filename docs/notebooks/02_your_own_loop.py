@@ -70,9 +70,9 @@ viz.draw(loss, folded=True)
 # %% [markdown]
 # ## The unrolled picture
 #
-# The tape holds one copy of the cell per step. Each weight is one vertex with an edge to every step that
-# used it; the number on an edge is the norm of the gradient the backward walk sent along it — that step's
-# term of the weight's gradient.
+# The tape holds one copy of the cell per step, and every step is drawn the same way. A weight shows in each
+# step as a dashed copy: the number on its edge is the norm of the gradient the backward walk sent along it,
+# that step's term of the weight's gradient, and the table adds the terms up to `.grad`.
 
 # %%
 viz.draw(loss)
