@@ -31,6 +31,21 @@ def test_step_all_on_the_seed(capsys):
     assert "shared: W_s summed 3 contributions: t=3 + t=2 + t=1" in out
 
 
+@pytest.mark.parametrize("model", ["seed", "lstm"])
+def test_step_text_writes_every_gradient_of_the_loss_one_way(capsys, model):
+    """∂E/∂· everywhere: the op's rule in the generic ∂E, the upstream gradient and the running sums of shared
+    tensors with the loss's own name (E_3), never dE/dA beside ∂E/∂y_3."""
+    code, out, _ = run(capsys, "step", "--model", model, "--all")
+    assert code == 0 and "dE" not in out
+    assert ("rule      C = A@B: ∂E/∂A = ∂E/∂C @ B^T, ∂E/∂B = A^T @ ∂E/∂C" if model == "seed" else
+            "rule      y = x W^T + b (+ r): ∂E/∂x = ∂E/∂y @ W, ∂E/∂W = (∂E/∂y)^T @ x") in out
+    upstream = [line.split("=")[0].strip() for line in out.splitlines() if line.startswith("  upstream")]
+    assert len(upstream) == out.count("\nstep ") and upstream[0] == "upstream  ∂E_3/∂E_3"
+    assert all(u.startswith("upstream  ∂E_3/∂") for u in upstream), upstream
+    sums = [line for line in out.splitlines() if line.startswith("  ** ") and "uses; ∂" in line]
+    assert all("uses; ∂E_3/∂" in line for line in sums) and (model == "seed" or sums)
+
+
 @pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
 def test_step_all_on_layers(capsys, model):
     code, out, _ = run(capsys, "step", "--model", model, "--steps", "2", "--all")

@@ -28,7 +28,7 @@ OPS = {}  # name -> op class, filled in as the classes below are defined (custom
 
 class Op:
     """One op: forward and vjp, and how it is shown. The fields every op of the table defines:
-    rule       the local derivative as plain text (the stepper, the player); the upstream gradient is dE/dy
+    rule       the local derivative as plain text (the stepper, the player); the upstream gradient is ∂E/∂y
     latex      the same as LaTeX; the upstream gradient is written as the fraction ∂E/∂y
     symbol     the label of its vertex in a diagram ("×" for mul); its name when it has no symbol
     infix      how Python writes it between two operands ("*" for mul; the stepper's expressions), or None.
@@ -36,7 +36,7 @@ class Op:
     rowwise    the inputs whose row t alone makes row t of the output (matmul: its left input only); the
                diagrams fold a stack of per-step results that reaches the steps again only through these
     broadcasts the inputs broadcast against each other, so their gradients are summed back (`unbroadcast`)
-    formula    per input, how its gradient is made from g = dE/d(output), as numpy code where it can be (the
+    formula    per input, how its gradient is made from g = ∂E/∂(output), as numpy code where it can be (the
                player); a template with {a}, {b} (the inputs' names), {y} (the output's), {shape} (the input's),
                {index}, {axis}, {pos} (the input's position), {part} (pos + 1). The last one serves every further
                input (stack). 1-D operands of matmul and linear (np.outer) are the player's to handle
@@ -195,7 +195,7 @@ def _rows(x):
 
 
 class MatMul(Op):
-    name, rule = "matmul", "C = A@B: dE/dA = dE/dC @ B^T, dE/dB = A^T @ dE/dC"
+    name, rule = "matmul", "C = A@B: ∂E/∂A = ∂E/∂C @ B^T, ∂E/∂B = A^T @ ∂E/∂C"
     latex = (r"C = AB:\quad \frac{\partial E}{\partial A} = \frac{\partial E}{\partial C}\,B^\top,\quad "
              r"\frac{\partial E}{\partial B} = A^\top \frac{\partial E}{\partial C}")
     symbol, infix, rowwise = "@", "@", (0,)
@@ -236,8 +236,8 @@ class Linear(Op):
     has one edge per step, and the diagrams show each step's contribution on the weight. A recurrent layer
     passes the step's input projection as r: gates = x_t W_ih^T + b_ih + h W_hh^T + b_hh is one node."""
     name = "linear"
-    rule = ("y = x W^T + b (+ r): dE/dx = dE/dy @ W, dE/dW = (dE/dy)^T @ x (summed over all leading dims of x), "
-            "dE/db = dE/dy summed over the leading dims, dE/dr = dE/dy")
+    rule = ("y = x W^T + b (+ r): ∂E/∂x = ∂E/∂y @ W, ∂E/∂W = (∂E/∂y)^T @ x (summed over all leading dims of x), "
+            "∂E/∂b = ∂E/∂y summed over the leading dims, ∂E/∂r = ∂E/∂y")
     latex = (r"\frac{\partial E}{\partial x} = \frac{\partial E}{\partial y}\,W,\quad "
              r"\frac{\partial E}{\partial W} = \sum_{\text{rows}} \Big(\frac{\partial E}{\partial y}\Big)^{\top} x,\quad "
              r"\frac{\partial E}{\partial b} = \sum_{\text{rows}} \frac{\partial E}{\partial y},\quad "
@@ -473,7 +473,7 @@ class Max(Op):
 # ---- shape and indexing --------------------------------------------------------------------------
 
 class Reshape(Op):
-    name, rule = "reshape", "dE/dx = dE/dy reshaped back"
+    name, rule = "reshape", "∂E/∂x = ∂E/∂y reshaped back"
     latex = r"\frac{\partial E}{\partial x} = \mathrm{reshape}\Big(\frac{\partial E}{\partial y}\Big)"
     formula = ("g.reshape{shape}",)
     contribution_latex = (r"\mathrm{reshape}({g})",)
@@ -486,7 +486,7 @@ class Reshape(Op):
 
 
 class Transpose(Op):
-    name, rule = "transpose", "dE/dx = dE/dy transposed back"
+    name, rule = "transpose", "∂E/∂x = ∂E/∂y transposed back"
     latex = r"\frac{\partial E}{\partial x} = \Big(\frac{\partial E}{\partial y}\Big)^{\top}"
     symbol, formula, contribution_latex = "ᵀ", ("g transposed back",), (r"{g}^{\top}",)
 
@@ -530,7 +530,7 @@ def index_text(index):
 
 
 class GetItem(Op):
-    name, rule = "getitem", "dE/dy scattered back to the selected positions of dE/dx (repeats add up)"
+    name, rule = "getitem", "∂E/∂y scattered back to the selected positions of ∂E/∂x (repeats add up)"
     latex = r"\frac{\partial E}{\partial x}[\mathrm{idx}] \mathrel{+=} \frac{\partial E}{\partial y}"
     formula = ("g put back at [{index}] of np.zeros({shape})",)
     contribution_latex = (r"{g}\ \text{put back at the selected positions, 0 elsewhere}",)
@@ -548,7 +548,7 @@ class GetItem(Op):
 
 
 class Concat(Op):
-    name, rule = "concat", "dE/dy split back into the pieces"
+    name, rule = "concat", "∂E/∂y split back into the pieces"
     latex = r"\frac{\partial E}{\partial x_k} = \frac{\partial E}{\partial y}[\text{part } k]"
     formula = ("piece {part} of g (the slice that came from this input)",)
 
@@ -562,7 +562,7 @@ class Concat(Op):
 
 
 class Stack(Op):
-    name, rule = "stack", "dE/dy unstacked into the pieces"
+    name, rule = "stack", "∂E/∂y unstacked into the pieces"
     latex = r"\frac{\partial E}{\partial x_k} = \frac{\partial E}{\partial y}[k]"
     formula = ("g[{pos}]",)
 
@@ -582,7 +582,7 @@ def _top(x, axis):
 
 
 class Softmax(Op):
-    name, rule = "softmax", "dE/dx = y * (dE/dy - sum(dE/dy * y))"
+    name, rule = "softmax", "∂E/∂x = y * (∂E/∂y - sum(∂E/∂y * y))"
     latex = (r"\frac{\partial E}{\partial x} = y \odot \Big(\frac{\partial E}{\partial y} - "
              r"\sum_j \frac{\partial E}{\partial y_j} y_j\Big)")
     formula = ("{y} * (g - (g * {y}).sum(axis={axis}, keepdims=True))",)
@@ -599,7 +599,7 @@ class Softmax(Op):
 
 
 class LogSoftmax(Op):
-    name, rule = "log_softmax", "dE/dx = dE/dy - softmax(x) * sum(dE/dy)"
+    name, rule = "log_softmax", "∂E/∂x = ∂E/∂y - softmax(x) * sum(∂E/∂y)"
     latex = (r"\frac{\partial E}{\partial x} = \frac{\partial E}{\partial y} - \mathrm{softmax}(x) "
              r"\sum_j \frac{\partial E}{\partial y_j}")
     formula = ("g - np.exp({y}) * g.sum(axis={axis}, keepdims=True)",)

@@ -86,6 +86,7 @@ class Accumulation:
     history: tuple            # the `when` of every contribution so far, oldest first
     step: int | None = None   # the time step of this term
     before: np.ndarray | None = None   # a leaf's .grad before this walk started (None: there was none)
+    loss: str = "E"           # the loss's name in ∂E_3/∂s_2 (its .name; E when it has none)
 
     @property
     def shared(self):
@@ -107,13 +108,18 @@ class Accumulation:
         if len(terms) > 4:
             terms = terms[:2] + ["..."] + terms[-1:]
         if self.kind != "leaf":
-            target = f"∂E/∂({self.name})" if " " in self.name else f"∂E/∂{self.name}"
+            target = grad_text(self.loss, self.name)
             return f"{head} ({_ordinal(self.use)} of {self.uses} uses; {target} = {' + '.join(terms)})"
         count = f"{_ordinal(self.use)} of {self.uses} uses; " if self.shared else ""
         if self.before is None:
             return f"{head} ({count}{self.name}.grad = {' + '.join(terms)})"
         return (f"{head} ({count}this backward's sum = {' + '.join(terms)}; {self.name}.grad = "
                 "(before this backward) + this sum)")
+
+
+def grad_text(loss, of):
+    """'∂E_3/∂s_2', '∂E/∂(s_1 @ W_s)': the one notation for a gradient in text."""
+    return f"∂{loss}/∂({of})" if " " in of else f"∂{loss}/∂{of}"
 
 
 def _ordinal(n):
@@ -133,6 +139,7 @@ class StepView:
     inputs: tuple             # Edge per input, in argument order
     accumulations: tuple      # Accumulation per edge into a leaf or into a shared intermediate
     leaf_grads: dict = field(repr=False)   # name -> leaf gradient so far (None if none yet); a snapshot
+    loss: str = "E"           # the loss's name in ∂E_3/∂y_3 (its .name; E when it has none)
 
     op = property(lambda self: self.node.op.name)
     rule = property(lambda self: self.node.op.rule)
@@ -145,10 +152,9 @@ class StepView:
     def describe(self, fmt=compact):
         """The step as a few lines of text (what `tinygrad-rnn step` prints)."""
         where = f"  [{self.scope}]" if self.scope else ""
-        of = f"({self.label})" if " " in self.label else self.label
         lines = [f"step {self.index + 1}/{self.total}: {self.op} -> {self.label}  shape {self.shape}{where}",
                  f"  rule      {self.rule}",
-                 f"  upstream  ∂E/∂{of} = {fmt(self.grad)}  |g|={norm(self.grad):.3g}"]
+                 f"  upstream  {grad_text(self.loss, self.label)} = {fmt(self.grad)}  |g|={norm(self.grad):.3g}"]
         if len(self.grad_parts) > 1:
             parts = " + ".join(f"from {p.from_label} ({norm(p.grad):.3g})" for p in self.grad_parts)
             lines.append(f"            summed from {len(self.grad_parts)} uses: {parts}")
@@ -180,6 +186,7 @@ class Stepper:
             raise TypeError("Stepper: names must map display names to tensors, e.g. dict(model.named_parameters()), "
                             f"got {type(names).__name__}")
         self.root = root
+        self.loss = root.name or "E"                 # how text writes the loss: ∂E_3/∂y_3
         initial = tape.initial_grad(root, grad)
         _check_fresh(root)
         pairs = tape.recorded(root)
@@ -379,12 +386,12 @@ class Stepper:
                 total = self._sums[key] = np.array(term) if so_far is None else so_far + term
                 history.append(when)
                 accs.append(Accumulation(name, t, kind, term, total, when, len(history), self._uses[key],
-                                         tuple(history), k, before))
+                                         tuple(history), k, before, self.loss))
         self._current = current
         parts = tuple(self._parts.pop(node, ()))
         self._sums.pop(id(raw.output), None)            # an intermediate's sum is complete when it is visited
         self._steps.append(StepView(index, self.total, node, raw.output, label, raw.grad, parts,
-                                    tuple(edges), tuple(accs), current))
+                                    tuple(edges), tuple(accs), current, self.loss))
         if len(self._steps) == self.total:          # the last node: let the walk finish (frees the graph)
             for _ in self._walk:
                 raise AssertionError("the walk visited more nodes than the graph holds")
