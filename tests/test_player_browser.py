@@ -122,7 +122,10 @@ def test_panel_shows_the_shared_weight_and_the_two_uses_of_a_state(browser, seed
                            "s.dispatchEvent(new Event('input'));", k)
     check_step(browser, p, k)
     text = browser.find_element("id", "panel").text
-    assert "W_s += contribution from t=2 (2nd of 3 uses; W_s.grad = t=3 + t=2)" in text
+    what = browser.execute_script("""return Array.from(document.querySelectorAll('#accs .acc-what')).map(w =>
+        [w.textContent, w.querySelector('math mfrac msub') ? w.querySelector('math mfrac msub').textContent : null]);""")
+    assert what == [["∂E3∂Ws += the term from t=2 (2nd of 3 uses); Ws.grad holds the sum", "E3"]]   # ∂E_3/∂W_s as math
+    assert "contribution from" not in text and "∂E/" not in text
     assert "g @ W_s.T" in text and "np.outer(s_1, g)" in text     # how each contribution is computed, as numpy
     assert browser.execute_script("return !!document.querySelector('#panel-rule math mfrac')")   # the rule, as math
     rows = browser.execute_script("""return Array.from(document.querySelectorAll('#leaves tr[data-leaf]')).map(

@@ -108,6 +108,16 @@ def test_player_data_carries_math_for_rules_gradients_contributions_and_sums():
         assert any(abs(n - value) <= 1e-3 * abs(value) for n in numbers), value
     assert numbers[-1] == pytest.approx(w_s[i, j], rel=1e-3)
     assert "<mo>+=</mo>" in next(e["mathml"] for s in data["steps"] for e in s["inputs"] if e["name"] == "W_s")
+    assert "text" not in last and last["grad_mathml"] == to_mathml(grad_latex("E_3", "W_s"))
+
+
+def test_running_sums_of_a_shared_state_name_the_loss():
+    """A state used twice (the LSTM's gates) sums into ∂E_2/∂gates_2, written with the loss's own name."""
+    E, names = build("lstm", 2)
+    accs = [a for s in player(E, None, names=names, check="none").data["steps"] for a in s["accs"]
+            if a["kind"] == "node"]
+    assert accs and all(a["grad_mathml"] == to_mathml(grad_latex("E_2", a["name"])) for a in accs)
+    assert "<msub><mi>E</mi><mn>2</mn></msub>" in accs[0]["grad_mathml"]
 
 
 def test_formulas_render_in_jupyter():

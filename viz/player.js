@@ -676,9 +676,10 @@
     if (accs.length) {
       h += "<section id='accs'><h3>running sums (weights and tensors used more than once)</h3>";
       accs.forEach(function (a) {
-        h += "<div class='acc " + esc(a.kind) + "'>" + (hide ? "<span class='hidden-val'>" + esc(a.name) +
-          " += ? (reveal to see)</span>" : (a.mathml ? math(a.mathml, "", "sum") + "<br>" : "") + esc(a.text) +
+        h += "<div class='acc " + esc(a.kind) + "'>" + (hide ? "<span class='hidden-val'>" + gradOf(a) +
+          " += ? (reveal to see)</span>" : "<span class='acc-what'>" + accCaption(a) + "</span>" +
           (a.term !== null && a.term !== undefined ? " " + termButton(a.term, "path of this term") : "") +
+          (a.mathml ? "<br>" + math(a.mathml, "", "sum") : "") +
           "<br><span class='sub'>‖contribution‖ " + fmt(a.norm) +
           ", ‖" + (a.kind === "leaf" ? "this backward's sum so far" : "sum so far") + "‖ " + fmt(a.total.norm) +
           (a.before ? " (plus " + esc(a.name) + ".grad before this backward, ‖·‖ " + fmt(a.before.norm) + ")" : "") +
@@ -694,6 +695,13 @@
       ". The table in the graph lists each weight's per-step terms.</div></section>";
     panel.innerHTML = h;
     bindPanel();
+  }
+  function gradOf(a) { return a.grad_mathml ? math(a.grad_mathml, "") : dname(a.name); }
+  function ordinal(n) { return n + (n % 100 > 10 && n % 100 < 14 ? "th" : ["th", "st", "nd", "rd"][n % 10] || "th"); }
+  function accCaption(a) {        // ∂E₃/∂W_s += the term from t=2 (2nd of 3 uses); W_s.grad holds the sum
+    var h = gradOf(a) + (a.uses > 1 ? " += the term from " + sub(a.when) + " (" + ordinal(a.use) + " of " + a.uses +
+      " uses)" : " = the term from " + sub(a.when) + " (its only use)");
+    return a.kind === "leaf" ? h + "; " + sub(a.name) + ".grad holds " + (a.uses > 1 ? "the sum" : "it") : h;
   }
   function compare(text, a) {
     var guess = text.split(/[\s,;\[\]]+/).filter(Boolean).map(Number);

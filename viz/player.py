@@ -457,9 +457,10 @@ def player_data(root, stepper, check="auto", check_elements=4, eps=1e-6):
             "parts": [{"from": p.from_label, "step": p.from_step, "norm": _num(norm(p.grad))}
                       for p in step.grad_parts],
             "inputs": inputs,
-            "accs": [{"name": a.name, "kind": a.kind, "text": a.text, "when": a.when, "use": a.use, "uses": a.uses,
+            "accs": [{"name": a.name, "kind": a.kind, "when": a.when, "use": a.use, "uses": a.uses,
                       "norm": _num(norm(a.contribution)), "total": summary(a.total), "before": summary(a.before),
-                      "mathml": sums.mathml(a), "term": term_ids.get((step.index, a.name))}
+                      "mathml": sums.mathml(a), "grad_mathml": to_mathml(grad_latex(loss, a.name)),
+                      "term": term_ids.get((step.index, a.name))}
                      for a in step.accumulations],
             "grad_mathml": to_mathml(grad_latex(loss, step.label)),
             "fd": fd,
