@@ -83,7 +83,8 @@ def test_forget_bias_keeps_the_lstm_gradient():
 
 def test_table_and_plot(flows, tmp_path):
     text = flow.format_table(flows)
-    assert "||dE_T/ds_t||" in text and "||ds_T/ds_k||" in text and "clipped" in text
+    assert "‖∂E_T/∂s_t‖" in text and "‖∂s_T/∂s_k‖" in text and "clipped" in text
+    assert "||" not in text and "dE" not in text and "ds_" not in text.replace("∂s_", "")       # one notation
     assert "relu-RNN (rho(W_hh)=3)" in text and f"t={T}" in text
     pytest.importorskip("matplotlib")
     out = tmp_path / "flow.png"

@@ -109,8 +109,8 @@ def test_gradient_flow(capsys, tmp_path):
     code, out, _ = run(capsys, "gradient-flow", "--steps", "6", "--hidden-size", "4", "--input-size", "2",
                        "--models", "tanh,lstm:forget_bias=2", "--out", str(target), "--heatmap", str(heat))
     assert code == 0
-    assert "||dE_T/ds_t||" in out and "LSTM (forget bias +2)" in out and f"plot written to {target}" in out
-    assert target.stat().st_size > 1000 and f"heatmap of ||ds_t/ds_k|| written to {heat}" in out
+    assert "‖∂E_T/∂s_t‖" in out and "LSTM (forget bias +2)" in out and f"plot written to {target}" in out
+    assert target.stat().st_size > 1000 and f"heatmap of ‖∂s_t/∂s_k‖ written to {heat}" in out
     assert heat.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -249,13 +249,13 @@ def format_table(flows):
     head = lambda what: f"{what:<{width}}" + "".join(f"{'t=' + str(t):>9}" for t in cols)
     lines = [(f"gradient flow over T={T} steps; E_T = 1/2 (h_T w + b - 1)^2 reads only the last state "
              f"(LSTM state s_t = (h_t, c_t))"), "",
-             "||dE_T/ds_t||: the gradient reaching the state at step t", head("")]
+             "‖∂E_T/∂s_t‖: the gradient reaching the state at step t", head("")]
     lines += [f"{f.label:<{width}}" + "".join(e(f.state_grad[t - 1]) for t in cols) for f in flows]
-    lines += ["", "||ds_T/ds_k|| (largest singular value): the product of the T-k one-step Jacobians of the full state",
+    lines += ["", "‖∂s_T/∂s_k‖ (largest singular value): the product of the T-k one-step Jacobians of the full state",
               f"{'':<{width}}" + "".join(f"{'k=' + str(t):>9}" for t in cols)]
     lines += [f"{f.label:<{width}}" + "".join(e(f.jacobian[t - 1]) for t in cols) for f in flows]
-    lines += ["", (f"||dE_T/dW_hh term from step t||, without -> with clipping (clip_grad_norm, max_norm="
-              f"{flows[0].max_norm:g})"), head("") + f"{'|grad|':>11}{'clipped':>10}"]
+    lines += ["", (f"‖term of ∂E_T/∂W_hh from step t‖, without -> with clipping (clip_grad_norm, max_norm="
+              f"{flows[0].max_norm:g})"), head("") + f"{'‖.grad‖':>11}{'clipped':>10}"]
     for f in flows:
         lines.append(f"{f.label:<{width}}" + "".join(e(f.w_hh_terms[t - 1]) for t in cols)
                      + f"{f.grad_norm:11.2e}{f.clipped_norm:10.2e}")
@@ -272,7 +272,7 @@ def format_table(flows):
 RELU_NOTE = ("relu's derivative is 1 where a unit is on and 0 where it is off, so the activation no longer shrinks "
              "the gradient -- W_hh alone decides. At PyTorch's init (U(±1/sqrt(H)), spectral radius below 1) and with "
              "about half the units off at each step, a relu-RNN vanishes faster than tanh (T=50, H=16: "
-             "||dE/ds_1|| 1e-22 against 1e-11); rescaled to rho=1 it still loses 1e-13, and rho=3 explodes (1e+22). "
+             "‖∂E_T/∂s_1‖ 1e-22 against 1e-11); rescaled to rho=1 it still loses 1e-13, and rho=3 explodes (1e+22). "
              "relu helps given the right initialisation: with W_hh = I and zero biases (IRNN, Le et al. 2015) an "
-             "active unit passes its gradient through unchanged, ||ds_T/ds_1|| = 1, and ||dE/ds_1|| stays at 0.32 "
+             "active unit passes its gradient through unchanged, ‖∂s_T/∂s_1‖ = 1, and ‖∂E_T/∂s_1‖ stays at 0.32 "
              "against 0.61 at t=50.")

@@ -115,7 +115,7 @@ def run_gradient_flow(args):
         print(f"\nplot written to {args.out}")
     if args.heatmap:
         plots.gradient_flow_heatmap(flows, args.heatmap)
-        print(f"\nheatmap of ||ds_t/ds_k|| written to {args.heatmap}")
+        print(f"\nheatmap of ‖∂s_t/∂s_k‖ written to {args.heatmap}")
     return 0
 
 
@@ -129,19 +129,19 @@ def register(subparsers):
     p.set_defaults(run=run_step)
 
     p = subparsers.add_parser("bptt", help="the seed's BPTT formulas (1)-(3), term by term, from the graph",
-                              description="dE/dW of every weight of the example network (the seed's by default: "
+                              description="∂E/∂W of every weight of the example network (the seed's by default: "
                                           "W_y, W_s, W_x; with --layers 2 also W_s' and W), each split into one term "
                                           "per time step, read off the backward walk and checked against W.grad.")
     add_network_options(p)
     p.set_defaults(run=run_bptt)
 
     p = subparsers.add_parser("gradient-flow", help="vanishing/exploding gradients in RNN, LSTM, GRU, measured",
-                              description="||dE_T/ds_t||, ||ds_T/ds_k|| and per-step weight gradients, with and "
+                              description="‖∂E_T/∂s_t‖, ‖∂s_T/∂s_k‖ and per-step weight gradients, with and "
                                           "without clipping, for several recurrent models of the same size.")
     p.add_argument("--steps", type=positive(most=MAX_FLOW_STEPS), default=50,
                    help=f"sequence length T, at most {MAX_FLOW_STEPS} (default: 50)")
     p.add_argument("--out", help="write a plot here (.png, .pdf, .svg; needs matplotlib)")
-    p.add_argument("--heatmap", metavar="FILE", help="write the (t, k) matrix of ||ds_t/ds_k|| per model, on a "
+    p.add_argument("--heatmap", metavar="FILE", help="write the (t, k) matrix of ‖∂s_t/∂s_k‖ per model, on a "
                                                      "log colour scale (.png, .pdf, .svg; needs matplotlib)")
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
                    help="comma-separated: tanh, relu, lstm, gru, with options such as relu:rho=3 or "
