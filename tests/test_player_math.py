@@ -1,5 +1,6 @@
 """Rendered math: the MathML the pages embed (made from our LaTeX, checked, escaped), the numpy form of each
 contribution (it must compute the contribution, 1-D row vectors included), and the Jupyter reprs of formulas."""
+import ast
 import re
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 pytest.importorskip("graphviz")
 pytest.importorskip("latex2mathml")
 
-from tinygrad_rnn import bptt
+from tinygrad_rnn import Tensor, bptt
 from tinygrad_rnn.core.ops import OPS
 from viz.cli.teach import build
 from viz.mathml import grad_latex, name_latex, to_mathml
@@ -40,7 +41,8 @@ def test_mathml_is_checked_and_reserialised():
 
 
 def _evaluate(formula, step):
-    """The numpy formula with the step's operands and upstream gradient filled in, or None for prose."""
+    """The numpy formula with the step's operands and upstream gradient filled in, or None for prose. A formula of
+    several statements (`out = np.zeros(..); out[3:6] += g; out`) is run, its last expression is the result."""
     wrap = lambda name: name if " " not in name else f"({name})"
     values = {wrap(e.name): e.tensor.data for e in step.inputs}
     values[wrap(step.label)] = step.output.data
@@ -49,17 +51,21 @@ def _evaluate(formula, step):
         formula = re.sub(rf"(?<![\w.]){re.escape(name)}(?!\w)", f"_v{k}", formula)
         names[f"_v{k}"] = np.asarray(values[name], dtype=np.float64)
     try:
-        code = compile(formula, "<formula>", "eval")
+        tree = ast.parse(formula)
     except SyntaxError:
         return None
-    return eval(code, {"np": np, "g": np.asarray(step.grad, dtype=np.float64), **names})
+    if not isinstance(tree.body[-1], ast.Expr):
+        return None
+    scope = {"np": np, "g": np.asarray(step.grad, dtype=np.float64), **names}
+    exec(compile(ast.Module(tree.body[:-1], type_ignores=[]), "<formula>", "exec"), scope)
+    return eval(compile(ast.Expression(tree.body[-1].value), "<formula>", "eval"), scope)
 
 
 @pytest.mark.parametrize("model", ["seed", "rnn", "lstm", "gru"])
 def test_numpy_formulas_compute_each_contribution(model):
     E, names = build(model, 3)
     p = player(E, None, names=names, check="none")
-    computed, prose = 0, set()
+    computed, prose, ops = 0, set(), set()
     for step, shown in zip(p.stepper.steps, p.data["steps"]):
         for e, item in zip(step.inputs, shown["inputs"]):
             if e.kind == "const" or ", summed over" in item["formula"]:
@@ -70,11 +76,29 @@ def test_numpy_formulas_compute_each_contribution(model):
                 continue
             np.testing.assert_allclose(got, e.grad, rtol=1e-5, atol=1e-7, err_msg=f"{step.label}: {item['formula']}")
             computed += 1
+            ops.add(step.op + ("/batched" if step.op == "linear" and step.inputs[0].tensor.ndim > 2 else ""))
     assert computed >= 10
-    assert not prose & {"sum", "mean", "matmul", "mul", "add", "tanh", "sigmoid"}, prose      # code, not prose
+    assert not prose & {"sum", "mean", "matmul", "mul", "add", "tanh", "sigmoid", "getitem", "linear"}, prose
+    if model != "seed":                          # x[t] and the gates sliced out of one product; the batched input
+        assert {"getitem", "linear/batched"} <= ops, ops      # projection x W_ih^T over every (t, batch) row
     if model == "seed":                          # 1-D row vectors: the weight's share is an outer product
         outer = [i["formula"] for s in p.data["steps"] for i in s["inputs"] if i["name"] == "W_s"]
         assert outer == ["np.outer(s_2, g)", "np.outer(s_1, g)", "np.outer(s_0, g)"]
+
+
+@pytest.mark.parametrize("index, arrays", [([0, 2, 2], True), ((slice(None), [3, 1, 3]), True),
+                                           (np.array([True, False, True]), True), ((), False), ((1, slice(2, None)), False)])
+def test_numpy_formula_of_an_index_array_adds_up_repeats(index, arrays):
+    """x[idx] with an index array that names a row twice: np.add.at adds both (out[idx] += g would keep one)."""
+    x = Tensor(np.arange(12.0).reshape(3, 4), requires_grad=True, name="x")
+    y = x[index]
+    E = (y * Tensor(np.linspace(1, 2, y.data.size).reshape(y.shape))).sum()
+    p = player(E, None, check="none")
+    step, shown = next((st, sh) for st, sh in zip(p.stepper.steps, p.data["steps"]) if st.op == "getitem")
+    formula = shown["inputs"][0]["formula"]
+    assert formula.startswith("out = np.zeros((3, 4)); ") and formula.endswith("; out")
+    assert ("np.add.at" in formula) == arrays
+    np.testing.assert_allclose(_evaluate(formula, step), step.inputs[0].grad, rtol=1e-12)
 
 
 def test_the_page_styles_its_math_with_a_math_font(tmp_path):

@@ -52,6 +52,7 @@ VALUES = 8                  # element values kept per array (row-major)
 HEAT = (12, 16)             # at most this many rows x columns of a matrix go into its heatmap
 MAX_NODES = 2000            # a page holds one step per recorded op, with its numbers and formulas: a few MB
 STATE = re.compile(r"^(.+?)_(\d+)$")
+MAX_INDEX_SHOWN = 24        # index arrays of x[idx] up to this many elements are written out in its numpy code
 CHECK_BUDGET = 150_000      # check="auto": node visits that finite differences may cost (about 2 s)
 OP_FIELDS = ("symbol", "rule", "latex", "infix", "formula")   # what the page gets of each op's table entry
 
@@ -202,19 +203,36 @@ def _numpy_formula(step, pos):
         lead = ndim[0] - 1
         if lead == 0:
             return f"np.outer(g, {a})" if pos == 1 else "g"
-        if lead > 1:
+        if lead > 1:                               # every leading axis is rows: flatten them, then as 2-D
             return ("g.reshape(-1, g.shape[-1]).sum(axis=0)" if pos == 2 else
-                    f"g.reshape(-1, g.shape[-1]).T @ {a}.reshape(-1, {a}.shape[-1]): a sum over every leading axis")
+                    f"g.reshape(-1, g.shape[-1]).T @ {a}.reshape(-1, {a}.shape[-1])")
     if op in ("sum", "mean"):
         return _reduction_formula(step)
+    if op == "getitem":
+        return _scatter_formula(step) or step.rule
     params = step.node.params
-    index = params.get("index") if op == "getitem" else None
+    index = params.get("index")
     text = templates[min(pos, len(templates) - 1)].format(
         a=a, b=b, y=y, shape=tuple(inputs[pos].tensor.shape), axis=params.get("axis", -1),
         index=index_text(index) if index is not None else "", pos=pos, part=pos + 1)
     if op_field(step.node.op, "broadcasts") and tuple(inputs[pos].tensor.shape) != tuple(step.shape):
         text += f", summed over the broadcast axes back to shape {tuple(inputs[pos].tensor.shape)}"
     return text
+
+
+def _scatter_formula(step):
+    """'out = np.zeros((1, 12)); out[..., 3:6] += g; out': x[index]'s gradient put back into zeros, as numpy code
+    whose last line is the contribution. An index array may name a position twice: np.add.at adds up the repeats
+    (out[idx] += g would keep one). None when the index arrays are too long to write out."""
+    index, shape = step.node.params.get("index"), tuple(step.inputs[0].tensor.shape)
+    parts = index if isinstance(index, tuple) else (index,)
+    arrays = [isinstance(p, (list, np.ndarray)) for p in parts]
+    if sum(np.size(p) for p, is_array in zip(parts, arrays) if is_array) > MAX_INDEX_SHOWN:
+        return None
+    code = ", ".join(repr(np.asarray(p).tolist()) if is_array else index_text(p) for p, is_array in zip(parts, arrays))
+    if any(arrays):
+        return f"out = np.zeros({shape}); np.add.at(out, np.s_[{code}], g); out"
+    return f"out = np.zeros({shape}); out[{code or '()'}] += g; out"
 
 
 def _reduction_formula(step):

@@ -532,7 +532,7 @@ def index_text(index):
 class GetItem(Op):
     name, rule = "getitem", "∂E/∂y scattered back to the selected positions of ∂E/∂x (repeats add up)"
     latex = r"\frac{\partial E}{\partial x}[\mathrm{idx}] \mathrel{+=} \frac{\partial E}{\partial y}"
-    formula = ("g put back at [{index}] of np.zeros({shape})",)
+    formula = ("out = np.zeros({shape}); out[{index}] += g; out",)   # an index array: the player's np.add.at
     contribution_latex = (r"{g}\ \text{put back at the selected positions, 0 elsewhere}",)
     keeps_lazy = True    # x[t] at every step: a dense gradient per step would cost T^2 memory
 
