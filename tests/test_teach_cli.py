@@ -1,11 +1,16 @@
 """`tinygrad-rnn step`, `bptt` and `gradient-flow`."""
 import builtins
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from viz.cli import teach as teach_cli
-from viz.cli import main
+from viz.cli import PIPE_CLOSED, main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(capsys, *argv):
@@ -53,6 +58,23 @@ def test_step_all_on_layers(capsys, model):
     assert "weight_hh_l0 += contribution from t=1 (2nd of 2 uses; weight_hh_l0.grad = t=2 + t=1)" in out
     assert "shared: weight_hh_l0 summed 2 contributions: t=2 + t=1" in out
     assert "done: every leaf's gradient is final" in out
+
+
+def test_output_to_a_closed_pipe_ends_quietly():
+    """`tinygrad-rnn step --all | head`: the reader has left before the command writes; no error, exit code 1
+    (what Python's docs advise), as with the real `| head` below."""
+    read, write = os.pipe()
+    os.close(read)                                        # every write to `write` now fails with EPIPE
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+    with os.fdopen(write, "wb") as stdout:
+        done = subprocess.run([sys.executable, "-m", "viz.cli", "step", "--steps", "2", "--all"], stdout=stdout,
+                              stderr=subprocess.PIPE, env=env, timeout=120)
+    assert (done.returncode, done.stderr.decode()) == (PIPE_CLOSED, "") and PIPE_CLOSED == 1
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env["PATH"]
+    shell = subprocess.run("set -o pipefail; python -m viz.cli step --model lstm --steps 8 --all | head -n 1",
+                           shell=True, executable="/bin/bash", capture_output=True, env=env, timeout=120)
+    assert shell.stdout.decode().startswith("Backward through LSTM") and shell.stdout.count(b"\n") == 1
+    assert shell.stderr == b"" and shell.returncode in (0, PIPE_CLOSED)   # 0: head read it all before closing
 
 
 def test_step_grads_are_backward():

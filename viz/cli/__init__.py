@@ -10,6 +10,7 @@ import sys
 
 import tinygrad_rnn
 
+PIPE_CLOSED = 1            # the exit code when the reader of stdout left (`| head`): Python's own, as its docs advise
 COMMAND_MODULES = ["viz.cli.train", "viz.cli.teach", "viz.cli.player", "viz.cli.draw", "viz.cli.demo"]   # each one's register(subparsers) adds a subcommand
 
 
@@ -50,6 +51,20 @@ def _printable_anywhere():
 
 
 def main(argv=None):
+    """Run the command; the exit code. Output to a reader that left (`tinygrad-rnn step --all | head`) ends the
+    command quietly, as the Python docs' "Note on SIGPIPE" (signal module) shows: flush inside the try, so a closed
+    pipe shows here and not at exit; then what is still buffered goes to devnull, and the exit code is 1."""
+    try:
+        code = _run(argv)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return PIPE_CLOSED
+
+
+def _run(argv):
     _printable_anywhere()
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -65,6 +80,8 @@ def main(argv=None):
         return args.run(args) or 0
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:                 # an OSError, but not one to report: main() ends quietly
+        raise
     except (ValueError, TypeError, OSError, ArithmeticError, MemoryError) as err:   # one line, no traceback
         text = " ".join(line.strip() for line in str(err).splitlines() if line.strip()) or type(err).__name__
         if isinstance(err, MemoryError):
