@@ -121,6 +121,15 @@ def test_clicking_a_vertex_goes_to_its_step(browser, seed_page):
     assert browser.execute_script("return window.player.state.k") == first
 
 
+FOLDED_GRADIENTS = """return {
+    shown: Array.from(document.querySelectorAll('#folded text')).map(t => t.textContent.trim())
+        .filter((t, i, all) => /^(∇|terms over|[▁-█·!]+$)/.test(t) &&
+                document.querySelectorAll('#folded text')[i].getBoundingClientRect().height > 0),
+    colours: Array.from(new Set(Array.from(document.querySelectorAll('#folded g.edge:not(.loop) path'))
+        .map(p => getComputedStyle(p).stroke))),
+    head: document.getElementById('fold-head').textContent};"""
+
+
 def test_play_speed_and_the_forward_pass(browser, seed_page):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -138,12 +147,19 @@ def test_play_speed_and_the_forward_pass(browser, seed_page):
         done: document.querySelectorAll('#graph g.node.pl-fwd').length,
         head: document.getElementById('panel-head').textContent};""")
     assert status["cur"] == [order[2]] and status["done"] == 2 and status["head"].startswith("forward pass")
+    # the folded view computes no gradient in the forward pass either: no ∇, no terms, no gradient colours
+    folded = browser.execute_script(FOLDED_GRADIENTS)
+    assert folded["shown"] == [] and folded["colours"] == ["rgb(154, 154, 154)"], folded
+    assert "no gradients yet" in folded["head"]
     # the forward pass ends on the loss, then the backward walk starts there, at the chosen speed
     start = time.time()
     WebDriverWait(browser, 4 + 0.25 * len(order), poll_frequency=0.05).until(
         lambda b: b.execute_script("return window.player.state.k") >= 3)
     assert browser.execute_script("return window.player.state.fwd") is None
     assert not browser.find_elements(By.CSS_SELECTOR, "#graph g.node.pl-fwd")
+    folded = browser.execute_script(FOLDED_GRADIENTS)                  # the backward walk: the gradients are back
+    assert len(folded["shown"]) > 10 and any(t.startswith("terms over") for t in folded["shown"])
+    assert len(folded["colours"]) > 1 and folded["head"].startswith("folded: each loop once")
     browser.find_element(By.ID, "play").click()                                  # pause
     assert time.time() - start < 0.25 * len(order) + 3
     Select(browser.find_element(By.ID, "speed")).select_by_value("2400")     # slow: one step in 2.4 s

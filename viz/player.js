@@ -409,6 +409,8 @@
   // ---- the folded view above the graph: a click on a weight marks its uses in the unrolled graph --------
   var foldedSvg = document.querySelector("#folded svg"), foldPane = document.getElementById("folded-pane");
   var FOLD_ZOOM = 0.6;           // the folded view's text at 11 px (dot's 14 pt = 18.7 px at zoom 1)
+  var FOLD_HEAD = "folded: each loop once — click a weight to mark its uses in the unrolled graph below";
+  var foldGradTexts = [];        // its gradient numbers: ∇ on each vertex, and a weight's terms and sparkline below
   function setupFolded() {
     if (!foldedSvg) { foldPane.hidden = true; document.getElementById("folded-toggle").hidden = true; return; }
     var vb = foldedSvg.getAttribute("viewBox").split(/[\s,]+/).map(Number);
@@ -417,6 +419,12 @@
     Object.keys(D.folded.weights).forEach(function (id) {
       var g = foldedSvg.getElementById(id);
       if (g) { g.classList.add("fold-weight"); g.setAttribute("tabindex", "0"); }
+    });
+    Array.prototype.forEach.call(foldedSvg.querySelectorAll("g.node"), function (g) {
+      var texts = Array.prototype.slice.call(g.querySelectorAll("text")), at = texts.findIndex(function (t) {
+        return t.textContent.trim().charAt(0) === "∇";
+      });
+      if (at >= 0) foldGradTexts = foldGradTexts.concat(own(D.folded.weights, g.id) ? texts.slice(at) : [texts[at]]);
     });
     foldedSvg.addEventListener("click", function (ev) {
       var g = ev.target.closest ? ev.target.closest("g.node") : null;
@@ -442,11 +450,18 @@
     if (state.weight !== null) state.term = null;       // one selection at a time: the weight's uses, or a term
     var w = state.weight === null ? null : D.folded.weights[state.weight];
     document.getElementById("fold-head").innerHTML = w ? sub(w.name) + ": its " + w.edges.length + " use" +
-      (w.edges.length === 1 ? "" : "s") + " marked in the unrolled graph below (click it again to clear)" :
-      "folded: each loop once — click a weight to mark its uses in the unrolled graph below";
+      (w.edges.length === 1 ? "" : "s") + " marked in the unrolled graph below (click it again to clear)" : esc(FOLD_HEAD);
     restyleGraph();
     renderPanel();
     if (w && svg) { var gs = uses(state.weight); if (gs.length) scrollTo(gs); }
+  }
+
+  function foldedForward(on) {   // the forward pass computes no gradient: the folded view hides its own, as the graph
+    if (!foldedSvg || foldPane.classList.contains("fold-forward") === on) return;
+    foldPane.classList.toggle("fold-forward", on);
+    foldGradTexts.forEach(function (t) { t.classList.toggle("pl-hidden", on); });
+    if (on || state.weight === null) document.getElementById("fold-head").textContent = on ?
+      "folded: the forward pass — no gradients yet (the backward walk brings them)" : FOLD_HEAD;
   }
 
   // ---- the forward pass: values flow forward, one vertex per tick, before the backward walk ----------
@@ -460,6 +475,7 @@
   function showForward(j) {
     var order = forwardOrder(), done = {}, cur = order[j];
     state.fwd = j;
+    foldedForward(true);
     order.forEach(function (id, i) { if (i <= j) done[id] = true; });
     while (halos.firstChild) halos.removeChild(halos.firstChild);
     Object.keys(D.vertices).forEach(function (id) {
@@ -744,6 +760,7 @@
   // ---- moving ----------------------------------------------------------------------------------------
   function render() {
     var k = state.k;
+    foldedForward(false);
     slider.value = k;
     document.getElementById("pos").textContent = k < 0 ? "start (0 / " + N + ")" : "step " + (k + 1) + " / " + N;
     document.getElementById("prev").disabled = k < 0;
