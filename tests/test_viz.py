@@ -126,7 +126,7 @@ def test_lstm_copies_per_step_and_table_total():
     loss = layer_loss("lstm", 9, 1)
     view = build(loss)
     assert view.shared == "copies"
-    nodes, _ = parse(viz.draw(loss).source)
+    nodes, _ = parse(viz.draw(loss, layout="tb").source)                       # the steps the view draws
     params = {p.name: p for n in tg.graph(loss) for p in n.inputs if p.node is None and p.requires_grad}
     b = params["bias_hh_l0"]
     terms = dict(zip(range(1, 10), uses_of(loss, b)))
@@ -182,8 +182,10 @@ def test_long_sequence_elides_the_middle():
     assert "elided" in nodes and "t=4 … t=47" in nodes["elided"]["label"]
     assert "44 steps hidden" in nodes["elided"]["label"]
     assert len(nodes) < 150
-    cells = viz.draw(layer_loss("lstm", 1000, 3), detail="cells").source
+    cells = viz.draw(layer_loss("lstm", 1000, 3), detail="cells", layout="tb").source
     assert len(clusters(cells)) == 8 and "t=5 … t=996" in cells
+    fitted = viz.draw(layer_loss("lstm", 1000, 3), detail="cells").source     # auto: fewer steps to fit a slide
+    assert len(clusters(fitted)) == viz.FEW_STEPS and "t=3 … t=998" in fitted
 
 
 def test_cells_detail_one_box_per_layer_and_step():
@@ -272,7 +274,7 @@ def test_draw_command(tmp_path, capsys):
     from viz.cli import main
     out = tmp_path / "gru.svg"
     assert main(["draw", "--model", "gru", "--steps", "12", "--layers", "2", "--out", str(out)]) == 0
-    assert out.read_text().count('class="cluster step"') == 8
+    assert out.read_text().count('class="cluster step"') == 4                # 8 do not fit a slide: 4 do
     assert "wrote" in capsys.readouterr().out
     assert main(["draw", "--model", "seed", "--no-grads", "--out", str(tmp_path / "seed.dot")]) == 0
     assert "∇" not in (tmp_path / "seed.dot").read_text()                  # the forward graph only

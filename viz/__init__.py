@@ -11,6 +11,7 @@ import re
 from tinygrad_rnn.files import write_bytes, write_text
 
 FORMATS = ("svg", "png", "pdf", "dot")
+FEW_STEPS = 4            # layout="auto": draw this many steps when all the default's do not fit a slide
 INSTALL = ("install graphviz's `dot` program (Debian/Ubuntu: apt-get install graphviz; macOS: brew install "
            "graphviz; conda: conda install -c conda-forge graphviz)")
 
@@ -73,26 +74,28 @@ def draw(tensor, detail="auto", grads=True, values=False, shared="auto", max_ste
 def _layout(tensor, detail, grads, values, shared, max_steps, title, layout, columns, font):
     """The Digraph in the layout asked for, or (layout="auto") the first of these whose text is at least
     fit.READABLE px high on a 1920x1080 slide: steps side by side, one row per step, then (detail="auto")
-    cells side by side and one row per step, then two rows of steps; if none is, the one with the largest text."""
+    cells side by side and one row per step; the same with only FEW_STEPS steps drawn (unless max_steps says
+    how many); then two rows of steps. If none is, the one with the largest text."""
     from . import fit
     from .dot import to_dot
     from .view import build, read
     views, reading = {}, read(tensor)         # the tape is read once for every view tried
 
-    def candidate(detail, layout, columns=None):
-        if detail not in views:
-            views[detail] = build(tensor, detail, grads, values, shared, max_steps, reading)
-            check_layout(views[detail])
-        return to_dot(views[detail], title, layout, columns, font)
+    def candidate(detail, layout, columns=None, steps=max_steps):
+        if (detail, steps) not in views:
+            views[detail, steps] = build(tensor, detail, grads, values, shared, steps, reading)
+            check_layout(views[detail, steps])
+        return to_dot(views[detail, steps], title, layout, columns, font)
 
     if layout != "auto":
         return candidate(detail, layout, columns)
     first = build(tensor, detail, grads, values, shared, max_steps, reading)
     check_layout(first)
-    views[first.detail] = first
-    tries = [(first.detail, "lr"), (first.detail, "tb")]
-    if detail == "auto" and first.detail == "ops":
-        tries += [("cells", "lr"), ("cells", "tb")]
+    views[first.detail, max_steps] = first
+    details = [first.detail] + (["cells"] if detail == "auto" and first.detail == "ops" else [])
+    tries = [(d, lay) for d in details for lay in ("lr", "tb")]
+    if max_steps is None and len(first.steps) > FEW_STEPS:
+        tries += [(d, lay, None, FEW_STEPS) for d in details for lay in ("lr", "tb")]
     tries.append((first.detail, "wrap", -(-len(first.steps) // 2)))
     best = None
     for args in tries:
