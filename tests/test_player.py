@@ -10,6 +10,7 @@ pytest.importorskip("graphviz")
 
 from tinygrad_rnn import Tensor, scope
 from tinygrad_rnn.teach.stepper import Stepper, norm
+import viz
 from viz import TooLarge
 from viz.cli import main
 from viz.player import HEAT, VALUES, player
@@ -94,6 +95,17 @@ def test_every_step_and_edge_has_its_place_in_the_svg(seed_page):
         assert [ev[0] for ev in e["events"]] == sorted(ev[0] for ev in e["events"])
     w_s = [e for e in data["edges"].values() if data["vertices"].get(e["src"], {}).get("label") == "W_s"]
     assert len(w_s) == 3                                         # one edge per use (from W_s's copy in its step)
+
+
+def test_the_pictures_table_of_terms_is_left_to_the_walk(seed_page):
+    """The player's picture has the legend but not viz.draw's table of every per-step term: the leaves panel
+    shows each term when the walk reaches it (and the quiz asks which one is smallest)."""
+    p, html, _ = seed_page
+    (page_svg,) = [svg for svg in re.findall(r"<svg.*?</svg>", html, re.S) if 'class="graph tape' in svg]
+    assert "gradient along an edge" in page_svg and "one term per step" not in page_svg
+    E, _ = build("seed", 3)
+    E.backward(keep_grads=True)
+    assert "one term per step" in viz.pipe(viz.draw(E), "svg").decode("utf-8")
 
 
 def test_strip_holds_dE_ds_t(seed_page):

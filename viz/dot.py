@@ -103,10 +103,11 @@ def small(text, colour="#555555"):
     return f'<FONT COLOR="{colour}">{text}</FONT>'
 
 
-def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE):
+def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE, terms=True):
     """The view as a Digraph, its steps laid out as `layout` says: "lr" side by side (time left to right,
     data flowing down inside each step), "tb" one step per row (time top to bottom, data flowing right),
-    "wrap" rows of `columns` steps (data flowing right).
+    "wrap" rows of `columns` steps (data flowing right). terms=False leaves out the table of per-step terms
+    (the player reveals them one by one).
 
     In "lr" and "tb" every step is a connected component of its own: dot lays each one out alone, so all
     steps of a layer come out the same, and places them in the order they are written. What a step reads
@@ -121,7 +122,7 @@ def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE):
                            "margin": "0.05,0.02"},
                 edge_attr={"fontname": FONT, "fontsize": f"{font:g}", "arrowsize": "0.6"})
     lo, hi = view.norm_range or (1.0, 1.0)
-    g.attr(label=_graph_label(view, title, lo, hi, font))
+    g.attr(label=_graph_label(view, title, lo, hi, font, terms))
 
     row = _rows(view, per_row)
     links, edges = _links(view, row)
@@ -192,7 +193,7 @@ def _crosses(view, e):
     return bool(a and b and a.step is not None and b.step is not None and a.cluster[:1] != b.cluster[:1])
 
 
-def _graph_label(view, title, lo, hi, font):
+def _graph_label(view, title, lo, hi, font, terms=True):
     """The title, any warnings, then the legend and the table of per-step terms side by side: above the
     picture, where they cost no width of their own."""
     lines = [f'<FONT POINT-SIZE="{font * 1.3:g}"><B>{escape(title, 3 * MAX_LABEL)}</B></FONT>'] if title else []
@@ -203,7 +204,7 @@ def _graph_label(view, title, lo, hi, font):
     if view.status == "grads":
         loss = view.vertices[view.root].name or "loss"
         cells = f'<TD ALIGN="LEFT" VALIGN="TOP" ID="legend">{_legend(view, lo, hi, loss)[1:-1]}</TD>'
-        if view.weights:
+        if view.weights and terms:
             cells += f'<TD ALIGN="LEFT" VALIGN="TOP" ID="weights">{_table(view, lo, hi, loss)[1:-1]}</TD>'
         rows.append(f"<TR>{cells}</TR>")
     if not rows:

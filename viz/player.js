@@ -124,7 +124,7 @@
   function setupGraph() {
     if (!svg) return;
     root = svg.querySelector("g.graph") || svg.querySelector("g");
-    Object.keys(D.vertices).concat(Object.keys(D.edges)).concat(["weights"]).forEach(function (id) {
+    Object.keys(D.vertices).concat(Object.keys(D.edges)).forEach(function (id) {
       var g = svg.getElementById ? svg.getElementById(id) : document.getElementById(id);
       if (g) G[id] = g;
     });
@@ -209,7 +209,6 @@
         texts.forEach(function (t) { t.classList.toggle("pl-hidden", !show); });
       }
     });
-    if (G.weights) G.weights.classList.toggle("pl-hidden", k < N - 1);
     Object.keys(receivers).forEach(function (id) { if (G[id]) halo(G[id], "halo-recv", 3); });
     highlightTerm();
     highlightUses();

@@ -589,7 +589,7 @@ def _layout(root, stepper, detail, shared, max_steps, data):
     data["cols"] = {c.step: c.id for c in view.clusters.values() if c.kind == "step"}
     data["elided"] = list(view.elided) if view.elided else None
     try:
-        svg = pipe(to_dot(view), "svg").decode("utf-8")
+        svg = pipe(to_dot(view, terms=False), "svg").decode("utf-8")     # the leaves panel reveals the terms
     except graphviz.ExecutableNotFound:
         return None, ("The graph cannot be drawn: graphviz's `dot` program was not found (Debian/Ubuntu: apt-get "
                       "install graphviz; macOS: brew install graphviz). Every step is still here, in the panel."), ""
