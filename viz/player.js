@@ -229,9 +229,10 @@
     var dx = 0, dy = 0;
     if (want.left < p.left + margin || want.right > p.right - margin) dx = (want.left + want.right - p.left - p.right) / 2;
     if (want.top < p.top + margin || want.bottom > p.bottom - margin) dy = (want.top + want.bottom - p.top - p.bottom) / 2;
-    // an absolute target: a smooth scroll still running from the previous step does not throw this one off
-    if (dx || dy) pane.scrollTo({ left: pane.scrollLeft + dx, top: pane.scrollTop + dy,
-                                  behavior: state.smooth ? "smooth" : "instant" });
+    // an absolute target, set even when nothing moves: a smooth scroll still running from an earlier step
+    // would otherwise carry the current node out of view
+    pane.scrollTo({ left: pane.scrollLeft + dx, top: pane.scrollTop + dy,
+                    behavior: state.smooth ? "smooth" : "instant" });
   }
 
   // ---- the strip of ||dE/ds_t|| under the time steps -------------------------------------------------
