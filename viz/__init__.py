@@ -32,11 +32,13 @@ def draw(tensor, detail="auto", grads=True, values=False, shared="auto", max_ste
             of per-step terms; "auto" is this), "edges" (one vertex, an edge per use: the steps are then
             joined, and dot may arrange them differently).
     max_steps: draw at most this many steps; the middle ones collapse into one `t=a … t=b` box
-            (default 6 at ops detail, fewer for big cells so that about 240 ops are drawn; 8 at cells detail).
+            (default 6 at ops detail, fewer for big cells so that about 240 ops are drawn; 8 at cells detail;
+            layout="auto" draws FEW_STEPS, the first two and the last two, when those do not fit a slide).
     layout: "lr" (steps side by side, time left to right, data flowing down in each), "tb" (one row per
             step, time top to bottom, data flowing right), "wrap" (rows of `columns` steps), "auto" (the first
-            of lr, tb, cells detail in lr when detail="auto", then wrap, whose text is at least 12 px high on a
-            1920x1080 slide; needs `dot`). In "lr" and "tb" every step is drawn the same way (each step is
+            whose text is at least 12 px high on a 1920x1080 slide of: lr, tb, then, when detail="auto", cells
+            detail in lr and tb; the same again with FEW_STEPS steps unless max_steps is given; then two rows
+            of steps; needs `dot`). In "lr" and "tb" every step is drawn the same way (each step is
             laid out alone; a port box names the state it reads); in "wrap" the steps of a row are joined
             and their arrangement is dot's.
     font:   the size of every name and number, in points (default 14).

@@ -9,7 +9,8 @@
 
 By default (--layout auto) the picture fits a 1920x1080 slide with every name and number at least 12 px
 high when it can: the steps side by side, else one row per step, else the same with one box per cell, else
-two rows of steps. Side by side and one per row, every step is drawn the same way.
+all of these with four steps drawn (the first two and the last two, unless --max-steps is given), else two
+rows of steps. Side by side and one per row, every step is drawn the same way.
 
 The loss is ½‖y_T − d_T‖² on the last step's output (the seed's E_3 for --model seed; the two-layer network's
 E = Σ_t ½‖O_t − d_t‖²), so the picture shows how the gradient of a late loss reaches the early steps — or fades
