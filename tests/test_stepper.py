@@ -138,7 +138,8 @@ def test_upstream_gradient_summed_from_two_uses(rng):
     accs = [a for s in steps for a in s.accumulations if a.tensor is states[1]]
     assert [a.kind for a in accs] == ["node", "node"] and [a.when for a in accs] == ["t=3", "(s_2 @ W_y)"]
     np.testing.assert_array_equal(accs[-1].total, s2.grad)
-    assert accs[1].text == "s_2 += contribution from (s_2 @ W_y) (2nd of 2 uses; ∂E/∂s_2 = t=3 + (s_2 @ W_y))"
+    assert accs[1].text == "s_2 += contribution from (s_2 @ W_y) (2nd of 2 uses; ∂loss/∂s_2 = t=3 + (s_2 @ W_y))"
+    assert steps[0].label == "loss" and "upstream  ∂loss/∂loss = 1" in steps[0].describe()   # the unnamed loss
     assert steps[0].grad_parts[0].from_label == "start"
 
 

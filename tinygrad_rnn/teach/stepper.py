@@ -86,7 +86,7 @@ class Accumulation:
     history: tuple            # the `when` of every contribution so far, oldest first
     step: int | None = None   # the time step of this term
     before: np.ndarray | None = None   # a leaf's .grad before this walk started (None: there was none)
-    loss: str = "E"           # the loss's name in ∂E_3/∂s_2 (its .name; E when it has none)
+    loss: str = "loss"        # the loss's name in ∂E_3/∂s_2 (its .name; `loss` when it has none)
 
     @property
     def shared(self):
@@ -139,7 +139,7 @@ class StepView:
     inputs: tuple             # Edge per input, in argument order
     accumulations: tuple      # Accumulation per edge into a leaf or into a shared intermediate
     leaf_grads: dict = field(repr=False)   # name -> leaf gradient so far (None if none yet); a snapshot
-    loss: str = "E"           # the loss's name in ∂E_3/∂y_3 (its .name; E when it has none)
+    loss: str = "loss"        # the loss's name in ∂E_3/∂y_3 (its .name; `loss` when it has none)
 
     op = property(lambda self: self.node.op.name)
     rule = property(lambda self: self.node.op.rule)
@@ -186,7 +186,7 @@ class Stepper:
             raise TypeError("Stepper: names must map display names to tensors, e.g. dict(model.named_parameters()), "
                             f"got {type(names).__name__}")
         self.root = root
-        self.loss = root.name or "E"                 # how text writes the loss: ∂E_3/∂y_3
+        self.loss = root.name or "loss"              # how text writes the loss: ∂E_3/∂y_3; its label
         initial = tape.initial_grad(root, grad)
         _check_fresh(root)
         pairs = tape.recorded(root)
