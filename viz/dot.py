@@ -292,19 +292,21 @@ def _links(view, row):
     links, edges, joined = {}, [], set()
     for e in view.edges:
         src, dst = view.vertices[e.src], view.vertices[e.dst]
-        if e.src not in row or e.dst not in row or src.step is None or src.cluster[:1] == dst.cluster[:1] \
-                or src.kind not in ("op", "cell", "stub"):
+        hidden = src.kind == "elided"       # the state the last hidden step hands on
+        if e.src not in row or e.dst not in row or src.step is None and not hidden \
+                or src.cluster[:1] == dst.cluster[:1] or src.kind not in ("op", "cell", "stub", "elided"):
             edges.append(e)
             continue
         lid = f"link_{e.src}_{e.src_port or ''}_{dst.cluster[0] if dst.cluster else 'after'}"
         if lid not in links:
             where = dst.cluster if dst.kind == "op" else dst.cluster[:1]
             name = _port_name(src.outputs, e.src_port) if e.src_port else src.name or src.label
-            links[lid] = Vertex(lid, "link", name, where, step=dst.step, note=f"from t={src.step}")
+            made = view.elided[1] if hidden else src.step
+            links[lid] = Vertex(lid, "link", name, where, step=dst.step, note=f"from t={made}")
             row[lid] = row[e.dst]
         if row[e.src] == row[e.dst] and lid not in joined:
             joined.add(lid)
-            edges.append(Edge(f"{lid}_in", e.src, lid, "link", src_port=e.src_port))
+            edges.append(Edge(f"{lid}_in", e.src, lid, "link", src_port=None if hidden else e.src_port))
         edges.append(replace(e, src=lid, src_port=None))
     return list(links.values()), edges
 

@@ -477,7 +477,7 @@ def _add_edge(edges, vertices, t, src, dst, pos, kind, g, ref):
     if t.node is None and t.requires_grad:
         kind = "weight"
     src_port = dst_port = None
-    if vertices[src].kind == "cell":
+    if vertices[src].kind in ("cell", "elided"):     # the elided block's port names the state it hands on
         src_port = _port(vertices[src].outputs, id(t), describe(t), "out")
     if vertices[dst].kind == "cell" and vertices[src].kind not in ("copy", "param"):
         dst_port = _port(vertices[dst].inputs, id(t), describe(t), "in")
