@@ -96,11 +96,13 @@ def _layout(tensor, detail, grads, values, shared, max_steps, title, layout, col
     views[first.detail, max_steps] = first
     details = [first.detail] + (["cells"] if detail == "auto" and first.detail == "ops" else [])
     tries = [(d, lay) for d in details for lay in ("lr", "tb")]
-    if max_steps is None and len(first.steps) > FEW_STEPS:
+    if max_steps is None:
         tries += [(d, lay, None, FEW_STEPS) for d in details for lay in ("lr", "tb")]
     tries.append((first.detail, "wrap", -(-len(first.steps) // 2)))
     best = None
     for args in tries:
+        if args[3:] and len(views[args[0], max_steps].steps) <= FEW_STEPS + 1:
+            continue                        # as many steps already (or one hidden alone): nothing to gain
         graph = candidate(*args)
         try:
             score = fit.fitted_font(graph, font)
