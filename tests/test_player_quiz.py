@@ -143,3 +143,14 @@ def test_the_lstm_quiz_asks_why_f_1_gets_nothing(browser, pages, tmp_path):
     finally:
         browser.set_window_size(1500, 1000)
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_an_ops_rule_in_a_reason_is_prose_not_code(pages):
+    """Where an op has no numpy formula (an op outside the table) the reason quotes its rule as text."""
+    from viz.quiz import _zero_question
+    p, _ = pages["lstm"]
+    step = next(s for s in p.stepper.steps if s.inputs)
+    e = step.inputs[0]
+    for formula, shown in ((lambda s, pos: s.rule, step.rule), (lambda s, pos: "g * b", "`g * b`")):
+        why = _zero_question(step, e, [i.name for i in step.inputs], "E_3", formula)["why"]
+        assert shown in why and (shown.startswith("`") or f"`{step.rule}`" not in why)

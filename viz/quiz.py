@@ -64,17 +64,19 @@ def _zero_question(step, e, names, loss, formula):
               "y": step.output.data}
     label = {"a": names[0], "b": names[1] if len(names) > 1 else "", "y": step.label}
     zero_operands = [label[k] for k in needs(step, e.position) if _all_zero(values[k])]
+    share = formula(step, e.position)
+    share = share if share == step.rule else f"`{share}`"      # numpy code as code; an op's rule as prose
     if zero and g_zero:
         why = (f"Yes: the upstream gradient ∂{loss}/∂({step.label}) is itself zero, and every contribution is a "
                f"multiple of it.")
     elif zero and zero_operands:
-        why = (f"Yes: the contribution is {e.name}'s share `{formula(step, e.position)}`, and {zero_operands[0]} is "
+        why = (f"Yes: the contribution is {e.name}'s share {share}, and {zero_operands[0]} is "
                f"all zeros, so every element is exactly 0: no gradient flows back through {e.name} from this use.")
     elif zero:
         why = (f"Yes: here the local derivative is zero wherever the upstream gradient is not "
-               f"(`{formula(step, e.position)}`).")
+               f"({share}).")
     else:
-        why = f"No: `{formula(step, e.position)}` multiplies nonzero numbers; ‖contribution‖ = {norm(e.grad):.4g}."
+        why = f"No: {share} multiplies nonzero numbers; ‖contribution‖ = {norm(e.grad):.4g}."
     return {"kind": "zero", "text": f"Will the contribution sent to {e.name} at this step be exactly zero?",
             "options": ["yes", "no"], "answer": ["yes" if zero else "no"], "why": why, "input": e.position}
 

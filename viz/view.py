@@ -17,7 +17,8 @@ two steps and every step is laid out alone and alike, or once with an edge to ea
 Symmetrically, a node after the steps that gathers results of several steps (the stacked outputs) gets a
 dashed stub inside each step when copies are drawn. `View.weights` lists, per shared tensor that requires
 grad, the norm of its contribution at each step and the norm of their sum (its .grad). Vertex and edge
-ids are stable, so the HTML player can find them in the SVG; `tape` on each vertex and edge says which tape nodes (and input positions) it shows.
+ids are stable, so the HTML player can find them in the SVG; `tape` on each vertex and edge says which tape
+nodes (and input positions) it shows.
 """
 import hashlib
 import operator

@@ -68,9 +68,9 @@ class Flow:
 def parse_spec(spec):
     """'relu:rho=3' -> ('relu', {'rho': 3.0}).
 
-    A model is tanh, relu, irnn (a relu-RNN with W_hh = I, Le et al. 2015), lstm or gru, optionally followed by ':option=value' parts: rho (the spectral
-    radius given to each gate's block of W_hh), forget_bias (LSTM) or update_bias (GRU), added to the
-    gate's bias so that it starts near 1 and the state is carried over.
+    A model is tanh, relu, irnn (a relu-RNN with W_hh = I, Le et al. 2015), lstm or gru, optionally followed
+    by ':option=value' parts: rho (the spectral radius given to each gate's block of W_hh), forget_bias (LSTM)
+    or update_bias (GRU), added to the gate's bias so that it starts near 1 and the state is carried over.
     """
     kind, *parts = str(spec).split(":")
     if kind not in KINDS:
