@@ -2,6 +2,7 @@
 
     python3 benchmarks/count_instructions.py                  # the per-op chain and LSTM (8, 32, 32, T=200)
     python3 benchmarks/count_instructions.py lstm gru         # and the training steps of these workloads
+    python3 benchmarks/count_instructions.py --keep rnn       # and backward(keep_grads=True)'s steps too
 
 Each count runs a fresh python under `valgrind --tool=callgrind` twice, with one warm-up call and then 0 or 2
 more calls: half the difference is one call's instructions (imports and warm-up cancel out). One BLAS thread.
@@ -27,8 +28,8 @@ def run(what, n):
     else:
         who, workload = what.split(":")
         kind, *sizes = br.WORKLOADS[workload]
-        setup = br.setup_numpy if who == "numpy" else br.setup_project
-        call = setup(kind, br.make_inputs(kind, *sizes))
+        inputs = br.make_inputs(kind, *sizes)
+        call = br.setup_numpy(kind, inputs) if who == "numpy" else br.setup_project(kind, inputs, who == "tg+keep")
     for _ in range(1 + n):
         call()
 
@@ -46,7 +47,7 @@ def instructions(what):
     return (counts[1] - counts[0]) / 2
 
 
-def main(workloads):
+def main(workloads, keep=False):
     sys.path.insert(0, str(ROOT))
     from benchmarks.bench_rnn import op_chain
     n_ops = op_chain()[2]
@@ -57,10 +58,14 @@ def main(workloads):
         ours, numpy = instructions(f"tinygrad_rnn:{w}"), instructions(f"numpy:{w}")
         print(f"{w}: tinygrad_rnn {ours / 1e6:,.1f} M instructions per training step, numpy BPTT "
               f"{numpy / 1e6:,.1f} M ({ours / numpy:.2f}x)")
+        if keep:
+            kept = instructions(f"tg+keep:{w}")
+            print(f"{w}: backward(keep_grads=True) {kept / 1e6:,.1f} M ({kept / ours:.2f}x the lean step)")
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--run"]:
         run(sys.argv[2], int(sys.argv[3]))
     else:
-        main(sys.argv[1:] or ["lstm-T200"])
+        keep = "--keep" in sys.argv
+        main([w for w in sys.argv[1:] if w != "--keep"] or ["lstm-T200"], keep)

@@ -257,6 +257,23 @@ def test_grads_do_not_alias():
     np.testing.assert_array_equal(r.node.grad, 2.0)                # .grad is a copy of the edge's array
 
 
+def test_a_watched_walk_adds_a_shared_weights_terms_into_one_array_of_its_own():
+    w = leaf(2, 3)
+    h = leaf(2, 3, seed=1)
+    for _ in range(4):
+        h = (h * w).tanh()                               # w used at four steps: four terms into w.grad
+    terms = []
+    grads = set()
+    for step in tape.walk(h, np.ones((2, 3)), keep_grads=True):
+        if step.node.op.name == "mul":
+            terms.append(np.array(step.input_grads[1]))
+            grads.add(id(w.grad))
+    assert len(terms) == 4 and len(grads) == 1         # one array, added into in place
+    np.testing.assert_array_equal(w.grad, ((terms[0] + terms[1]) + terms[2]) + terms[3])
+    muls = [n for n in tape.graph(h) if n.op.name == "mul"]
+    assert not any(np.shares_memory(w.grad, n.input_grads[1]) for n in muls)   # no edge's kept term changed
+
+
 def test_changing_an_index_array_after_forward_does_not_change_the_backward():
     x = leaf(4)
     idx = np.array([0, 0, 2])

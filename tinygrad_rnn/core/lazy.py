@@ -143,13 +143,17 @@ def add_term(pending, key, c, is_leaf):
 
 
 def add_to_grad(leaf, c):
-    """leaf.grad += c, the leaf keeping its own array (c may be shared with other edges)."""
-    if leaf.grad is None:
+    """leaf.grad += c in place: the walk owns leaf.grad (a copy of c, or of the .grad held before the walk);
+    c may be shared with other edges, so it is never the array added into."""
+    grad = leaf.grad
+    if grad is None:
         leaf.grad = c.dense() if isinstance(c, Lazy) else np.array(c)
     elif isinstance(c, Lazy):
-        c.add_to(leaf.grad)                              # in place, touching only the slice's positions
-    else:
-        leaf.grad = as_array(leaf.grad + c)              # a 0-d sum is a numpy scalar: keep an array
+        c.add_to(grad)                                   # touching only the slice's positions
+    elif grad.shape == c.shape and grad.dtype == c.dtype:
+        np.add(grad, c, out=grad)                        # no new array per time step
+    else:                                                # a .grad of another shape or dtype set by hand
+        leaf.grad = as_array(grad + c)
 
 
 def finish_leaf(leaf, c):

@@ -398,8 +398,8 @@ def _send(args, grads, pending, old_grads):
         if is_leaf and old_grads is not None:           # a watched walk: .grad at once, its old value noted
             if key not in old_grads:
                 old_grads[key] = key.grad
-                if key.grad is not None:                 # the old array stays as it was (a slice's
-                    key.grad = np.array(key.grad)        # gradient adds into .grad in place)
+                if key.grad is not None:                 # the old array stays as it was (the walk
+                    key.grad = np.array(key.grad)        # adds into .grad in place)
             add_to_grad(key, c)
             continue
         before = pending.get(key)                        # pending[key] += c (lazy.add_term, inlined: hot)
