@@ -154,3 +154,13 @@ def test_an_op_outside_the_table_keeps_its_inputs_and_recomputes_nothing():
     loss.backward()
     assert loss.node.args[0]._inputs == (out,)
     assert out.node._inputs is None                      # the layer's values were not recomputed
+
+
+def test_values_a_vjp_saved_are_taken_from_there_not_recomputed():
+    _, loss = lstm_loss()
+    nodes = tape.graph(loss)                             # read before any backward: every vjp's values are there
+    for node in nodes:
+        if node.op.name in ("sigmoid", "tanh"):          # they saved their own output
+            assert node.output.data is node.saved
+        if node.op.name == "mul":                        # a product saved its factors, its inputs' values
+            assert all(t.data is s for t, s in zip(node.inputs, node.saved))

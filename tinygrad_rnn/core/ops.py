@@ -42,6 +42,8 @@ class Op:
                input (stack). 1-D operands of matmul and linear (np.outer) are the player's to handle
     contribution_latex  per input, the same as LaTeX (row vectors, as in the seed): {g} stands for the upstream
                gradient, {a} {b} for the inputs, {y} for the output; () where prose says it better
+    kept       kept(saved) -> {input position or "out": array}: the forward's own arrays among what it saved for
+               the vjp; readers of the graph (node.inputs) take these instead of computing them again
     """
     name = "op"
     rule = ""
@@ -54,12 +56,40 @@ class Op:
     contribution_latex = ()
     keeps_lazy = False   # True: vjp_lean's lazy is the same numbers, cheap to keep, so even a watched walk uses it
 
+    def kept(saved):
+        return {}
+
     def __init_subclass__(cls):
         OPS[cls.name] = cls
         if "symbol" not in vars(cls):
             cls.symbol = cls.name
         if "vjp_lean" not in vars(cls):
             cls.vjp_lean = cls.vjp
+
+
+def _saved_inputs(saved):
+    """kept: `saved` holds the inputs' arrays in argument order (None for an absent bias)."""
+    return {k: a for k, a in enumerate(saved) if a is not None}
+
+
+def _saved_input(saved):
+    """kept: `saved` is the input's array."""
+    return {0: saved}
+
+
+def _saved_output(saved):
+    """kept: `saved` is the output's array."""
+    return {"out": saved}
+
+
+def _saved_inputs_and_output(saved):
+    """kept: `saved` is (a, b, output)."""
+    return {0: saved[0], 1: saved[1], "out": saved[2]}
+
+
+def _saved_output_first(saved):
+    """kept: `saved` is (output, axis)."""
+    return {"out": saved[0]}
 
 
 def op_field(op, field):
@@ -135,6 +165,7 @@ class Mul(Op):
     formula = ("g * {b}", "g * {a}")
     contribution_latex = (r"{g} \odot {b}", r"{g} \odot {a}")
 
+    kept = _saved_inputs
     def forward(a, b):
         return a * b, (a, b)
 
@@ -151,6 +182,7 @@ class Div(Op):
     formula = ("g / {b}", "-g * {a} / {b}**2")
     contribution_latex = ("{g} / {b}", r"-{g} \odot {a} / {b}^2")
 
+    kept = _saved_inputs_and_output
     def forward(a, b):
         out = a / b
         return out, (a, b, out)
@@ -168,6 +200,7 @@ class Pow(Op):
     formula = ("g * {b} * {a}**({b} - 1)", "g * {y} * np.log({a})")
     contribution_latex = (r"{g} \odot {b}\,{a}^{{b} - 1}", r"{g} \odot {y} \odot \ln {a}")
 
+    kept = _saved_inputs_and_output
     def forward(a, b):
         out = a ** b
         return out, (a, b, out)
@@ -202,6 +235,7 @@ class MatMul(Op):
     formula = ("g @ {b}.T", "{a}.T @ g")
     contribution_latex = (r"{g}\,{b}^{\top}", r"{a}^{\top} {g}")
 
+    kept = _saved_inputs
     def forward(a, b):
         if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
             raise ValueError(f"inner dimensions differ: {a.shape} @ {b.shape} needs the last axis of the "
@@ -246,6 +280,7 @@ class Linear(Op):
     formula = ("g @ {b}", "g.T @ {a}", "g.sum(axis=0)", "g")   # y = a bᵀ + bias + r
     contribution_latex = (r"{g}\,{b}", r"{g}^{\top} {a}", r"\sum_{\text{rows}} {g}", "{g}")
 
+    kept = _saved_inputs
     def forward(x, w, b=None, r=None, contiguous_wt=False):
         if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
             raise ValueError(f"linear needs x (..., in) and W (out, in) with the same `in`, got x {x.shape} "
@@ -329,6 +364,7 @@ class Exp(Op):
     name, rule, latex = "exp", "d exp(x)/dx = exp(x)", r"\frac{\partial e^x}{\partial x} = e^x"
     formula, contribution_latex = ("g * {y}",), (r"{g} \odot {y}",)
 
+    kept = _saved_output
     def forward(x):
         out = np.exp(x)
         return out, out
@@ -341,6 +377,7 @@ class Log(Op):
     name, rule, latex = "log", "d ln(x)/dx = 1/x", r"\frac{\partial \ln x}{\partial x} = \frac{1}{x}"
     formula, contribution_latex = ("g / {a}",), ("{g} / {a}",)
 
+    kept = _saved_input
     def forward(x):
         return np.log(x), x
 
@@ -354,6 +391,7 @@ class Tanh(Op):
     rowwise, formula = (0,), ("g * (1 - {y}**2)",)
     contribution_latex = (r"{g} \odot (1 - {y}^2)",)
 
+    kept = _saved_output
     def forward(x):
         out = np.tanh(x)
         return out, out
@@ -370,6 +408,7 @@ class Sigmoid(Op):
     symbol, rowwise, formula = "σ", (0,), ("g * {y} * (1 - {y})",)
     contribution_latex = (r"{g} \odot {y} \odot (1 - {y})",)
 
+    kept = _saved_output
     def forward(x):
         # 1 / (1 + e^-x), as PyTorch computes it; e^-x overflows to inf below x = -88 (float32), and 1 / inf is
         # the exact 0 there, so the overflow is expected and not reported. Four fast ufuncs, in one buffer.
@@ -395,6 +434,7 @@ class Relu(Op):
     rowwise, formula = (0,), ("g * ({a} > 0)",)
     contribution_latex = (r"{g} \odot [{a} > 0]",)
 
+    kept = _saved_output
     def forward(x):
         out = np.maximum(x, 0)
         return out, out
@@ -409,6 +449,7 @@ class Softplus(Op):
     formula = ("g / (1 + np.exp(-{a}))",)
     contribution_latex = (r"{g} \odot \sigma({a})",)
 
+    kept = _saved_input
     def forward(x):
         return np.logaddexp(0, x), x                     # log(1 + e^x) without overflow
 
@@ -588,6 +629,7 @@ class Softmax(Op):
     formula = ("{y} * (g - (g * {y}).sum(axis={axis}, keepdims=True))",)
     contribution_latex = (r"{y} \odot \big({g} - \textstyle\sum ({g} \odot {y})\big)",)
 
+    kept = _saved_output_first
     def forward(x, axis=-1):
         e = np.exp(x - _top(x, axis))
         out = e / e.sum(axis=axis, keepdims=True)
@@ -605,6 +647,7 @@ class LogSoftmax(Op):
     formula = ("g - np.exp({y}) * g.sum(axis={axis}, keepdims=True)",)
     contribution_latex = (r"{g} - \mathrm{softmax}({a}) \textstyle\sum {g}",)
 
+    kept = _saved_output_first
     def forward(x, axis=-1):
         shifted = x - _top(x, axis)
         if not x.size:

@@ -136,22 +136,27 @@ def materialize(last, order=None):
     """Give `last` and every node before it their input Tensors (`node.inputs`), making the values the
     forward did not keep again: each node's op runs forward once more on its inputs, oldest first.
 
-    A tensor someone still holds is used as it is (so `node.inputs` holds your own `h`), a recomputed one is
-    made once and shared by all its users. The values are the forward's, bit for bit, unless a leaf changed in
-    between: then `last`'s own value, when someone holds it, comes out different, and nothing is kept."""
+    A tensor someone still holds is used as it is (so `node.inputs` holds your own `h`), a value some vjp saved
+    (a sigmoid's output, a product's factors) is taken from there, any other is recomputed; each is made once
+    and shared by all its users. The values are the forward's, bit for bit, unless a leaf changed in between:
+    then `last`'s own value, when someone holds it, comes out different, and nothing is kept."""
     if last._inputs is not None:
         return
-    given, recomputed = [], False
+    order = order if order is not None else nodes_newest_first(last)
+    given, recomputed, saved = [], False, _saved_values(order)
     try:
         with contextlib.ExitStack() as transposed:       # a layer's W_hh^T copied once, as in its forward
-            for node in reversed(order if order is not None else nodes_newest_first(last)):
+            for node in reversed(order):
                 if node._inputs is not None:
                     continue
                 inputs = []
                 for a in node.args:
                     if type(a) is Node:
                         t = a._out()
-                        if t is None:                    # nobody kept this value: compute it again
+                        if t is None and a in saved:     # nobody holds this value, a vjp saved it
+                            t = _recompute(a, transposed, saved[a])
+                            a._out = weakref.ref(t)
+                        elif t is None:                  # nobody kept this value: compute it again
                             t, recomputed = _recompute(a, transposed), True
                             a._out = weakref.ref(t)
                         a = t
@@ -170,14 +175,38 @@ def materialize(last, order=None):
         raise
 
 
+def _saved_values(order):
+    """{node: its output array} for the nodes nobody holds whose value a vjp saved (ops' `kept`), while the
+    graph is not freed."""
+    found = {}
+    for node in order:
+        if node.saved is FREED:
+            continue
+        for k, array in ops.op_field(node.op, "kept")(node.saved).items():
+            a = node if k == "out" else node.args[k]
+            if type(a) is Node and a not in found and a._out() is None and type(array) is np.ndarray \
+                    and array.dtype == a.dtype:
+                found[a] = array
+    return found
+
+
 def changed(leaf):
     """Note that `leaf` got new values (an optimizer step, load_state_dict): graphs recorded before this
     cannot recompute their values from it, and say so instead of showing numbers the forward never had."""
     leaf._changed_at = _next_index()
 
 
-def _recompute(node, transposed):
+def _recompute(node, transposed, value=None):
+    """node's output Tensor again: `value` (the array a vjp saved) if given, else its op run forward once more."""
     from .tensor import Tensor      # the core's one call-time import: tensor.py builds on this module
+    if value is None:
+        value = _forward_again(node, transposed)
+    t = Tensor._result(value, node)
+    t._name = node.name
+    return t
+
+
+def _forward_again(node, transposed):
     for t in node._inputs:
         if t.is_leaf and getattr(t, "_changed_at", -1) > node.index:
             raise ValuesChanged(
@@ -187,10 +216,7 @@ def _recompute(node, transposed):
     if node.params.get("contiguous_wt") and ops._transposed[0] is not data[1]:
         transposed.close()                               # one copy at a time, as in the forward
         transposed.enter_context(ops.transposed_once(data[1]))
-    out = np.asarray(node.op.forward(*data, **node.params)[0]).astype(node.dtype, copy=False)
-    t = Tensor._result(out, node)
-    t._name = node.name
-    return t
+    return np.asarray(node.op.forward(*data, **node.params)[0]).astype(node.dtype, copy=False)
 
 
 # ---- the walk ------------------------------------------------------------------------------------
