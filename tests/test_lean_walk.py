@@ -149,3 +149,21 @@ def test_requires_grad_set_to_a_numpy_bool_still_walks():
     x.requires_grad = np.True_
     (x.tanh() * x).sum().backward()
     np.testing.assert_allclose(x.grad, np.tanh(1.0) + 1 - np.tanh(1.0) ** 2)
+
+
+def test_a_watched_walk_keeps_each_weight_term_as_its_factors():
+    """backward(keep_grads=True) keeps W_hh's term at each step as (g_t, h_{t-1}), not a dense (4H, H) matrix per
+    step; reading it gives the dense term, the same bits as the vjp's, and .grad is their sum step by step."""
+    tg.manual_seed(0)
+    lstm = tg.LSTM(3, 4)
+    out, _ = lstm(Tensor(np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)))
+    out.sum().backward(keep_grads=True)
+    w = lstm.weight_hh_l0
+    steps = [n for n in tape.graph(out) if n.op is ops.Linear and n.args[1] is w]
+    assert len(steps) == 5 and all(isinstance(tape.edge_term(n, 1), lazy.Outer) for n in steps)
+    total = None
+    for n in reversed(steps):                            # the walk's order: the last step first
+        term = n.input_grads[1]
+        np.testing.assert_array_equal(term, ops.Linear.vjp(n.grad, (n.inputs[0].data, w.data, None), (1, 1))[1])
+        total = np.array(term) if total is None else total + term
+    np.testing.assert_array_equal(w.grad, total)

@@ -57,6 +57,10 @@ class Outer(Lazy):
     def dense(self):
         return (self.a.T @ self.g).astype(self.dtype, copy=False)
 
+    def add_to(self, full):
+        """full += this, in place (the product is made as dense() makes it: the same bits)."""
+        np.add(full, self.dense(), out=full)
+
 
 def as_array(x):
     """x as an array to compute into in place (numpy returns a scalar, not an array, for a 0-d result)."""

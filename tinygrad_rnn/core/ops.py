@@ -235,6 +235,7 @@ class MatMul(Op):
     formula = ("g @ {b}.T", "{a}.T @ g")
     contribution_latex = (r"{g}\,{b}^{\top}", r"{a}^{\top} {g}")
 
+    keeps_lazy = True    # a weight's term at each step kept as its two factors, not a dense matrix per step
     kept = _saved_inputs
     def forward(a, b):
         if a.ndim == 0 or b.ndim == 0 or a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
@@ -280,6 +281,7 @@ class Linear(Op):
     formula = ("g @ {b}", "g.T @ {a}", "g.sum(axis=0)", "g")   # y = a bᵀ + bias + r
     contribution_latex = (r"{g}\,{b}", r"{g}^{\top} {a}", r"\sum_{\text{rows}} {g}", "{g}")
 
+    keeps_lazy = True    # a weight's term at each step kept as its two factors, not a dense matrix per step
     kept = _saved_inputs
     def forward(x, w, b=None, r=None, contiguous_wt=False):
         if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[1]:
