@@ -8,12 +8,17 @@ import numpy as np
 import pytest
 
 
+def required(env_var):
+    """Is env_var set to require a piece (CI sets it to 1)? Unset, empty or 0: no."""
+    return os.environ.get(env_var, "").strip() not in ("", "0")
+
+
 def _optional(module, env_var, why):
     """Import `module`, or skip — unless env_var is set (CI), where its absence is a failure."""
     try:
         return importlib.import_module(module)
     except ImportError as err:
-        if os.environ.get(env_var):
+        if required(env_var):
             pytest.fail(f"{module} is required here ({env_var} is set) but cannot be imported: {err}")
         pytest.skip(f"{module} not installed: {why}")
 
@@ -60,7 +65,7 @@ def browser():
     driver_path = shutil.which("chromedriver")
     if not chromium or not driver_path:
         why = "chromium and chromedriver are needed (Debian: apt-get install chromium chromium-driver)"
-        if os.environ.get("TINYGRAD_RNN_REQUIRE_BROWSER"):
+        if required("TINYGRAD_RNN_REQUIRE_BROWSER"):
             pytest.fail(f"a browser is required here (TINYGRAD_RNN_REQUIRE_BROWSER is set): {why}")
         pytest.skip(why)
     profile = tempfile.mkdtemp(prefix="tinygrad-rnn-chromium-")

@@ -169,3 +169,12 @@ def test_torch_named_containers():
     out = net.layers[1](net.layers[0](tg.Tensor(np.ones((1, 2)))))
     (out * net.extra[0].sum()).sum().backward()
     opt.step()
+
+
+def test_a_require_flag_of_0_or_empty_requires_nothing(monkeypatch):
+    from conftest import required
+    for value, wanted in (("1", True), ("yes", True), ("0", False), ("", False), (" 0 ", False)):
+        monkeypatch.setenv("TINYGRAD_RNN_REQUIRE_TORCH", value)
+        assert required("TINYGRAD_RNN_REQUIRE_TORCH") is wanted
+    monkeypatch.delenv("TINYGRAD_RNN_REQUIRE_TORCH")
+    assert required("TINYGRAD_RNN_REQUIRE_TORCH") is False

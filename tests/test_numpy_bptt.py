@@ -6,7 +6,6 @@
 * outputs and gradients vs. torch.nn.LSTM / GRU / RNN (float64, tol 1e-10),
   only where torch is importable (required when TINYGRAD_RNN_REQUIRE_TORCH is set, as in CI).
 """
-import os
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import numpy_bptt as nb  # noqa: E402
+from conftest import required  # noqa: E402
 
 T, B, I, H = 3, 2, 3, 4
 G = {"lstm": 4, "gru": 3, "rnn": 1}
@@ -184,7 +184,7 @@ def test_dtype_preserved_and_inputs_untouched(kind, dtype):
 
 def import_torch():
     """torch, or skip; in CI (TINYGRAD_RNN_REQUIRE_TORCH set) a missing torch is an error."""
-    if os.environ.get("TINYGRAD_RNN_REQUIRE_TORCH"):
+    if required("TINYGRAD_RNN_REQUIRE_TORCH"):
         import torch
         return torch
     return pytest.importorskip("torch")
