@@ -151,11 +151,8 @@ def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE, terms=Tr
     write(g, ([], tree[()][1]))                 # clusters first: their order is the components' order
     write(g, (tree[()][0], {}))
     in_side, out_side = ("n", "s") if across else ("w", "e")
-    fan_out, fan_in, twins = {}, {}, {}
-    for e in edges:
-        fan_out[e.src] = fan_out.get(e.src, 0) + 1
-        fan_in[e.dst] = fan_in.get(e.dst, 0) + 1
-    edge_count = Counter((e.src, e.dst) for e in edges)
+    fan_out, fan_in = Counter(e.src for e in edges), Counter(e.dst for e in edges)
+    pairs, twins = Counter((e.src, e.dst) for e in edges), Counter()
     for e in edges:
         tail = e.src + (f":{e.src_port}:{out_side}" if e.src_port else "")
         head = e.dst + (f":{e.dst_port}:{in_side}" if e.dst_port else "")
@@ -163,10 +160,9 @@ def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE, terms=Tr
         src, dst = view.vertices.get(e.src), view.vertices.get(e.dst)
         if "headlabel" in a and fan_in[e.dst] == 1 and dst and dst.grad is not None and fmt(dst.grad) == a["headlabel"]:
             del a["headlabel"]              # the only input of a vertex that shows the same number (a gate's slice)
-        twins[e.src, e.dst] = twin = twins.get((e.src, e.dst), -1) + 1
-        if "headlabel" in a and edge_count[e.src, e.dst] > 1:
-            a.update(labelangle="-70" if twin % 2 else "70", labeldistance="2.4")   # edges side by side (h * h):
-                                                                                    # a number on either side
+        twins[e.src, e.dst] += 1
+        if "headlabel" in a and pairs[e.src, e.dst] > 1:     # edges side by side (h * h): a number either side
+            a.update(labelangle="70" if twins[e.src, e.dst] % 2 else "-70", labeldistance="2.4")
         if src and (src.kind == "param" and fan_out[e.src] > 1 or _crosses(view, e)):
             a["weight"] = "0"               # a weight drawn once, an edge to each step, an edge from one step
                                             # to the next: none may tilt the row into a staircase

@@ -19,7 +19,7 @@ import string
 import numpy as np
 
 from tinygrad_rnn.core.ops import op_field
-from tinygrad_rnn.teach.stepper import norm
+from tinygrad_rnn.teach.stepper import grad_text, norm
 
 NONE = "none of them"
 PRODUCTS = {"mul", "matmul", "linear"}
@@ -67,8 +67,8 @@ def _zero_question(step, e, names, loss, formula):
     share = formula(step, e.position)
     share = share if share == step.rule else f"`{share}`"      # numpy code as code; an op's rule as prose
     if zero and g_zero:
-        why = (f"Yes: the upstream gradient ∂{loss}/∂({step.label}) is itself zero, and every contribution is a "
-               f"multiple of it.")
+        why = (f"Yes: the upstream gradient {grad_text(loss, step.label)} is itself zero, and every contribution is "
+               f"a multiple of it.")
     elif zero and zero_operands:
         why = (f"Yes: the contribution is {e.name}'s share {share}, and {zero_operands[0]} is "
                f"all zeros, so every element is exactly 0: no gradient flows back through {e.name} from this use.")
@@ -100,7 +100,7 @@ def _smallest_question(leaf, terms, loss):
     else:
         why = (f"The term from {terms[small]['when']}, although {terms[longest]['when']}'s path is longer: a term is "
                f"also scaled by the input it multiplies at its step. {table}.")
-    text = f"Which term of ∂{loss}/∂{leaf} (one per use) will be the smallest, and why?"
+    text = f"Which term of {grad_text(loss, leaf)} (one per use) will be the smallest, and why?"
     return {"kind": "smallest", "text": text,
             "options": [t["when"] for t in terms], "answer": [terms[small]["when"]], "why": why}
 

@@ -153,11 +153,9 @@ def materialize(last, order=None):
                 for a in node.args:
                     if type(a) is Node:
                         t = a._out()
-                        if t is None and a in saved:     # nobody holds this value, a vjp saved it
-                            t = _recompute(a, transposed, saved[a])
-                            a._out = weakref.ref(t)
-                        elif t is None:                  # nobody kept this value: compute it again
-                            t, recomputed = _recompute(a, transposed), True
+                        if t is None:                    # nobody holds this value: a vjp saved it, or compute it
+                            value = saved.get(a)         # again
+                            t, recomputed = _recompute(a, transposed, value), recomputed or value is None
                             a._out = weakref.ref(t)
                         a = t
                     inputs.append(a)
