@@ -16,7 +16,8 @@ input and initial state. Contenders (issue 6):
 Method (fresh, the gate): each contender runs alone in its own fresh process, as a user's script would, with
 glibc's default allocator and one BLAS thread: one warm-up step, then the median CPU time of `repeats` steps;
 rounds of all contenders alternate (rotated order) and the table shows the median over rounds, with minor page
-faults per step; the same again with steady_heap's mallopt settings beside it.
+faults per step; the same again with steady_heap's mallopt settings beside it. The variants section times our
+2-layer step against the same with dropout between the layers and against one bidirectional layer, alike.
 Method (time): every contender runs in this process with one BLAS / OpenMP thread; contenders are interleaved
 (each repeat visits them all, in a rotating order) and timed with time.process_time() (CPU time, so other
 jobs on a shared machine count little); the table shows the median ms per step and the ratio to numpy.
@@ -35,6 +36,7 @@ if __name__ == "__main__":                      # one BLAS thread, before numpy 
         os.environ[_var] = "1"
 
 import argparse       # noqa: E402
+import functools      # noqa: E402
 import gc             # noqa: E402
 import importlib.metadata  # noqa: E402
 import json           # noqa: E402
@@ -142,6 +144,32 @@ def setup_project(kind, d, keep_grads=False):
         (out * R).sum().backward(keep_grads=keep_grads)
         return _grads(x.grad, h0.grad, None if c0 is None else c0.grad,
                       [[w.grad for w in ws] for ws in weights])
+    return step
+
+
+def setup_variant(kind, d, variant):
+    """Our layer at the sizes of `d` in three forms with the same cells: "2 layers", "dropout" (dropout=0.2
+    between the two layers, training mode) and "bidirectional" (one layer, both directions over x: the work of
+    two layers when input = hidden). Weights of torch's init; gradients of x and of every weight."""
+    import tinygrad_rnn as tg
+
+    T, B, I = d["x"].shape
+    H = d["h0"].shape[-1]
+    options = {"2 layers": dict(num_layers=2), "dropout": dict(num_layers=2, dropout=0.2),
+               "bidirectional": dict(bidirectional=True)}[variant]
+    tg.manual_seed(0)
+    model = getattr(tg.nn, kind.upper())(I, H, **options)
+    for p in model.parameters():
+        p.data = p.data.astype(d["x"].dtype)
+    x = tg.Tensor(d["x"], requires_grad=True)
+    R = tg.Tensor(np.concatenate([d["R"], d["R"][::-1]], axis=-1) if variant == "bidirectional" else d["R"])
+    leaves = {"x": x, **dict(model.named_parameters())}
+
+    def step():
+        for t in leaves.values():
+            t.grad = None
+        (model(x)[0] * R).sum().backward()
+        return {name: t.grad for name, t in leaves.items()}
     return step
 
 
@@ -280,7 +308,9 @@ SETUPS = {
     "torch": setup_torch,
     "torch loop": setup_torch_loop,
     "autograd": setup_autograd,
+    **{f"tg {v}": functools.partial(setup_variant, variant=v) for v in ("2 layers", "dropout", "bidirectional")},
 }
+VARIANTS = ["tg 2 layers", "tg dropout", "tg bidirectional"]    # the variants section (not contenders)
 
 
 def available(name):
@@ -532,14 +562,31 @@ def fresh_section(workloads, names, rounds, steps):
         print(table(rows, ["workload"] + names) + "\n", flush=True)
 
 
+def variants_section(rounds, steps):
+    """Dropout between layers, and one bidirectional layer, against two unidirectional layers: the same cells,
+    each variant in its own fresh process (default allocator), rounds rotated."""
+    rows = []
+    for kind in ("lstm", "gru", "rnn"):
+        spec = (kind, 2, 32, 128, 128, 50)
+        res = fresh_workload(spec, VARIANTS, rounds, steps, mallopt=False)
+        base = res[VARIANTS[0]][0]
+        rows.append([label(*spec)] + [f"{res[v][0]:.1f} ms {res[v][0] / base:5.2f}x" for v in VARIANTS])
+        print(f"  {label(*spec)}: " + ", ".join(f"{v} {res[v][0]:.1f} ms" for v in VARIANTS) + f"  [{load()}]",
+              flush=True)
+    print(f"\nVariants of a 2-layer step, each in a fresh process: CPU ms per step (median of {steps} steps, median "
+          f"over {rounds} rounds), ratio to two unidirectional layers. dropout: p = 0.2 between the layers, "
+          "training mode; bidirectional: one layer, both directions")
+    print(table(rows, ["workload"] + VARIANTS) + "\n", flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="first workload, 3 repeats, scaling up to T=1000")
     p.add_argument("--workloads", nargs="+", choices=list(WORKLOADS), help="default: all")
     p.add_argument("--contenders", nargs="+", choices=CONTENDERS, help="default: all installed")
     p.add_argument("--repeats", type=int, help="timed repeats per contender (default 7, quick 3)")
-    p.add_argument("--sections", nargs="+", choices=["fresh", "time", "memory", "scaling", "overhead"],
-                   default=["fresh", "time", "memory", "scaling", "overhead"])
+    p.add_argument("--sections", nargs="+", choices=["fresh", "variants", "time", "memory", "scaling", "overhead"],
+                   default=["fresh", "variants", "time", "memory", "scaling", "overhead"])
     p.add_argument("--scaling-T", nargs="+", type=int, help=f"default {SCALING_T} (quick: up to 1000)")
     p.add_argument("--timeout", type=float, default=300, help="time limit (s) of one step at T > 1000 (default 300)")
     p.add_argument("--rounds", type=int, default=5, help="fresh section: processes per contender (default 5)")
@@ -567,6 +614,8 @@ def main(argv=None):
     names = [c for c in contenders]
     if "fresh" in a.sections:
         fresh_section(workloads, names, a.rounds, repeats)
+    if "variants" in a.sections:
+        variants_section(a.rounds, repeats)
     print("glibc heap: " + ("freed memory kept (M_TRIM_THRESHOLD 1 GiB, M_MMAP_THRESHOLD 32 MiB) for every "
                             "contender's timing" if steady_heap() else "allocator defaults (not glibc)") + "\n")
     if "time" in a.sections:

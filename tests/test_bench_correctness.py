@@ -31,3 +31,15 @@ def test_workloads_are_the_issues():
     sizes = {(k, n, B, I, H, T) for k, n, B, I, H, T in bench.WORKLOADS.values()}
     assert {("lstm", 1, 32, 128, 128, 50), ("lstm", 1, 32, 512, 512, 50), ("lstm", 1, 8, 32, 32, 200),
             ("gru", 1, 32, 128, 128, 50), ("rnn", 1, 32, 128, 128, 50), ("lstm", 2, 32, 128, 128, 50)} == sizes
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_variants_train_the_layers_they_name(kind):
+    d = bench.make_inputs(kind, 2, B=3, I=4, H=4, T=5, dtype=np.float64, seed=1)
+    grads = {v: bench.SETUPS[v](kind, d)() for v in bench.VARIANTS}
+    assert set(grads["tg 2 layers"]) == set(grads["tg dropout"])
+    assert {n for n in grads["tg bidirectional"] if n.endswith("_reverse")} == {
+        f"{w}_l0_reverse" for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+    for variant, got in grads.items():
+        assert all(g is not None and np.isfinite(g).all() and g.any() for g in got.values()), variant
+    assert not np.array_equal(grads["tg 2 layers"]["x"], grads["tg dropout"]["x"])   # the masks changed it

@@ -443,9 +443,9 @@ def _check_dropout(p, num_layers, owner):
 def _dropout(x, p):
     """x * mask, mask = 0 with probability p, else 1/(1-p) (an expectation-preserving dropout), under the scope
     `dropout`; the mask is a constant Tensor named `mask` drawn from tg's generator."""
-    keep = rng.generator().random(x.shape) >= p
+    draws = rng.generator().random(x.shape, dtype=np.float64 if x.dtype == np.float64 else np.float32)
     scale = 0.0 if p >= 1 else 1.0 / (1.0 - p)
-    mask = Tensor(keep.astype(x.dtype) * np.asarray(scale, dtype=x.dtype), name="mask")
+    mask = _named(Tensor._result(np.multiply(draws >= p, scale, dtype=x.dtype), None), "mask")   # no copy
     with scope("dropout"):
         return _named(x * mask, "dropout")
 
