@@ -5,6 +5,7 @@ import sys
 import weakref
 
 import numpy as np
+import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import Tensor
@@ -101,3 +102,38 @@ def test_backward_frees_saved_values_unless_retained():
     assert all(n.saved is not tape.FREED for n in tg.graph(loss))
     loss.backward()
     assert all(n.saved is tape.FREED for n in tg.graph(loss))
+
+
+def test_a_layer_holds_each_state_once():
+    """The states h_t a layer's steps save are the rows of its output: no second copy, and an edit of the
+    output, which would change them, is refused. Stacking rows of an array someone may edit still copies."""
+    x = Tensor(np.random.default_rng(0).standard_normal((6, 2, 3)), requires_grad=True)
+    for layer in (tg.nn.RNN(3, 4), tg.nn.LSTM(3, 4)):
+        out, _ = layer(x)
+        states = [n for n in tg.graph(out) if n.name and n.name.startswith("h_") and n.op.name == "tanh"]
+        assert all(np.shares_memory(n.saved, out.data) for n in states)
+        assert len(states) == (6 if isinstance(layer, tg.nn.RNN) else 0)   # an LSTM's h_t is a product
+        assert not out.data.flags.writeable
+        with pytest.raises(ValueError, match="read-only"):
+            out.data[0] += 1
+    out, _ = tg.nn.RNN(3, 4, bidirectional=True)(x)      # the two directions joined: a new array, editable
+    assert out.data.flags.writeable and not any(
+        np.shares_memory(n.saved, out.data) for n in tg.graph(out) if n.op.name == "tanh")
+    rows = tg.stack(list(x))
+    assert not np.shares_memory(rows.data, x.data) and x.data.flags.writeable
+
+
+def test_a_layer_output_is_not_a_copy_of_its_states():
+    """Peak memory of an RNN's forward (traced by numpy's allocations): the input projection, the output
+    and a few steps' temporaries, not a second copy of all T states."""
+    import tracemalloc
+    T, B, H = 200, 16, 32
+    layer = tg.nn.RNN(H, H, dtype=np.float64)
+    x = Tensor(np.random.default_rng(1).standard_normal((T, B, H)))
+    one = T * B * H * 8                                   # bytes of one (T, B, H) array
+    tracemalloc.start()
+    out, _ = layer(x)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2.7 * one, peak / one                  # 2.5; with a stacked copy of the states 3.5
+    del out

@@ -604,13 +604,29 @@ class Concat(Op):
         return tuple(p if n else None for p, n in zip(np.split(g, cuts, axis=axis), needs))
 
 
+def _rows_of(xs):
+    """The read-only array whose rows xs are, in order, else None: stacking them is that array, no copy.
+    (A recurrent layer writes its steps into such an array, see rnn._move_into. Rows of a writable array are
+    copied: the stack must not share memory with an array its owner may still edit.)"""
+    base = xs[0].base
+    if type(base) is not np.ndarray or base.flags.writeable or base.shape != (len(xs),) + xs[0].shape \
+            or not base.flags.c_contiguous:
+        return None
+    start, step = base.__array_interface__["data"][0], base.strides[0]
+    for k, x in enumerate(xs):
+        if x.base is not base or x.__array_interface__["data"][0] != start + k * step:
+            return None
+    return base
+
+
 class Stack(Op):
     name, rule = "stack", "∂E/∂y unstacked into the pieces"
     latex = r"\frac{\partial E}{\partial x_k} = \frac{\partial E}{\partial y}[k]"
     formula = ("g[{pos}]",)
 
     def forward(*xs, axis=0):
-        out = np.stack(xs, axis=axis)
+        out = _rows_of(xs) if axis == 0 else None
+        out = np.stack(xs, axis=axis) if out is None else out
         return out, normalize_axis_tuple(axis, out.ndim)[0]
 
     def vjp(g, axis, needs):
