@@ -15,9 +15,10 @@ input and initial state. Contenders (issue 6):
   autograd     HIPS autograd over the same per-step loop written with autograd.numpy
 Method (fresh, the gate): each contender runs alone in its own fresh process, as a user's script would, with
 glibc's default allocator and one BLAS thread: one warm-up step, then the median CPU time of `repeats` steps;
-rounds of all contenders alternate (rotated order) and the table shows the median over rounds, with minor page
-faults per step; the same again with steady_heap's mallopt settings beside it. The variants section times our
-2-layer step against the same with dropout between the layers and against one bidirectional layer, alike.
+rounds of all contenders alternate (rotated order) and the table shows the median over rounds, the median of
+each round's ratio to numpy (runs seconds apart drift together on a shared machine), and minor page faults per
+step; the same again with steady_heap's mallopt settings beside it. The variants section times our 2-layer step
+against the same with dropout between the layers and against one bidirectional layer, alike.
 Method (time): every contender runs in this process with one BLAS / OpenMP thread; contenders are interleaved
 (each repeat visits them all, in a rotating order) and timed with time.process_time() (CPU time, so other
 jobs on a shared machine count little); the table shows the median ms per step and the ratio to numpy.
@@ -418,7 +419,9 @@ def time_child(contender, kind, layers, B, I, H, T, steps, mallopt):
 
 def fresh_workload(spec, contenders, rounds, steps, mallopt):
     """Each contender timed alone in its own fresh process, `rounds` times, the order rotated every round:
-    the median over rounds of each process's median step, and the median page faults per step."""
+    per contender (the median over rounds of each process's median step, the median over rounds of its ratio
+    to the first contender in the same round, the median page faults per step). A ratio within a round pairs
+    runs a few seconds apart: a shared machine's speed drifts over minutes, and the pairs drift together."""
     got = {c: [] for c in contenders}
     for r in range(rounds):
         for c in contenders[r % len(contenders):] + contenders[:r % len(contenders)]:
@@ -427,7 +430,9 @@ def fresh_workload(spec, contenders, rounds, steps, mallopt):
             if res.returncode != 0:
                 raise RuntimeError(f"fresh-process run of {c} failed:\n{res.stderr[-2000:]}")
             got[c].append(json.loads(res.stdout.strip().splitlines()[-1]))
-    return {c: (float(np.median([g["cpu_ms"] for g in v])), float(np.median([g["faults"] for g in v])))
+    ms = {c: np.array([g["cpu_ms"] for g in v]) for c, v in got.items()}
+    base = ms[contenders[0]]
+    return {c: (float(np.median(ms[c])), float(np.median(ms[c] / base)), float(np.median([g["faults"] for g in v])))
             for c, v in got.items()}
 
 
@@ -550,15 +555,15 @@ def fresh_section(workloads, names, rounds, steps):
         for w in workloads:
             spec = WORKLOADS[w]
             res = fresh_workload(spec, names, rounds, steps, mallopt)
-            base = res["numpy"][0]
-            rows.append([label(*spec)] + [f"{res[c][0]:.1f} ms {res[c][0] / base:5.2f}x {res[c][1]:.0f} pf"
+            rows.append([label(*spec)] + [f"{res[c][0]:.1f} ms {res[c][1]:5.2f}x {res[c][2]:.0f} pf"
                                           for c in names])
             print(f"  {label(*spec)}: " + ", ".join(f"{c} {res[c][0]:.1f} ms" for c in names) + f"  [{load()}]",
                   flush=True)
         how = ("mallopt: M_TRIM_THRESHOLD 1 GiB, M_MMAP_THRESHOLD 32 MiB" if mallopt
                else "glibc's default allocator")
         print(f"\nFresh process per contender and round ({how}): CPU ms per step (median of {steps} steps after a "
-              f"warm-up, median over {rounds} rounds in rotated order), ratio to numpy, minor page faults per step")
+              f"warm-up, median over {rounds} rounds in rotated order), ratio to numpy (the median of the rounds' "
+              "ratios), minor page faults per step")
         print(table(rows, ["workload"] + names) + "\n", flush=True)
 
 
@@ -569,13 +574,12 @@ def variants_section(rounds, steps):
     for kind in ("lstm", "gru", "rnn"):
         spec = (kind, 2, 32, 128, 128, 50)
         res = fresh_workload(spec, VARIANTS, rounds, steps, mallopt=False)
-        base = res[VARIANTS[0]][0]
-        rows.append([label(*spec)] + [f"{res[v][0]:.1f} ms {res[v][0] / base:5.2f}x" for v in VARIANTS])
+        rows.append([label(*spec)] + [f"{res[v][0]:.1f} ms {res[v][1]:5.2f}x" for v in VARIANTS])
         print(f"  {label(*spec)}: " + ", ".join(f"{v} {res[v][0]:.1f} ms" for v in VARIANTS) + f"  [{load()}]",
               flush=True)
     print(f"\nVariants of a 2-layer step, each in a fresh process: CPU ms per step (median of {steps} steps, median "
-          f"over {rounds} rounds), ratio to two unidirectional layers. dropout: p = 0.2 between the layers, "
-          "training mode; bidirectional: one layer, both directions")
+          f"over {rounds} rounds), ratio to two unidirectional layers (the median of the rounds' ratios). dropout: "
+          "p = 0.2 between the layers, training mode; bidirectional: one layer, both directions")
     print(table(rows, ["workload"] + VARIANTS) + "\n", flush=True)
 
 
