@@ -140,6 +140,11 @@ def test_panel_shows_the_shared_weight_and_the_two_uses_of_a_state(browser, seed
     assert float(cells[0]) == pytest.approx(norm(by_label["s_1"].grad), rel=2e-3)
     assert float(cells[1]) == pytest.approx(norm(by_label["s_2"].grad), rel=2e-3)
     assert float(cells[2]) == pytest.approx(norm(by_label["s_3"].grad), rel=2e-3)
+    title = browser.execute_script("""const t = document.querySelector('#strip .strip-title');
+        return [t.textContent, Array.from(t.querySelectorAll('tspan')).map(s => [s.textContent,
+                s.getAttribute('baseline-shift')])];""")
+    assert title[0].startswith("‖∂E3/∂st‖ (seed) per time step")        # E_3 and s_t with their subscripts
+    assert title[1] == [["3", "sub"], ["t", "sub"]]
     browser.save_screenshot(os.path.join(shots, "player_seed_shared_weight.png"))
     k2 = next(s.index for s in steps if s.label == "s_1 @ W_s") - 1     # just before: nothing has reached s_1
     browser.execute_script("const s = document.getElementById('slider'); s.value = arguments[0];"

@@ -41,11 +41,26 @@
     });
   }
   function shapeText(shape) { return shape.length ? shape.join("×") : "scalar"; }
-  function sub(name) {            // dot.py's name_html rule: s_1 -> s<sub>1</sub>, weight_ih_l0, h^(1)_3; s_1 @ W as code
-    name = shown(name);
-    var m = /^([^_\s^]+)(?:\^\((\w{1,3})\))?_((?:[^_\s]{1,5}_){0,2}[^_\s]{1,5})$/.exec(name);
-    if (!m) return /\s/.test(name) ? "<code class='expr'>" + esc(name) + "</code>" : esc(name);   // an expression
-    return esc(m[1]) + (m[2] ? "<sup>(" + esc(m[2]) + ")</sup>" : "") + "<sub>" + esc(m[3].replace(/_/g, ",")) + "</sub>";
+  function nameParts(name) {      // dot.py's name_html rule: s_1 -> [s, "", 1], weight_ih_l0, h^(1)_3; else null
+    var m = /^([^_\s^]+)(?:\^\((\w{1,3})\))?_((?:[^_\s]{1,5}_){0,2}[^_\s]{1,5})$/.exec(shown(name));
+    return m && [m[1], m[2] || "", m[3].replace(/_/g, ",")];
+  }
+  function sub(name) {            // a name as HTML with its sub- and superscript; an expression (s_1 @ W) as code
+    var p = nameParts(name);
+    if (!p) return /\s/.test(shown(name)) ? "<code class='expr'>" + esc(name) + "</code>" : esc(name);
+    return esc(p[0]) + (p[1] ? "<sup>(" + esc(p[1]) + ")</sup>" : "") + "<sub>" + esc(p[2]) + "</sub>";
+  }
+  function svgName(t, name) {     // the same into SVG text: the subscript and superscript as shifted tspans
+    var p = nameParts(name) || [shown(name), "", ""];
+    t.appendChild(document.createTextNode(p[0]));
+    [[p[1] && "(" + p[1] + ")", "super"], [p[2], "sub"]].forEach(function (part) {
+      if (!part[0]) return;
+      var span = document.createElementNS(SVGNS, "tspan");
+      span.setAttribute("baseline-shift", part[1]);
+      span.setAttribute("font-size", "75%");
+      span.textContent = part[0];
+      t.appendChild(span);
+    });
   }
   function prose(s) {             // the quiz's text: `code` as code, names such as W_s, s_2, E_3 with subscripts
     return esc(s).split("`").map(function (part, i) {
@@ -277,10 +292,13 @@
     root.appendChild(strip);
     D.strip.forEach(function (row, r) {
       var y = top + r * rowH, scale = logScale(row.cells);
-      text(strip, x0, y + 12, "strip-title",
-        "‖∂" + shown(D.loss) + "/∂" + shown(row.name) + "_t‖" + (row.layer ? " (" + shown(row.layer) + ")" : "") +
+      var title = text(strip, x0, y + 12, "strip-title", "‖∂");
+      svgName(title, D.loss);
+      title.appendChild(document.createTextNode("/∂"));
+      svgName(title, row.name + "_t");
+      title.appendChild(document.createTextNode("‖" + (row.layer ? " (" + shown(row.layer) + ")" : "") +
         " per time step, as the walk reaches each state (light: partial, a use still to come)" +
-        (scale ? "; bar height on a log scale from " + fmt(scale[0]) + " to " + fmt(scale[1]) : ""));
+        (scale ? "; bar height on a log scale from " + fmt(scale[0]) + " to " + fmt(scale[1]) : "")));
       row.cells.forEach(function (c) {
         var x = cols[c.t];
         if (!x) return;
