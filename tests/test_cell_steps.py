@@ -67,18 +67,37 @@ def test_a_cell_inside_a_module_keeps_its_path_name():
     assert two.low.weight_ih.name == "low.weight_ih" and two.high.bias_hh.name == "high.bias_hh"
 
 
+def initial_states(loss):
+    """The names of the leaves the first steps read as their state (constants and learned ones)."""
+    return sorted({t.name for n in tg.graph(loss) for t in n.inputs if t.node is None and t.name
+                   and t.name.split("_")[0] in ("h", "c", "h^(1)", "c^(1)")})
+
+
 @pytest.mark.parametrize("cls", list(NAMES))
 def test_an_unnamed_zero_state_is_named_h_0_not_const(cls):
     zeros = lambda: tg.Tensor(np.zeros((1, 3)))
     h0 = (zeros(), zeros()) if cls is tg.LSTMCell else zeros()
     loss, _ = run_loop(cls, T=2, h=h0)
-    starts = h0 if cls is tg.LSTMCell else (h0,)
-    assert [t.name for t in starts] == ["h_0", "c_0"][:len(starts)]
+    assert initial_states(loss) == (["c_0", "h_0"] if cls is tg.LSTMCell else ["h_0"])
+    assert all(t.name is None for t in (h0 if cls is tg.LSTMCell else (h0,)))   # the caller's tensors unchanged
     kinds = {v.kind for v in build(loss).vertices.values()}
     assert "const" not in kinds
     given = tg.Tensor(np.zeros((1, 3)), name="start")
     tg.RNNCell(2, 3)(np.ones((1, 2)), given)
     assert given.name == "start"                                               # a given name stays
+    learned = tg.Tensor(np.zeros((1, 3)), requires_grad=True)                  # a learned h_0: named itself,
+    out = tg.RNNCell(2, 3)(np.ones((1, 2)), learned)                           # and its gradient reaches it
+    out.sum().backward()
+    assert learned.name == "h_0" and learned.grad is not None
+
+
+@pytest.mark.parametrize("cls", list(NAMES))
+def test_one_zeros_tensor_for_every_role_is_drawn_in_each(cls):
+    """h = c = zeros, and the same zeros as every layer's start: each role has its own name."""
+    zeros = tg.Tensor(np.zeros((1, 3)))
+    loss, _ = run_loop(cls, T=2, layers=2, h=(zeros, zeros) if cls is tg.LSTMCell else zeros)
+    want = ["c^(1)_0", "c_0", "h^(1)_0", "h_0"] if cls is tg.LSTMCell else ["h^(1)_0", "h_0"]
+    assert initial_states(loss) == want and zeros.name is None
 
 
 def test_a_fresh_or_detached_state_starts_again_at_t1():

@@ -99,17 +99,20 @@ def _zeros(shape, like, name):
     return Tensor(np.zeros(shape, dtype=like.dtype), name=name)
 
 
-def _state(value, shape, owner, what, like, form=None, name=None):
-    """A given state checked against `shape`, or zeros of that shape when it is None (named `name`)."""
-    name = name or f"{what}_0"
+def _state(value, shape, owner, what, like, name, form=None):
+    """A given state (`what` in messages) checked against `shape`, or zeros of that shape when it is None,
+    named `name` (h_0, c^(1)_0) unless the caller named it. The caller's unnamed constant keeps no name: the
+    step reads a named view of it, so one zeros tensor given as both h and c is drawn as h_0 and c_0."""
     if value is None:
         return _zeros(shape, like, name)
     value = as_tensor(value, owner, what, name)
     if value.shape != shape:
         form = form or ("(B, H)" if len(shape) == 2 else "(H,) for an unbatched x")
         raise ValueError(f"{owner}: {what} must have shape {form} = {shape}, got {value.shape}")
-    if value.name is None and value.node is None:      # an unnamed leaf (zeros made by the caller): h_0, not const
-        value.name = name
+    if value.name is None and value.node is None:      # an unnamed leaf: h_0, not const
+        if not value.requires_grad:
+            return _named(Tensor._result(value.data, None), name)
+        value.name = name                              # a learned initial state: the gradient must reach it
     return value
 
 
@@ -210,7 +213,7 @@ class RNNCell(_Cell):
     def forward(self, x, h=None):
         x, shape = self._input(x)
         k, layer, where = self._step(x, h)
-        h = _state(h, shape, "RNNCell", "h", self.weight_hh, name=f"h{tag(k - 1, layer)}")
+        h = _state(h, shape, "RNNCell", "h", self.weight_hh, f"h{tag(k - 1, layer)}")
         with scope(where):
             n = tag(k, layer)
             return self._made(_rnn_step(self._gx(x, n), h, self.weight_hh, self.bias_hh, self.nonlinearity, n),
@@ -227,8 +230,8 @@ class LSTMCell(_Cell):
             raise TypeError(f"LSTMCell: the state must be a pair (h, c), got {type(hx).__name__}")
         h, c = hx if hx is not None else (None, None)
         k, layer, where = self._step(x, h)
-        h = _state(h, shape, "LSTMCell", "h", self.weight_hh, name=f"h{tag(k - 1, layer)}")
-        c = _state(c, shape, "LSTMCell", "c", self.weight_hh, name=f"c{tag(k - 1, layer)}")
+        h = _state(h, shape, "LSTMCell", "h", self.weight_hh, f"h{tag(k - 1, layer)}")
+        c = _state(c, shape, "LSTMCell", "c", self.weight_hh, f"c{tag(k - 1, layer)}")
         with scope(where):
             n = tag(k, layer)
             return self._made(_lstm_step(self._gx(x, n), h, c, self.weight_hh, self.bias_hh, n), k, layer)
@@ -241,7 +244,7 @@ class GRUCell(_Cell):
     def forward(self, x, h=None):
         x, shape = self._input(x)
         k, layer, where = self._step(x, h)
-        h = _state(h, shape, "GRUCell", "h", self.weight_hh, name=f"h{tag(k - 1, layer)}")
+        h = _state(h, shape, "GRUCell", "h", self.weight_hh, f"h{tag(k - 1, layer)}")
         with scope(where):
             n = tag(k, layer)
             return self._made(_gru_step(self._gx(x, n), h, self.weight_hh, self.bias_hh, n), k, layer)
@@ -295,7 +298,7 @@ class _Layer(Module):
             return [_zeros(shape[1:], self.weight_hh_l0, f"{what}{tag(0, j // self.directions)}") for j in range(count)]
         layers = "num_layers * 2" if self.bidirectional else "num_layers"
         form = f"({layers}, B, H)" if lead else f"({layers}, H) for an unbatched input"
-        value = _state(value, shape, type(self).__name__, f"{what}_0", self.weight_hh_l0, form, name=f"{what}_0")
+        value = _state(value, shape, type(self).__name__, f"{what}_0", self.weight_hh_l0, f"{what}_0", form)
         with scope(self.name):
             return [_named(value[j], f"{what}{tag(0, j // self.directions)}") for j in range(count)]
 
