@@ -83,14 +83,27 @@ def _layout(tensor, detail, grads, values, shared, max_steps, title, layout, col
     from .view import build, read
     views, reading = {}, read(tensor)         # the tape is read once for every view tried
 
-    def candidate(detail, layout, columns=None, steps=max_steps):
+    def candidate(detail, layout, columns=None, steps=max_steps, spots=None):
         if (detail, steps) not in views:
             views[detail, steps] = build(tensor, detail, grads, values, shared, steps, reading)
             check_layout(views[detail, steps])
-        return to_dot(views[detail, steps], title, layout, columns, font)
+        return to_dot(views[detail, steps], title, layout, columns, font, spots=spots)
+
+    def measured(args):
+        """(the candidate's picture, dot's layout of it, or None without dot)."""
+        graph = candidate(*args)
+        try:
+            return graph, fit.laid_out(graph)
+        except fit.NoDot:
+            return graph, None
+
+    def finished(args, graph, layout):
+        """The picture with each edge number moved off the boxes it would cover."""
+        spots = fit.clear_head_labels(layout) if layout else None
+        return candidate(*args, spots=spots) if spots else graph
 
     if layout != "auto":
-        return candidate(detail, layout, columns)
+        return finished((detail, layout, columns), *measured((detail, layout, columns)))
     first = build(tensor, detail, grads, values, shared, max_steps, reading)
     check_layout(first)
     views[first.detail, max_steps] = first
@@ -103,16 +116,15 @@ def _layout(tensor, detail, grads, values, shared, max_steps, title, layout, col
     for args in tries:
         if args[3:] and len(views[args[0], max_steps].steps) <= FEW_STEPS + 1:
             continue                        # as many steps already (or one hidden alone): nothing to gain
-        graph = candidate(*args)
-        try:
-            score = fit.fitted_font(graph, font)
-        except fit.NoDot:
+        graph, layout = measured(args)
+        if layout is None:
             return candidate(first.detail, "tb")    # nothing to measure with: one row per step
+        score = fit.fitted_font(layout, font)
         if score >= fit.READABLE:
-            return graph
+            return finished(args, graph, layout)
         if best is None or score > best[0]:
-            best = (score, graph)
-    return best[1]
+            best = (score, args, graph, layout)
+    return finished(*best[1:])
 
 
 def _folded(tensor, detail, grads, values, shared, max_steps, title, layout, columns, font):

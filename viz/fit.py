@@ -3,8 +3,11 @@
 graphviz writes SVG sizes in points (`width="1450pt"`) and draws in points inside a `scale(s)` transform;
 a browser shows 1 pt as 4/3 px. `slide_fit(svg)` says how large the picture and its smallest name or number
 are once it is scaled, up or down, to fit a 1920x1080 slide; `boxes(svg)` where each node and cluster sits
-(tests use it to check that every step is drawn the same way).
+(tests use it to check that every step is drawn the same way). `laid_out(graph)` is dot's layout without a
+drawing, which `fitted_font` measures and `clear_head_labels` reads to keep each edge's number off the boxes.
 """
+import json
+import math
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -88,17 +91,96 @@ class NoDot(RuntimeError):
     """graphviz's `dot` program is missing: a layout cannot be measured."""
 
 
-def fitted_font(graph, font, slide=SLIDE):
-    """The px height of `font`-point text once `graph` (a Digraph) is laid out by dot and fitted to a slide;
-    dot's plain output gives the size in inches without drawing."""
+def laid_out(graph):
+    """dot's layout of `graph` (a Digraph) as json, without drawing: every position and size in points."""
     import graphviz
     try:
-        plain = graph.pipe(format="plain", encoding="utf-8")
+        return json.loads(graph.pipe(format="json", encoding="utf-8"))
     except graphviz.ExecutableNotFound:
         raise NoDot("dot not found") from None
-    _, scale, width, height = plain.split("\n", 1)[0].split()[:4]
-    width, height = (float(v) * float(scale) * 72 for v in (width, height))   # points
+
+
+def fitted_font(layout, font, slide=SLIDE):
+    """The px height of `font`-point text once the picture `layout` (laid_out's) is fitted to a slide."""
+    width, height = (float(v) for v in layout["bb"].split(",")[2:])      # points
     return font * min(slide[0] / width, slide[1] / height)
+
+
+# Where an edge's number may sit around its arrow, nearest first: (labelangle in degrees, labeldistance); the
+# first is dot.py's.
+HEAD_LABEL_SPOTS = tuple((angle, distance) for distance in (1.6, 2.4, 3.4)
+                         for angle in (-35, 35, -70, 70, -110, 110, 180))
+
+
+def clear_head_labels(layout):
+    """{edge id: (labelangle, labeldistance)} for each edge number (head label) that overlaps a box or an earlier
+    number where it is: the first spot of HEAD_LABEL_SPOTS that is clear, else the one it overlaps least.
+    graphviz puts a head label's centre labeldistance * 10 points from the arrow's tip, labelangle degrees
+    from the edge's last stretch; the label's width is estimated (label_width)."""
+    taken = [_node_box(o) for o in layout.get("objects", []) if "nodes" not in o and "pos" in o]   # no clusters
+    moved = {}
+    for e in layout.get("edges", []):
+        if "headlabel" not in e or "pos" not in e:
+            continue
+        size = float(e.get("labelfontsize", e.get("fontsize", 14)))
+        half = (label_width(e["headlabel"], size) / 2, 0.45 * size)           # digits: about 0.9 em high
+        where = (float(e.get("labelangle", -25)), float(e.get("labeldistance", 1)))
+        spot, box = _clearest(*_arrow(e["pos"]), [where] + [s for s in HEAD_LABEL_SPOTS if s != where], half, taken)
+        taken.append(box)
+        if spot != where:
+            moved[e["id"]] = spot
+    return moved
+
+
+def _clearest(tip, towards, spots, half, taken):
+    """(spot, label box): the first of `spots` whose box overlaps none of `taken`, else the least covering."""
+    tried = []
+    for k, spot in enumerate(spots):
+        box = _label_box(tip, towards, spot, half)
+        tried.append((sum(_area(box, b) for b in taken), k, spot, box))
+        if tried[-1][0] == 0:
+            break
+    return min(tried)[2:]
+
+
+def label_width(text, size):
+    """A number's width in points, in Helvetica: 0.556 em per digit (and e, -), 0.278 em per '.'."""
+    return size * (0.556 * len(text) - 0.278 * text.count("."))
+
+
+def _arrow(pos):
+    """(the arrow's tip, the last control point before it) of an edge's `pos` ("e,x,y x1,y1 ..."). Without an
+    arrowhead, the curve's end and the point at 0.9 of its last piece, as graphviz takes them."""
+    ends, points = {}, []
+    for token in pos.split():
+        parts = token.split(",")
+        if parts[0] in ("s", "e"):
+            ends[parts[0]] = (float(parts[1]), float(parts[2]))
+        else:
+            points.append((float(parts[0]), float(parts[1])))
+    if "e" in ends:
+        return ends["e"], points[-1]
+    c = points[-4:]
+    t, u = 0.9, 0.1
+    weights = (u ** 3, 3 * u * u * t, 3 * u * t * t, t ** 3)
+    return points[-1], tuple(sum(w * p[k] for w, p in zip(weights, c)) for k in (0, 1))
+
+
+def _label_box(tip, towards, spot, half):
+    angle = math.atan2(towards[1] - tip[1], towards[0] - tip[0]) + math.radians(spot[0])
+    x, y = tip[0] + 10 * spot[1] * math.cos(angle), tip[1] + 10 * spot[1] * math.sin(angle)
+    return (x - half[0], y - half[1], x + half[0], y + half[1])
+
+
+def _node_box(o):
+    x, y = (float(v) for v in o["pos"].split(","))
+    half_w, half_h = 36 * float(o["width"]), 36 * float(o["height"])          # inches, halved, in points
+    return (x - half_w, y - half_h, x + half_w, y + half_h)
+
+
+def _area(a, b):
+    """The area two boxes (x0, y0, x1, y1) share."""
+    return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
 
 
 def fluid(svg):

@@ -528,7 +528,7 @@ def _layout(root, stepper, detail, shared, max_steps, data):
     Returns (svg text or None, a note for the page when the graph cannot be drawn, the folded view's SVG or "")."""
     import graphviz
 
-    from . import check_layout, pipe
+    from . import check_layout, fit, pipe
     from .dot import NO_GRAD, colour, fmt, shade, to_dot
     from .view import build
 
@@ -589,8 +589,10 @@ def _layout(root, stepper, detail, shared, max_steps, data):
     data["cols"] = {c.step: c.id for c in view.clusters.values() if c.kind == "step"}
     data["elided"] = list(view.elided) if view.elided else None
     try:
-        svg = pipe(to_dot(view, terms=False), "svg").decode("utf-8")     # the leaves panel reveals the terms
-    except graphviz.ExecutableNotFound:
+        graph = to_dot(view, terms=False)            # no table of terms: the leaves panel reveals them
+        spots = fit.clear_head_labels(fit.laid_out(graph))
+        svg = pipe(to_dot(view, terms=False, spots=spots) if spots else graph, "svg").decode("utf-8")
+    except (graphviz.ExecutableNotFound, fit.NoDot):
         return None, ("The graph cannot be drawn: graphviz's `dot` program was not found (Debian/Ubuntu: apt-get "
                       "install graphviz; macOS: brew install graphviz). Every step is still here, in the panel."), ""
     return svg[svg.index("<svg"):], "", _folded(root, view, nodes, data)
