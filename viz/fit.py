@@ -113,11 +113,12 @@ HEAD_LABEL_SPOTS = tuple((angle, distance) for distance in (1.6, 2.4, 3.4)
 
 
 def clear_head_labels(layout):
-    """{edge id: (labelangle, labeldistance)} for each edge number (head label) that overlaps a box or an earlier
-    number where it is: the first spot of HEAD_LABEL_SPOTS that is clear, else the one it overlaps least.
+    """{edge id: (labelangle, labeldistance)} for each edge number (head label) that covers a box, a line or an
+    earlier number where it is: the first spot of HEAD_LABEL_SPOTS that is clear, else the least covering.
     graphviz puts a head label's centre labeldistance * 10 points from the arrow's tip, labelangle degrees
     from the edge's last stretch; the label's width is estimated (label_width)."""
     taken = [_node_box(o) for o in layout.get("objects", []) if "nodes" not in o and "pos" in o]   # no clusters
+    lines = _Points([p for e in layout.get("edges", []) if "pos" in e for p in _curve(e["pos"])])
     moved = {}
     for e in layout.get("edges", []):
         if "headlabel" not in e or "pos" not in e:
@@ -125,22 +126,54 @@ def clear_head_labels(layout):
         size = float(e.get("labelfontsize", e.get("fontsize", 14)))
         half = (label_width(e["headlabel"], size) / 2, 0.45 * size)           # digits: about 0.9 em high
         where = (float(e.get("labelangle", -25)), float(e.get("labeldistance", 1)))
-        spot, box = _clearest(*_arrow(e["pos"]), [where] + [s for s in HEAD_LABEL_SPOTS if s != where], half, taken)
+        spots = [where] + [s for s in HEAD_LABEL_SPOTS if s != where]
+        spot, box = _clearest(*_arrow(e["pos"]), spots, half, taken, lines)
         taken.append(box)
         if spot != where:
             moved[e["id"]] = spot
     return moved
 
 
-def _clearest(tip, towards, spots, half, taken):
-    """(spot, label box): the first of `spots` whose box overlaps none of `taken`, else the least covering."""
+def _clearest(tip, towards, spots, half, taken, lines):
+    """(spot, label box): the first of `spots` whose box covers none of `taken` and no point of `lines`, else
+    the one covering least (a point of a line counts as much as a 10 x 10 corner of a box)."""
     tried = []
     for k, spot in enumerate(spots):
         box = _label_box(tip, towards, spot, half)
-        tried.append((sum(_area(box, b) for b in taken), k, spot, box))
+        tried.append((sum(_area(box, b) for b in taken) + 100 * lines.inside(box), k, spot, box))
         if tried[-1][0] == 0:
             break
     return min(tried)[2:]
+
+
+class _Points:
+    """Points on a grid of 20-point cells: how many lie inside a box, without looking at them all."""
+    CELL = 20.0
+
+    def __init__(self, points):
+        self.cells = {}
+        for x, y in points:
+            self.cells.setdefault((x // self.CELL, y // self.CELL), []).append((x, y))
+
+    def inside(self, box):
+        x0, y0, x1, y1 = box
+        return sum(x0 < x < x1 and y0 < y < y1
+                   for i in range(int(x0 // self.CELL), int(x1 // self.CELL) + 1)
+                   for j in range(int(y0 // self.CELL), int(y1 // self.CELL) + 1)
+                   for x, y in self.cells.get((i, j), ()))
+
+
+def _curve(pos, per_piece=8):
+    """Points along an edge's curve: each cubic piece of its `pos` sampled `per_piece` times."""
+    points = [tuple(map(float, t.split(","))) for t in pos.split() if not t.startswith(("s,", "e,"))]
+    out = []
+    for k in range(0, len(points) - 3, 3):
+        p0, p1, p2, p3 = points[k:k + 4]
+        for i in range(per_piece + 1):
+            t = i / per_piece
+            w = ((1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t ** 3)
+            out.append(tuple(w[0] * p0[c] + w[1] * p1[c] + w[2] * p2[c] + w[3] * p3[c] for c in (0, 1)))
+    return out
 
 
 def label_width(text, size):
