@@ -109,58 +109,61 @@ def fitted_font(layout, font, slide=SLIDE):
 # Where an edge's number may sit around its arrow, nearest first: (labelangle in degrees, labeldistance); the
 # first is dot.py's.
 HEAD_LABEL_SPOTS = tuple((angle, distance) for distance in (1.6, 2.4, 3.4)
-                         for angle in (-35, 35, -70, 70, -110, 110, 180))
+                         for angle in (-35, 35, -70, 70, -110, 110, -145, 145, 180))
 
 
 def clear_head_labels(layout):
-    """{edge id: (labelangle, labeldistance)} for each edge number (head label) that covers a box, a line or an
-    earlier number where it is: the first spot of HEAD_LABEL_SPOTS that is clear, else the least covering.
+    """{edge id: (labelangle, labeldistance)} for each edge number (head label) that covers a box, another
+    edge's line or an earlier number where it is: the first spot of HEAD_LABEL_SPOTS that is clear, else the
+    least covering (its own edge's line may pass by it: that shows which line it belongs to).
     graphviz puts a head label's centre labeldistance * 10 points from the arrow's tip, labelangle degrees
     from the edge's last stretch; the label's width is estimated (label_width)."""
     taken = [_node_box(o) for o in layout.get("objects", []) if "nodes" not in o and "pos" in o]   # no clusters
-    lines = _Points([p for e in layout.get("edges", []) if "pos" in e for p in _curve(e["pos"])])
+    edges = layout.get("edges", [])
+    lines = _Points([(x, y, k) for k, e in enumerate(edges) if "pos" in e for x, y in _curve(e["pos"])])
     moved = {}
-    for e in layout.get("edges", []):
+    for k, e in enumerate(edges):
         if "headlabel" not in e or "pos" not in e:
             continue
         size = float(e.get("labelfontsize", e.get("fontsize", 14)))
-        half = (label_width(e["headlabel"], size) / 2, 0.45 * size)           # digits: about 0.9 em high
+        half = (label_width(e["headlabel"], size) / 2 + 1, 0.45 * size + 1)   # digits: 0.9 em high; 1 pt of air
         where = (float(e.get("labelangle", -25)), float(e.get("labeldistance", 1)))
         spots = [where] + [s for s in HEAD_LABEL_SPOTS if s != where]
-        spot, box = _clearest(*_arrow(e["pos"]), spots, half, taken, lines)
+        spot, box = _clearest(*_arrow(e["pos"]), spots, half, taken, lines, k)
         taken.append(box)
         if spot != where:
             moved[e["id"]] = spot
     return moved
 
 
-def _clearest(tip, towards, spots, half, taken, lines):
-    """(spot, label box): the first of `spots` whose box covers none of `taken` and no point of `lines`, else
-    the one covering least (a point of a line counts as much as a 10 x 10 corner of a box)."""
+def _clearest(tip, towards, spots, half, taken, lines, own):
+    """(spot, label box): the first of `spots` whose box covers none of `taken` and no point of `lines` but
+    its `own` edge's, else the one covering least (a point of a line counts as a 10 x 10 corner of a box)."""
     tried = []
     for k, spot in enumerate(spots):
         box = _label_box(tip, towards, spot, half)
-        tried.append((sum(_area(box, b) for b in taken) + 100 * lines.inside(box), k, spot, box))
+        tried.append((sum(_area(box, b) for b in taken) + 100 * lines.inside(box, own), k, spot, box))
         if tried[-1][0] == 0:
             break
     return min(tried)[2:]
 
 
 class _Points:
-    """Points on a grid of 20-point cells: how many lie inside a box, without looking at them all."""
+    """Points (x, y, whose) on a grid of 20-point cells: how many lie inside a box, without looking at all."""
     CELL = 20.0
 
     def __init__(self, points):
         self.cells = {}
-        for x, y in points:
-            self.cells.setdefault((x // self.CELL, y // self.CELL), []).append((x, y))
+        for x, y, whose in points:
+            self.cells.setdefault((x // self.CELL, y // self.CELL), []).append((x, y, whose))
 
-    def inside(self, box):
+    def inside(self, box, but=None):
+        """How many points lie inside box (x0, y0, x1, y1), not counting those of `but`."""
         x0, y0, x1, y1 = box
-        return sum(x0 < x < x1 and y0 < y < y1
+        return sum(x0 < x < x1 and y0 < y < y1 and whose != but
                    for i in range(int(x0 // self.CELL), int(x1 // self.CELL) + 1)
                    for j in range(int(y0 // self.CELL), int(y1 // self.CELL) + 1)
-                   for x, y in self.cells.get((i, j), ()))
+                   for x, y, whose in self.cells.get((i, j), ()))
 
 
 def _curve(pos, per_piece=8):
