@@ -417,10 +417,10 @@ def time_child(contender, kind, layers, B, I, H, T, steps, mallopt):
     print(json.dumps({"cpu_ms": float(np.median(times)), "faults": faults}))
 
 
-def fresh_workload(spec, contenders, rounds, steps, mallopt):
+def fresh_workload(spec, contenders, rounds, steps, mallopt, base):
     """Each contender timed alone in its own fresh process, `rounds` times, the order rotated every round:
     per contender (the median over rounds of each process's median step, the median over rounds of its ratio
-    to the first contender in the same round, the median page faults per step). A ratio within a round pairs
+    to the contender `base` in the same round, the median page faults per step). A ratio within a round pairs
     runs a few seconds apart: a shared machine's speed drifts over minutes, and the pairs drift together."""
     got = {c: [] for c in contenders}
     for r in range(rounds):
@@ -431,8 +431,7 @@ def fresh_workload(spec, contenders, rounds, steps, mallopt):
                 raise RuntimeError(f"fresh-process run of {c} failed:\n{res.stderr[-2000:]}")
             got[c].append(json.loads(res.stdout.strip().splitlines()[-1]))
     ms = {c: np.array([g["cpu_ms"] for g in v]) for c, v in got.items()}
-    base = ms[contenders[0]]
-    return {c: (float(np.median(ms[c])), float(np.median(ms[c] / base)), float(np.median([g["faults"] for g in v])))
+    return {c: (float(np.median(ms[c])), float(np.median(ms[c] / ms[base])), float(np.median([g["faults"] for g in v])))
             for c, v in got.items()}
 
 
@@ -554,7 +553,7 @@ def fresh_section(workloads, names, rounds, steps):
         rows = []
         for w in workloads:
             spec = WORKLOADS[w]
-            res = fresh_workload(spec, names, rounds, steps, mallopt)
+            res = fresh_workload(spec, names, rounds, steps, mallopt, "numpy")
             rows.append([label(*spec)] + [f"{res[c][0]:.1f} ms {res[c][1]:5.2f}x {res[c][2]:.0f} pf"
                                           for c in names])
             print(f"  {label(*spec)}: " + ", ".join(f"{c} {res[c][0]:.1f} ms" for c in names) + f"  [{load()}]",
@@ -567,13 +566,13 @@ def fresh_section(workloads, names, rounds, steps):
         print(table(rows, ["workload"] + names) + "\n", flush=True)
 
 
-def variants_section(rounds, steps):
+def variants_section(kinds, rounds, steps):
     """Dropout between layers, and one bidirectional layer, against two unidirectional layers: the same cells,
     each variant in its own fresh process (default allocator), rounds rotated."""
     rows = []
-    for kind in ("lstm", "gru", "rnn"):
+    for kind in kinds:
         spec = (kind, 2, 32, 128, 128, 50)
-        res = fresh_workload(spec, VARIANTS, rounds, steps, mallopt=False)
+        res = fresh_workload(spec, VARIANTS, rounds, steps, False, VARIANTS[0])
         rows.append([label(*spec)] + [f"{res[v][0]:.1f} ms {res[v][1]:5.2f}x" for v in VARIANTS])
         print(f"  {label(*spec)}: " + ", ".join(f"{v} {res[v][0]:.1f} ms" for v in VARIANTS) + f"  [{load()}]",
               flush=True)
@@ -619,7 +618,7 @@ def main(argv=None):
     if "fresh" in a.sections:
         fresh_section(workloads, names, a.rounds, repeats)
     if "variants" in a.sections:
-        variants_section(a.rounds, repeats)
+        variants_section(["lstm"] if a.quick else ["lstm", "gru", "rnn"], 3 if a.quick else a.rounds, repeats)
     print("glibc heap: " + ("freed memory kept (M_TRIM_THRESHOLD 1 GiB, M_MMAP_THRESHOLD 32 MiB) for every "
                             "contender's timing" if steady_heap() else "allocator defaults (not glibc)") + "\n")
     if "time" in a.sections:

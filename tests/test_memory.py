@@ -123,6 +123,20 @@ def test_a_layer_holds_each_state_once():
     assert not np.shares_memory(rows.data, x.data) and x.data.flags.writeable
 
 
+def test_only_a_layers_own_rows_stack_without_a_copy():
+    """Views that start where the rows start but are not the rows (transposed, B == H) are stacked as what they
+    are; one step's h_n is not its output; with no graph, nothing is saved and the output stays editable."""
+    layer = tg.nn.RNN(2, 3)
+    out, h_n = layer(Tensor(np.random.default_rng(2).standard_normal((4, 3, 2))))
+    flipped = tg.stack([o.T for o in out])
+    np.testing.assert_array_equal(flipped.data, out.data.transpose(0, 2, 1))
+    out, h_n = layer(Tensor(np.ones((1, 3, 2))))                      # T = 1
+    assert not np.shares_memory(out.data, h_n.data) and h_n.data.flags.writeable
+    with tg.no_grad():
+        out, _ = layer(Tensor(np.ones((4, 3, 2))))
+    assert out.data.flags.writeable
+
+
 def test_a_layer_output_is_not_a_copy_of_its_states():
     """Peak memory of an RNN's forward (traced by numpy's allocations): the input projection, the output
     and a few steps' temporaries, not a second copy of all T states."""

@@ -382,12 +382,13 @@ class _Layer(Module):
                         gx = gx_all[int(starts[t - 1]):int(starts[t])]
                         h, c = _resized(h, c, int(sizes[t - 1]), h0, c0, done)
                     h, c = self._step(_named(gx, f"xW{n}"), h, c, w_hh, b_hh, n)
-                if sizes is None:                       # the steps' states live in one array: the output
-                    rows = np.empty((T,) + h.shape, h.dtype) if rows is None else rows
+                if sizes is None and h.node is not None:    # the states the graph saves live in one array,
+                    rows = np.empty((T,) + h.shape, h.dtype) if rows is None else rows       # the output
                     _move_into(h, rows[t - 1])
                 hs[t - 1] = h
             if sizes is None:
-                rows.flags.writeable = False            # values the graph saved: an edit of the output fails
+                if rows is not None:                    # values the graph saved: an edit of the output fails
+                    rows.flags.writeable = False
                 return stack(hs, axis=0), h, c
             if done:                                    # the forward direction's ended sequences, longest first
                 h, c = (concat([s, *[d[i] for d in reversed(done)]]) if s is not None else None
@@ -408,7 +409,7 @@ _SUFFIXES = ("", "_reverse")                         # torch's parameter names f
 
 def _move_into(t, row):
     """t's value moved into `row`, a row of the layer's output array: t and the node that made it (if it saved
-    its output) hold the row, and t's own array is freed. Stacking the rows then needs no copy (ops.Stack)."""
+    its output) hold the row, and t's own array is dropped. Stacking the rows then needs no copy (ops.Stack)."""
     row[...] = t.data
     if t._node is not None and t._node.saved is t.data:
         t._node.saved = row

@@ -94,8 +94,10 @@ class NoDot(RuntimeError):
 def laid_out(graph):
     """dot's layout of `graph` (a Digraph) as json, without drawing: every position and size in points."""
     import graphviz
+
+    from . import pipe                                   # dot's failures as viz.DotFailed, its retries
     try:
-        return json.loads(graph.pipe(format="json", encoding="utf-8"))
+        return json.loads(pipe(graph, "json").decode("utf-8"))
     except graphviz.ExecutableNotFound:
         raise NoDot("dot not found") from None
 
@@ -107,9 +109,11 @@ def fitted_font(layout, font, slide=SLIDE):
 
 
 # Where an edge's number may sit around its arrow, nearest first: (labelangle in degrees, labeldistance); the
-# first is dot.py's.
+# first is dot.py's. A number is digits 0.9 em high (label_width: how wide) with a point of air around it; a
+# point of another edge's line inside it costs as much as a 10 x 10 corner of a box.
 HEAD_LABEL_SPOTS = tuple((angle, distance) for distance in (1.6, 2.4, 3.4)
                          for angle in (-35, 35, -70, 70, -110, 110, -145, 145, 180))
+DIGIT_HEIGHT, LABEL_AIR, LINE_POINT_COST = 0.9, 1.0, 100.0
 
 
 def clear_head_labels(layout):
@@ -118,64 +122,85 @@ def clear_head_labels(layout):
     least covering (its own edge's line may pass by it: that shows which line it belongs to).
     graphviz puts a head label's centre labeldistance * 10 points from the arrow's tip, labelangle degrees
     from the edge's last stretch; the label's width is estimated (label_width)."""
-    taken = [_node_box(o) for o in layout.get("objects", []) if "nodes" not in o and "pos" in o]   # no clusters
-    edges = layout.get("edges", [])
-    lines = _Points([(x, y, k) for k, e in enumerate(edges) if "pos" in e for x, y in _curve(e["pos"])])
+    taken = _Grid()
+    for o in layout.get("objects", []):
+        if "nodes" not in o and "pos" in o:                                       # a node, not a cluster
+            taken.add_box(_node_box(o))
+    edges = [e for e in layout.get("edges", []) if "pos" in e and "invis" not in e.get("style", "")]
+    for k, e in enumerate(edges):
+        for x, y in _curve(e["pos"]):
+            taken.add_point(x, y, k)
     moved = {}
     for k, e in enumerate(edges):
-        if "headlabel" not in e or "pos" not in e:
+        if "headlabel" not in e:
             continue
         size = float(e.get("labelfontsize", e.get("fontsize", 14)))
-        half = (label_width(e["headlabel"], size) / 2 + 1, 0.45 * size + 1)   # digits: 0.9 em high; 1 pt of air
+        half = (label_width(e["headlabel"], size) / 2 + LABEL_AIR, DIGIT_HEIGHT * size / 2 + LABEL_AIR)
         where = (float(e.get("labelangle", -25)), float(e.get("labeldistance", 1)))
         spots = [where] + [s for s in HEAD_LABEL_SPOTS if s != where]
-        spot, box = _clearest(*_arrow(e["pos"]), spots, half, taken, lines, k)
-        taken.append(box)
-        if spot != where:
+        spot, box = _clearest(*_arrow(e["pos"]), spots, half, taken, k)
+        taken.add_box(box)
+        if spot != where and "id" in e:
             moved[e["id"]] = spot
     return moved
 
 
-def _clearest(tip, towards, spots, half, taken, lines, own):
-    """(spot, label box): the first of `spots` whose box covers none of `taken` and no point of `lines` but
-    its `own` edge's, else the one covering least (a point of a line counts as a 10 x 10 corner of a box)."""
+def _clearest(tip, towards, spots, half, taken, own):
+    """(spot, label box): the first of `spots` whose box covers nothing in `taken` (the `own` edge's line
+    aside), else the one covering least."""
     tried = []
     for k, spot in enumerate(spots):
         box = _label_box(tip, towards, spot, half)
-        tried.append((sum(_area(box, b) for b in taken) + 100 * lines.inside(box, own), k, spot, box))
+        tried.append((taken.covered(box, own), k, spot, box))
         if tried[-1][0] == 0:
             break
     return min(tried)[2:]
 
 
-class _Points:
-    """Points (x, y, whose) on a grid of 20-point cells: how many lie inside a box, without looking at all."""
+class _Grid:
+    """Boxes and points of lines on 20-point cells: what a box covers, without looking at all of them."""
     CELL = 20.0
 
-    def __init__(self, points):
+    def __init__(self):
         self.cells = {}
-        for x, y, whose in points:
-            self.cells.setdefault((x // self.CELL, y // self.CELL), []).append((x, y, whose))
 
-    def inside(self, box, but=None):
-        """How many points lie inside box (x0, y0, x1, y1), not counting those of `but`."""
+    def _cells(self, box):
+        x0, y0, x1, y1 = (int(v // self.CELL) for v in box)
+        return [(i, j) for i in range(x0, x1 + 1) for j in range(y0, y1 + 1)]
+
+    def add_box(self, box):
+        for cell in self._cells(box):
+            self.cells.setdefault(cell, []).append(box)
+
+    def add_point(self, x, y, whose):
+        self.cells.setdefault((int(x // self.CELL), int(y // self.CELL)), []).append((x, y, whose))
+
+    def covered(self, box, own):
+        """The area of the boxes `box` overlaps, plus LINE_POINT_COST per point inside it not of `own`."""
         x0, y0, x1, y1 = box
-        return sum(x0 < x < x1 and y0 < y < y1 and whose != but
-                   for i in range(int(x0 // self.CELL), int(x1 // self.CELL) + 1)
-                   for j in range(int(y0 // self.CELL), int(y1 // self.CELL) + 1)
-                   for x, y, whose in self.cells.get((i, j), ()))
+        seen, total = set(), 0.0
+        for cell in self._cells(box):
+            for item in self.cells.get(cell, ()):
+                if len(item) == 3:                                          # a point of a line
+                    x, y, whose = item
+                    total += LINE_POINT_COST * (x0 < x < x1 and y0 < y < y1 and whose != own)
+                elif id(item) not in seen:                                  # a box, met once per cell it spans
+                    seen.add(id(item))
+                    total += _area(box, item)
+        return total
 
 
 def _curve(pos, per_piece=8):
-    """Points along an edge's curve: each cubic piece of its `pos` sampled `per_piece` times."""
-    points = [tuple(map(float, t.split(","))) for t in pos.split() if not t.startswith(("s,", "e,"))]
+    """Points along an edge's curve: each cubic piece of its `pos` (splines split by ';') sampled."""
     out = []
-    for k in range(0, len(points) - 3, 3):
-        p0, p1, p2, p3 = points[k:k + 4]
-        for i in range(per_piece + 1):
-            t = i / per_piece
-            w = ((1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t ** 3)
-            out.append(tuple(w[0] * p0[c] + w[1] * p1[c] + w[2] * p2[c] + w[3] * p3[c] for c in (0, 1)))
+    for spline in pos.split(";"):
+        points = [tuple(map(float, t.split(","))) for t in spline.split() if not t.startswith(("s,", "e,"))]
+        for k in range(0, len(points) - 3, 3):
+            p0, p1, p2, p3 = points[k:k + 4]
+            for i in range(per_piece + 1):
+                t = i / per_piece
+                w = ((1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t ** 3)
+                out.append(tuple(w[0] * p0[c] + w[1] * p1[c] + w[2] * p2[c] + w[3] * p3[c] for c in (0, 1)))
     return out
 
 
@@ -188,7 +213,7 @@ def _arrow(pos):
     """(the arrow's tip, the last control point before it) of an edge's `pos` ("e,x,y x1,y1 ..."). Without an
     arrowhead, the curve's end and the point at 0.9 of its last piece, as graphviz takes them."""
     ends, points = {}, []
-    for token in pos.split():
+    for token in pos.split(";")[-1].split():             # the last spline ends at the head
         parts = token.split(",")
         if parts[0] in ("s", "e"):
             ends[parts[0]] = (float(parts[1]), float(parts[2]))

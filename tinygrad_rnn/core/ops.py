@@ -606,15 +606,17 @@ class Concat(Op):
 
 def _rows_of(xs):
     """The read-only array whose rows xs are, in order, else None: stacking them is that array, no copy.
-    (A recurrent layer writes its steps into such an array, see rnn._move_into. Rows of a writable array are
-    copied: the stack must not share memory with an array its owner may still edit.)"""
+    Each x must be the whole row k of one C-contiguous array (its start, shape and strides), two rows at
+    least. (A recurrent layer writes its steps into such an array, see rnn._move_into. Rows of a writable
+    array are copied: the stack must not share memory with an array its owner may still edit.)"""
     base = xs[0].base
-    if type(base) is not np.ndarray or base.flags.writeable or base.shape != (len(xs),) + xs[0].shape \
-            or not base.flags.c_contiguous:
+    if len(xs) < 2 or type(base) is not np.ndarray or base.flags.writeable or not base.flags.c_contiguous \
+            or base.shape != (len(xs),) + xs[0].shape:
         return None
-    start, step = base.__array_interface__["data"][0], base.strides[0]
+    start, step, shape, strides = base.__array_interface__["data"][0], base.strides[0], base.shape[1:], base.strides[1:]
     for k, x in enumerate(xs):
-        if x.base is not base or x.__array_interface__["data"][0] != start + k * step:
+        if x.base is not base or x.shape != shape or x.strides != strides \
+                or x.__array_interface__["data"][0] != start + k * step:
             return None
     return base
 
