@@ -118,14 +118,17 @@ DIGIT_HEIGHT, LABEL_AIR, LINE_POINT_COST = 0.9, 1.0, 100.0
 
 def clear_head_labels(layout):
     """{edge id: (labelangle, labeldistance)} for each edge number (head label) that covers a box, another
-    edge's line or an earlier number where it is: the first spot of HEAD_LABEL_SPOTS that is clear, else the
-    least covering (its own edge's line may pass by it: that shows which line it belongs to).
+    edge's line, a cluster's frame or an earlier number where it is: the first spot of HEAD_LABEL_SPOTS that
+    is clear, else the least covering (its own edge's line may pass by it: it shows which line it belongs to).
     graphviz puts a head label's centre labeldistance * 10 points from the arrow's tip, labelangle degrees
     from the edge's last stretch; the label's width is estimated (label_width)."""
     taken = _Grid()
     for o in layout.get("objects", []):
-        if "nodes" not in o and "pos" in o:                                       # a node, not a cluster
+        if "nodes" not in o and "pos" in o:                                       # a node
             taken.add_box(_node_box(o))
+        elif "bb" in o:                                                           # a cluster: its frame
+            for x, y in _frame(o["bb"]):
+                taken.add_point(x, y, None)
     edges = [e for e in layout.get("edges", []) if "pos" in e and "invis" not in e.get("style", "")]
     for k, e in enumerate(edges):
         for x, y in _curve(e["pos"]):
@@ -188,6 +191,15 @@ class _Grid:
                     seen.add(id(item))
                     total += _area(box, item)
         return total
+
+
+def _frame(bb, every=8.0):
+    """Points every few points along the sides of a cluster's bounding box "x0,y0,x1,y1"."""
+    x0, y0, x1, y1 = (float(v) for v in bb.split(","))
+    nx, ny = max(1, int((x1 - x0) // every)), max(1, int((y1 - y0) // every))
+    across = [x0 + (x1 - x0) * i / nx for i in range(nx + 1)]
+    down = [y0 + (y1 - y0) * j / ny for j in range(ny + 1)]
+    return [(x, y) for x in across for y in (y0, y1)] + [(x, y) for y in down for x in (x0, x1)]
 
 
 def _curve(pos, per_piece=8):
