@@ -127,8 +127,10 @@ def clear_head_labels(layout):
         if "nodes" not in o and "pos" in o:                                       # a node
             taken.add_box(_node_box(o))
         elif "bb" in o:                                                           # a cluster: its frame
-            for x, y in _frame(o["bb"]):
+            for x, y in _frame(o["bb"]):                                          # and its title
                 taken.add_point(x, y, None)
+            if "lp" in o and "lwidth" in o:
+                taken.add_box(_node_box({"pos": o["lp"], "width": o["lwidth"], "height": o["lheight"]}))
     edges = [e for e in layout.get("edges", []) if "pos" in e and "invis" not in e.get("style", "")]
     for k, e in enumerate(edges):
         for x, y in _curve(e["pos"]):
