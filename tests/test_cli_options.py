@@ -1,6 +1,5 @@
 """Every command that builds an example network (step, player, draw, bptt) takes the same network options with
 the same defaults and builds the same network from them; bptt prints the formulas of what it built."""
-import numpy as np
 import pytest
 
 from viz.cli import build_parser, main

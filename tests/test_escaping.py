@@ -15,7 +15,7 @@ pytest.importorskip("graphviz")
 import tinygrad_rnn as tg
 import viz
 from viz.dot import MAX_TIP_LINE, escape, visible
-from viz.player import page_html, player, script_json
+from viz.player import player, script_json
 
 from payloads import EVIL_SCOPE, LOSS, PAYLOADS, TIME_SCOPE, payload_graph
 

@@ -24,7 +24,7 @@ import weakref
 
 import numpy as np
 
-from .core import mode, ops, rng
+from .core import mode, ops, rng, tape
 from .core.functional import concat, linear, stack
 from .nn import Module, as_tensor, check_size, uniform_parameter
 from .core.mode import gc_paused, scope
@@ -384,7 +384,7 @@ class _Layer(Module):
                     h, c = self._step(_named(gx, f"xW{n}"), h, c, w_hh, b_hh, n)
                 if sizes is None and h.node is not None:    # the states the graph saves live in one array,
                     rows = np.empty((T,) + h.shape, h.dtype) if rows is None else rows       # the output
-                    _move_into(h, rows[t - 1])
+                    tape.move_value(h, rows[t - 1])              # stacking the rows: no copy
                 hs[t - 1] = h
             if sizes is None:
                 if rows is not None:                    # values the graph saved: an edit of the output fails
@@ -405,15 +405,6 @@ class _Layer(Module):
 
 
 _SUFFIXES = ("", "_reverse")                         # torch's parameter names for the two directions
-
-
-def _move_into(t, row):
-    """t's value moved into `row`, a row of the layer's output array: t and the node that made it (if it saved
-    its output) hold the row, and t's own array is dropped. Stacking the rows then needs no copy (ops.Stack)."""
-    row[...] = t.data
-    if t._node is not None and t._node.saved is t.data:
-        t._node.saved = row
-    t.data = row
 
 
 def _cut(state, rows):

@@ -110,16 +110,17 @@ def fitted_font(layout, font, slide=SLIDE):
 
 # Where an edge's number may sit around its arrow, nearest first: (labelangle in degrees, labeldistance); the
 # first is dot.py's. A number is digits 0.9 em high (label_width: how wide) with a point of air around it; a
-# point of another edge's line inside it costs as much as a 10 x 10 corner of a box.
+# point of another edge's line inside it costs as much as a 10 x 10 corner of a box, a point of its own line a
+# tenth of that (a number beside its line shows which line it belongs to; across it, the line hides a digit).
 HEAD_LABEL_SPOTS = tuple((angle, distance) for distance in (1.6, 2.4, 3.4)
                          for angle in (-35, 35, -70, 70, -110, 110, -145, 145, 180))
-DIGIT_HEIGHT, LABEL_AIR, LINE_POINT_COST = 0.9, 1.0, 100.0
+DIGIT_HEIGHT, LABEL_AIR, LINE_POINT_COST, OWN_LINE_POINT_COST = 0.9, 1.0, 100.0, 10.0
 
 
 def clear_head_labels(layout):
     """{edge id: (labelangle, labeldistance)} for each edge number (head label) that covers a box, another
     edge's line, a cluster's frame or an earlier number where it is: the first spot of HEAD_LABEL_SPOTS that
-    is clear, else the least covering (its own edge's line may pass by it: it shows which line it belongs to).
+    is clear, else the least covering.
     graphviz puts a head label's centre labeldistance * 10 points from the arrow's tip, labelangle degrees
     from the edge's last stretch; the label's width is estimated (label_width)."""
     taken = _Grid()
@@ -130,7 +131,7 @@ def clear_head_labels(layout):
             for x, y in _frame(o["bb"]):                                          # and its title
                 taken.add_point(x, y, None)
             if "lp" in o and "lwidth" in o:
-                taken.add_box(_node_box({"pos": o["lp"], "width": o["lwidth"], "height": o["lheight"]}))
+                taken.add_box(_box(o["lp"], o["lwidth"], o["lheight"]))
     edges = [e for e in layout.get("edges", []) if "pos" in e and "invis" not in e.get("style", "")]
     for k, e in enumerate(edges):
         for x, y in _curve(e["pos"]):
@@ -151,8 +152,8 @@ def clear_head_labels(layout):
 
 
 def _clearest(tip, towards, spots, half, taken, own):
-    """(spot, label box): the first of `spots` whose box covers nothing in `taken` (the `own` edge's line
-    aside), else the one covering least."""
+    """(spot, label box): the first of `spots` whose box covers nothing in `taken`, else the one covering
+    least (the `own` edge's line counts less)."""
     tried = []
     for k, spot in enumerate(spots):
         box = _label_box(tip, towards, spot, half)
@@ -167,7 +168,7 @@ class _Grid:
     CELL = 20.0
 
     def __init__(self):
-        self.cells = {}
+        self.boxes, self.points = {}, {}             # cell -> the boxes reaching into it; the points in it
 
     def _cells(self, box):
         x0, y0, x1, y1 = (int(v // self.CELL) for v in box)
@@ -175,24 +176,20 @@ class _Grid:
 
     def add_box(self, box):
         for cell in self._cells(box):
-            self.cells.setdefault(cell, []).append(box)
+            self.boxes.setdefault(cell, []).append(box)
 
     def add_point(self, x, y, whose):
-        self.cells.setdefault((int(x // self.CELL), int(y // self.CELL)), []).append((x, y, whose))
+        self.points.setdefault((int(x // self.CELL), int(y // self.CELL)), []).append((x, y, whose))
 
     def covered(self, box, own):
-        """The area of the boxes `box` overlaps, plus LINE_POINT_COST per point inside it not of `own`."""
+        """The area of the boxes `box` overlaps, plus LINE_POINT_COST per point inside it (OWN_LINE_POINT_COST
+        for a point of `own`'s line)."""
         x0, y0, x1, y1 = box
-        seen, total = set(), 0.0
-        for cell in self._cells(box):
-            for item in self.cells.get(cell, ()):
-                if len(item) == 3:                                          # a point of a line
-                    x, y, whose = item
-                    total += LINE_POINT_COST * (x0 < x < x1 and y0 < y < y1 and whose != own)
-                elif id(item) not in seen:                                  # a box, met once per cell it spans
-                    seen.add(id(item))
-                    total += _area(box, item)
-        return total
+        cells = self._cells(box)
+        boxes = {id(b): b for cell in cells for b in self.boxes.get(cell, ())}    # a box spans several cells
+        lines = sum((OWN_LINE_POINT_COST if whose == own else LINE_POINT_COST)
+                    for cell in cells for x, y, whose in self.points.get(cell, ()) if x0 < x < x1 and y0 < y < y1)
+        return sum(_area(box, b) for b in boxes.values()) + lines
 
 
 def _frame(bb, every=8.0):
@@ -204,18 +201,31 @@ def _frame(bb, every=8.0):
     return [(x, y) for x in across for y in (y0, y1)] + [(x, y) for y in down for x in (x0, x1)]
 
 
-def _curve(pos, per_piece=8):
-    """Points along an edge's curve: each cubic piece of its `pos` (splines split by ';') sampled."""
-    out = []
+def _splines(pos):
+    """An edge's `pos` ("s,x,y e,x,y x1,y1 x2,y2 ...", splines split by ';'): ({"s"/"e": its start or end
+    point, where an arrowhead is drawn}, the control points of each spline)."""
+    ends, splines = {}, []
     for spline in pos.split(";"):
-        points = [tuple(map(float, t.split(","))) for t in spline.split() if not t.startswith(("s,", "e,"))]
-        for k in range(0, len(points) - 3, 3):
-            p0, p1, p2, p3 = points[k:k + 4]
-            for i in range(per_piece + 1):
-                t = i / per_piece
-                w = ((1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t ** 3)
-                out.append(tuple(w[0] * p0[c] + w[1] * p1[c] + w[2] * p2[c] + w[3] * p3[c] for c in (0, 1)))
-    return out
+        splines.append([])
+        for token in spline.split():
+            parts = token.split(",")
+            if parts[0] in ("s", "e"):
+                ends[parts[0]] = (float(parts[1]), float(parts[2]))
+            else:
+                splines[-1].append((float(parts[0]), float(parts[1])))
+    return ends, splines
+
+
+def _bezier(p0, p1, p2, p3, t):
+    """The point at t of the cubic Bezier piece p0..p3."""
+    w = ((1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t * t, t ** 3)
+    return tuple(w[0] * p0[c] + w[1] * p1[c] + w[2] * p2[c] + w[3] * p3[c] for c in (0, 1))
+
+
+def _curve(pos, per_piece=8):
+    """Points along an edge's curve: each cubic piece of each spline sampled `per_piece` times."""
+    return [_bezier(*points[k:k + 4], i / per_piece) for points in _splines(pos)[1]
+            for k in range(0, len(points) - 3, 3) for i in range(per_piece + 1)]
 
 
 def label_width(text, size):
@@ -224,21 +234,13 @@ def label_width(text, size):
 
 
 def _arrow(pos):
-    """(the arrow's tip, the last control point before it) of an edge's `pos` ("e,x,y x1,y1 ..."). Without an
-    arrowhead, the curve's end and the point at 0.9 of its last piece, as graphviz takes them."""
-    ends, points = {}, []
-    for token in pos.split(";")[-1].split():             # the last spline ends at the head
-        parts = token.split(",")
-        if parts[0] in ("s", "e"):
-            ends[parts[0]] = (float(parts[1]), float(parts[2]))
-        else:
-            points.append((float(parts[0]), float(parts[1])))
+    """(the arrow's tip, the point graphviz measures the label's angle from) of an edge's `pos`: the tip and
+    the last control point; without an arrowhead, the curve's end and the point at 0.9 of its last piece."""
+    ends, splines = _splines(pos)
+    points = splines[-1]                                   # the last spline ends at the head
     if "e" in ends:
         return ends["e"], points[-1]
-    c = points[-4:]
-    t, u = 0.9, 0.1
-    weights = (u ** 3, 3 * u * u * t, 3 * u * t * t, t ** 3)
-    return points[-1], tuple(sum(w * p[k] for w, p in zip(weights, c)) for k in (0, 1))
+    return points[-1], _bezier(*points[-4:], 0.9)
 
 
 def _label_box(tip, towards, spot, half):
@@ -247,10 +249,15 @@ def _label_box(tip, towards, spot, half):
     return (x - half[0], y - half[1], x + half[0], y + half[1])
 
 
-def _node_box(o):
-    x, y = (float(v) for v in o["pos"].split(","))
-    half_w, half_h = 36 * float(o["width"]), 36 * float(o["height"])          # inches, halved, in points
+def _box(pos, width, height):
+    """The box (x0, y0, x1, y1) in points of dot's centre "x,y" (points) and width and height (inches)."""
+    x, y = (float(v) for v in pos.split(","))
+    half_w, half_h = 36 * float(width), 36 * float(height)
     return (x - half_w, y - half_h, x + half_w, y + half_h)
+
+
+def _node_box(o):
+    return _box(o["pos"], o["width"], o["height"])
 
 
 def _area(a, b):

@@ -607,7 +607,7 @@ class Concat(Op):
 def _rows_of(xs):
     """The read-only array whose rows xs are, in order, else None: stacking them is that array, no copy.
     Each x must be the whole row k of one C-contiguous array (its start, shape and strides), two rows at
-    least. (A recurrent layer writes its steps into such an array, see rnn._move_into. Rows of a writable
+    least. (A recurrent layer writes its steps into such an array, see tape.move_value. Rows of a writable
     array are copied: the stack must not share memory with an array its owner may still edit.)"""
     base = xs[0].base
     if len(xs) < 2 or type(base) is not np.ndarray or base.flags.writeable or not base.flags.c_contiguous \

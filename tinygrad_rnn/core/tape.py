@@ -188,6 +188,15 @@ def _saved_values(order):
     return found
 
 
+def move_value(t, where):
+    """t's value moved into `where`, an array of its shape and dtype (a row of a recurrent layer's output): t,
+    and the node that made it if its vjp saved its output, hold `where` from now on; t's own array is dropped."""
+    where[...] = t.data
+    if t._node is not None and t._node.saved is t.data:
+        t._node.saved = where
+    t.data = where
+
+
 def changed(leaf):
     """Note that `leaf` got new values (an optimizer step, load_state_dict): graphs recorded before this
     cannot recompute their values from it, and say so instead of showing numbers the forward never had."""
