@@ -1,4 +1,6 @@
 """The hot paths made cheap for speed keep their meaning: scopes, op application, the recorded order."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -90,3 +92,29 @@ def test_a_layer_transposes_each_layers_recurrent_weight_for_its_own_steps(monke
     lstm(np.ones((5, 2, 3)))
     assert len(seen) == 2 and seen[0] is lstm.weight_hh_l0.data and seen[1] is lstm.weight_hh_l1.data
     assert tg.core.ops._transposed == (None, None)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_a_gated_layer_reports_no_sigmoid_overflow_and_restores_numpys_settings(kind):
+    """Gates far below -88 overflow e^-x inside the sigmoid: the gate is the exact 0, with no warning, and the
+    quiet setting the layer enters once for its unroll is gone afterwards."""
+    layer = getattr(tg.rnn, kind)(2, 3)
+    layer.bias_ih_l0.data[:] = -1000.0
+    before = np.geterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out, _ = layer(np.ones((4, 1, 2), dtype=np.float32))
+        outside = Tensor(np.array([-1000.0], dtype=np.float32)).sigmoid()     # an op outside a layer: quiet too
+    assert np.isfinite(out.data).all() and outside.data[0] == 0.0
+    assert np.geterr() == before and tg.core.ops._exp_overflow_quiet is False
+    gate = next(node for node in tape.graph(out) if node.op.name == "sigmoid")
+    assert (gate.output.data == 0.0).all()
+
+
+def test_an_exploding_relu_rnn_still_warns_of_its_overflow():
+    """The plain RNN does not enter the quiet setting: a relu-RNN blowing up float32 warns as numpy does."""
+    rnn = tg.rnn.RNN(1, 1, nonlinearity="relu")
+    for w in rnn.parameters():
+        w.data[:] = 3.0
+    with pytest.warns(RuntimeWarning, match="overflow"):
+        rnn(np.ones((100, 1, 1), dtype=np.float32))          # 3x per step: past float32 near t = 80

@@ -16,6 +16,7 @@ h^(l)_1, c^(l)_1, ... (the first layer stays h_1, as the seed's s_t and its seco
 A hand-written loop over a cell, `h = cell(x[t], h)`, is a time-step loop too, with no extra code: see
 `_Cell` for how a call knows its step.
 """
+import contextlib
 import functools
 import math
 import numbers
@@ -370,7 +371,8 @@ class _Layer(Module):
         h0, c0, done = h, c, []
         if sizes is not None and sfx:                   # the reverse direction starts each sequence at its end
             h = c = None
-        with scope(f"{self.name}/layer{k}{sfx}"), ops.transposed_once(w_hh.data):   # W_hh^T copied once, not T times
+        gated = ops.exp_overflow_quiet() if self.kind != "rnn" else contextlib.nullcontext()   # see ops
+        with scope(f"{self.name}/layer{k}{sfx}"), ops.transposed_once(w_hh.data), gated:
             gx_all = linear(x, w_ih, b_ih)              # input projection of all T steps: one op
             hs, rows = [None] * T, None
             for t in times:
