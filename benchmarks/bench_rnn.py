@@ -62,7 +62,11 @@ WORKLOADS = {
     "lstm-512": ("lstm", 1, 32, 512, 512, 50),
     "lstm-T200": ("lstm", 1, 8, 32, 32, 200),
     "gru": ("gru", 1, 32, 128, 128, 50),
+    "gru-512": ("gru", 1, 32, 512, 512, 50),
+    "gru-T200": ("gru", 1, 8, 32, 32, 200),
     "rnn": ("rnn", 1, 32, 128, 128, 50),
+    "rnn-512": ("rnn", 1, 32, 512, 512, 50),
+    "rnn-T200": ("rnn", 1, 8, 32, 32, 200),
     "lstm-2layer": ("lstm", 2, 32, 128, 128, 50),
 }
 CONTENDERS = ["numpy", "tinygrad_rnn", "tg+keep", "torch", "torch loop", "autograd"]
