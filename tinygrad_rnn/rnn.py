@@ -371,7 +371,8 @@ class _Layer(Module):
         h0, c0, done = h, c, []
         if sizes is not None and sfx:                   # the reverse direction starts each sequence at its end
             h = c = None
-        gated = ops.exp_overflow_quiet() if self.kind != "rnn" else contextlib.nullcontext()   # see ops
+        # sigmoid gates: numpy's overflow setting entered once for the unroll, not once per gate and step
+        gated = ops.exp_overflow_quiet() if self.kind != "rnn" else contextlib.nullcontext()
         with scope(f"{self.name}/layer{k}{sfx}"), ops.transposed_once(w_hh.data), gated:
             gx_all = linear(x, w_ih, b_ih)              # input projection of all T steps: one op
             hs, rows = [None] * T, None
