@@ -47,6 +47,18 @@ def test_inline_svg_scales_to_the_cell():
     assert "viewBox" in svg
 
 
+def test_sub_and_superscripts_are_drawn_smaller_in_every_svg(tmp_path):
+    """graphviz writes h<SUB>1</SUB> at the full font size; a browser would draw it over the line below."""
+    page = viz.player(build_loss("lstm", 2, backward=False)[0]).html
+    loss, _ = build_loss("lstm", 2)
+    viz.save(loss, tmp_path / "lstm.svg")
+    for svg in ((tmp_path / "lstm.svg").read_text(), viz.draw(loss)._repr_mimebundle_()["image/svg+xml"], page):
+        scripts = re.findall(r'<text[^>]*baseline-shift="(?:sub|super)"[^>]*font-size="([\d.]+)"', svg)
+        plain = re.findall(r'<text(?![^>]*baseline-shift)[^>]*font-size="([\d.]+)"', svg)
+        assert scripts and round(14 * measure.SCRIPT_SCALE, 2) in {float(f) for f in scripts}   # h_1 by 14 pt text
+        assert {round(float(f) / measure.SCRIPT_SCALE, 1) for f in scripts} <= {round(float(f), 1) for f in plain}
+
+
 def _role(vertex):
     """What a vertex is within its step, the same at every step: h_2 and h_3 are both 'h'."""
     base = re.sub(r"_?\d+$", "", vertex.name or vertex.label)

@@ -337,7 +337,8 @@ def fold_status(browser):
                 head: document.getElementById('fold-head').textContent,
                 pane: document.getElementById('folded-pane').getBoundingClientRect().height,
                 graph: document.getElementById('graph-pane').getBoundingClientRect().height,
-                text: Math.min(...Array.from(document.querySelectorAll('#folded g.node text')).map(
+                text: Math.min(...Array.from(document.querySelectorAll(
+                    '#folded g.node text:not([baseline-shift])')).map(                /* subscripts aside */
                     t => t.getBoundingClientRect().height).filter(h => h > 0))};""")
 
 

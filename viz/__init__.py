@@ -206,8 +206,15 @@ class DotFailed(RuntimeError):
 
 
 def pipe(graph, fmt):
-    """The picture as bytes in format `fmt`, from `dot`. A failure of dot is a DotFailed naming dot's own
-    message (graphviz.ExecutableNotFound, for a missing dot, passes through)."""
+    """The picture as bytes in format `fmt`, from `dot` (an SVG's subscripts drawn smaller: fit.small_scripts).
+    A failure of dot is a DotFailed naming dot's own message (graphviz.ExecutableNotFound, for a missing dot,
+    passes through)."""
+    from .fit import small_scripts
+    data = _dot(graph, fmt)
+    return small_scripts(data.decode("utf-8")).encode("utf-8") if fmt == "svg" else data
+
+
+def _dot(graph, fmt):
     import graphviz
     try:
         try:

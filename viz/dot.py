@@ -179,11 +179,12 @@ def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE, terms=Tr
 
 
 class Picture(graphviz.Digraph):
-    """A graphviz.Digraph whose inline SVG (Jupyter, nbconvert) scales down to the cell's width."""
+    """A graphviz.Digraph whose inline SVG (Jupyter, nbconvert) scales down to the cell's width, its
+    subscripts drawn smaller as in its PNG."""
 
     def _repr_image_svg_xml(self):
-        from .fit import fluid
-        return fluid(super()._repr_image_svg_xml())
+        from .fit import fluid, small_scripts
+        return fluid(small_scripts(super()._repr_image_svg_xml()))
 
 
 def _crosses(view, e):

@@ -2,7 +2,7 @@
 
 graphviz writes SVG sizes in points (`width="1450pt"`) and draws in points inside a `scale(s)` transform;
 a browser shows 1 pt as 4/3 px. `slide_fit(svg)` says how large the picture and its smallest name or number
-are once it is scaled, up or down, to fit a 1920x1080 slide; `boxes(svg)` where each node and cluster sits
+(its subscripts aside) are once it is scaled, up or down, to fit a 1920x1080 slide; `boxes(svg)` where each node and cluster sits
 (tests use it to check that every step is drawn the same way). `laid_out(graph)` is dot's layout without a
 drawing, which `fitted_font` measures and `clear_head_labels` reads to keep each edge's number off the boxes.
 """
@@ -49,7 +49,8 @@ def slide_fit(svg, slide=SLIDE):
     root = _root(svg)
     width, height = (float(root.get(k).removesuffix("pt")) * PX_PER_PT for k in ("width", "height"))
     scale = _transform(root)[0]
-    sizes = [float(t.get("font-size")) for t in root.iter(f"{NS}text") if (t.text or "").strip()]
+    sizes = [float(t.get("font-size")) for t in root.iter(f"{NS}text")      # a subscript is smaller on purpose
+             if (t.text or "").strip() and t.get("baseline-shift") is None]
     font = min(sizes) * scale * PX_PER_PT if sizes else float("inf")
     fit = min(slide[0] / width, slide[1] / height)
     return Fit(width, height, font, fit, font * fit)
@@ -263,6 +264,18 @@ def _node_box(o):
 def _area(a, b):
     """The area two boxes (x0, y0, x1, y1) share."""
     return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+
+SCRIPT_SCALE = 0.8
+_SCRIPT_TEXT = re.compile(r'(<text\b[^>]*\bbaseline-shift="(?:sub|super)"[^>]*\bfont-size=")([\d.]+)"')
+
+
+def small_scripts(svg):
+    """An SVG written by graphviz with its sub- and superscripts drawn smaller, as its PNG draws them.
+
+    graphviz writes h<SUB>1</SUB> as a text of the full font size with baseline-shift="sub"; a browser draws
+    that full size and a third of a line lower, over the line below (a weight's name over its terms)."""
+    return _SCRIPT_TEXT.sub(lambda m: f'{m[1]}{float(m[2]) * SCRIPT_SCALE:.2f}"', svg)
 
 
 def fluid(svg):
