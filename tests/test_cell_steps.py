@@ -171,7 +171,8 @@ def test_the_conventions_are_stated_where_the_gates_are_drawn(model, kind):
     E, names = build(model, 2)
     E.backward(keep_grads=True)
     source = viz.draw(E, detail="ops").source
-    assert ("1 − z_t" in source) == (kind == "gru") and ("C̃_t" in source) == (kind == "lstm")
+    assert ("1 − zₜ" in source) == (kind == "gru") and ("C̃ₜ" in source) == (kind == "lstm")
+    assert [typed for typed in ("z_t", "C̃_t", "c_t", "h_{") if typed in source] == []    # as math, not as typed
     E, names = build(model, 2)
     p = viz.player(E, names=names, check="none")
     assert p.data["conventions"] == {kind: CONVENTIONS[kind]}

@@ -221,6 +221,9 @@ def test_gated_cells_play_to_the_end(browser, tmp_path, shots, model):
     path = tmp_path / f"{model}.html"
     p = player(E, path, names=names)
     load(browser, path)
+    notes = browser.execute_script("return Array.from(document.querySelectorAll('.intro .convention')).map("
+                                   "e => e.textContent);")
+    assert len(notes) == 1 and ("1 − zₜ" in notes[0]) == (model == "gru") and ("C̃ₜ" in notes[0]) == (model == "lstm")
     press(browser, Keys.ARROW_RIGHT, 12)
     check_step(browser, p, 11)
     import time
@@ -399,3 +402,4 @@ def test_a_graph_without_time_steps_has_no_folded_pane(browser, tmp_path):
     assert browser.execute_script("return document.getElementById('folded-pane').hidden && "
                                   "document.getElementById('folded-toggle').hidden")
     assert errors(browser) == []
+

@@ -115,13 +115,14 @@ class View:
 
 
 # Where tg.LSTM / tg.GRU (PyTorch's convention, which we keep) differ from the seed's figures (colah's), said
-# beside every picture and page that shows those gates.
+# beside every picture and page that shows those gates. Unicode subscripts (gₜ, hₜ₋₁): one run of text, which
+# dot's SVG places right in a browser (a <SUB> is a text of its own, placed by dot's guess of the font's widths).
 CONVENTIONS = {
-    "lstm": ("LSTM as in PyTorch: gates i, f, g, o. The candidate g_t (box “cell”) is the seed's and colah's "
-             "C̃_t; the cell state c_t is their C_t."),
-    "gru": ("GRU as in PyTorch: h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t−1}, with the reset gate applied after the "
-            "matrix, r_t ⊙ (h_{t−1} W_hnᵀ + b_hn). The seed's (colah's) figure writes h_t = (1 − z_t) ⊙ h_{t−1} + "
-            "z_t ⊙ h̃_t with r_t ⊙ h_{t−1} before the matrix: its z_t is our 1 − z_t, its h̃_t our n_t."),
+    "lstm": ("LSTM as in PyTorch: gates i, f, g, o. The candidate gₜ (box “cell”) is the seed's and colah's C̃ₜ; "
+             "the cell state cₜ is their Cₜ."),
+    "gru": ("GRU as in PyTorch: hₜ = (1 − zₜ) ⊙ nₜ + zₜ ⊙ hₜ₋₁, with the reset gate applied after the matrix, "
+            "rₜ ⊙ (hₜ₋₁ Wₕₙᵀ + bₕₙ). The seed's (colah's) figure writes hₜ = (1 − zₜ) ⊙ hₜ₋₁ + zₜ ⊙ h̃ₜ with "
+            "rₜ ⊙ hₜ₋₁ before the matrix: its zₜ is our 1 − zₜ, its h̃ₜ our nₜ."),
 }
 
 
