@@ -402,4 +402,3 @@ def test_a_graph_without_time_steps_has_no_folded_pane(browser, tmp_path):
     assert browser.execute_script("return document.getElementById('folded-pane').hidden && "
                                   "document.getElementById('folded-toggle').hidden")
     assert errors(browser) == []
-
