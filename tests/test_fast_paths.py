@@ -76,12 +76,12 @@ def test_a_weight_transposed_once_gives_the_same_linear(shape):
     want = tg.linear(x, W).data
     other = Tensor(w.copy())                             # equal values, another array: not the transposed one
     with pytest.raises(KeyError), tg.core.ops.transposed_once(w):
-        assert tg.core.ops._transposed[0] is w and tg.core.ops._transposed[1].flags.c_contiguous
-        np.testing.assert_array_equal(tg.core.ops._transposed[1], w.T)
+        assert tg.core.mode.state.transposed[0] is w and tg.core.mode.state.transposed[1].flags.c_contiguous
+        np.testing.assert_array_equal(tg.core.mode.state.transposed[1], w.T)
         np.testing.assert_allclose(tg.linear(x, W).data, want, rtol=1e-13)
         np.testing.assert_allclose(tg.linear(x, other).data, want, rtol=1e-13)
         raise KeyError                                   # leaving on an error restores the plain product
-    assert tg.core.ops._transposed == (None, None)
+    assert tg.core.mode.state.transposed == (None, None)
 
 
 def test_a_layer_transposes_each_layers_recurrent_weight_for_its_own_steps(monkeypatch):
@@ -91,13 +91,22 @@ def test_a_layer_transposes_each_layers_recurrent_weight_for_its_own_steps(monke
     lstm = tg.rnn.LSTM(3, 4, num_layers=2)
     lstm(np.ones((5, 2, 3)))
     assert len(seen) == 2 and seen[0] is lstm.weight_hh_l0.data and seen[1] is lstm.weight_hh_l1.data
-    assert tg.core.ops._transposed == (None, None)
+    assert tg.core.mode.state.transposed == (None, None)
+
+
+def _sigmoids_seen(monkeypatch):
+    """Whether numpy's overflow setting was quiet (this thread's switch) at each sigmoid a layer computes."""
+    seen, forward = [], tg.core.ops.Sigmoid.forward
+    monkeypatch.setattr(tg.core.ops.Sigmoid, "forward",
+                        staticmethod(lambda x: seen.append(tg.core.mode.state.quiet_overflow) or forward(x)))
+    return seen
 
 
 @pytest.mark.parametrize("kind", ["LSTM", "GRU"])
-def test_a_gated_layer_reports_no_sigmoid_overflow_and_restores_numpys_settings(kind):
-    """Gates far below -88 overflow e^-x inside the sigmoid: the gate is the exact 0, with no warning, and the
-    quiet setting the layer enters once for its unroll is gone afterwards."""
+def test_a_gated_layer_quiets_numpys_overflow_once_for_its_steps(kind, monkeypatch):
+    """Gates far below -88 overflow e^-x inside the sigmoid: the gate is the exact 0, with no warning. The
+    layer's steps run with numpy's overflow setting entered once (float32 and wider), then it is restored."""
+    seen = _sigmoids_seen(monkeypatch)
     layer = getattr(tg.rnn, kind)(2, 3)
     layer.bias_ih_l0.data[:] = -1000.0
     before = np.geterr()
@@ -105,10 +114,44 @@ def test_a_gated_layer_reports_no_sigmoid_overflow_and_restores_numpys_settings(
         warnings.simplefilter("error")
         out, _ = layer(np.ones((4, 1, 2), dtype=np.float32))
         outside = Tensor(np.array([-1000.0], dtype=np.float32)).sigmoid()     # an op outside a layer: quiet too
+    assert seen[:-1] and all(seen[:-1]) and seen[-1] is False      # the layer's sigmoids, then the one outside
     assert np.isfinite(out.data).all() and outside.data[0] == 0.0
-    assert np.geterr() == before and tg.core.ops._exp_overflow_quiet is False
+    assert np.geterr() == before and tg.core.mode.state.quiet_overflow is False
     gate = next(node for node in tape.graph(out) if node.op.name == "sigmoid")
     assert (gate.output.data == 0.0).all()
+    seen.clear()
+    getattr(tg.rnn, kind)(2, 3, dtype=np.float16)(np.ones((4, 1, 2), dtype=np.float16))
+    assert seen and not any(seen)                                   # float16: each sigmoid its own setting
+
+    def stop(*args):
+        raise KeyError("stopped in the middle of the unroll")
+    monkeypatch.setattr(tape, "move_value", stop)
+    with pytest.raises(KeyError, match="stopped"):
+        layer(np.ones((4, 1, 2), dtype=np.float32))
+    assert tg.core.mode.state.quiet_overflow is False and np.geterr() == before
+
+
+def test_the_quiet_setting_is_the_threads_own(monkeypatch):
+    """A layer unrolling in one thread does not quiet a sigmoid computed in another."""
+    import threading
+    seen = _sigmoids_seen(monkeypatch)
+    inside, leave = threading.Event(), threading.Event()
+    real = tg.core.ops.exp_overflow_quiet
+
+    def held():                                      # the layer's unroll, held open until the main thread is done
+        with real():
+            inside.set()
+            leave.wait(10)
+
+    worker = threading.Thread(target=held)
+    worker.start()
+    try:
+        assert inside.wait(10)
+        Tensor(np.array([1.0], dtype=np.float32)).sigmoid()
+    finally:
+        leave.set()
+        worker.join(10)
+    assert seen == [False]
 
 
 def test_an_exploding_relu_rnn_still_warns_of_its_overflow():

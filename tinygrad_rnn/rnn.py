@@ -371,10 +371,10 @@ class _Layer(Module):
         h0, c0, done = h, c, []
         if sizes is not None and sfx:                   # the reverse direction starts each sequence at its end
             h = c = None
-        # sigmoid gates: numpy's overflow setting entered once for the unroll, not once per gate and step
-        gated = ops.exp_overflow_quiet() if self.kind != "rnn" else contextlib.nullcontext()
-        with scope(f"{self.name}/layer{k}{sfx}"), ops.transposed_once(w_hh.data), gated:
+        layer = scope(f"{self.name}/layer{k}{sfx}")
+        with layer:
             gx_all = linear(x, w_ih, b_ih)              # input projection of all T steps: one op
+        with layer, ops.transposed_once(w_hh.data), _quiet_sigmoids(self.kind, w_hh.dtype):
             hs, rows = [None] * T, None
             for t in times:
                 with scope(f"t={t}"):
@@ -408,6 +408,12 @@ class _Layer(Module):
 
 
 _SUFFIXES = ("", "_reverse")                         # torch's parameter names for the two directions
+
+
+def _quiet_sigmoids(kind, dtype):
+    """numpy's overflow setting entered once for an LSTM's or GRU's time steps, not once per sigmoid (see
+    ops.exp_overflow_quiet); a plain RNN has no sigmoid, and float16 states overflow too easily to silence."""
+    return ops.exp_overflow_quiet() if kind != "rnn" and dtype.itemsize >= 4 else contextlib.nullcontext()
 
 
 def _cut(state, rows):

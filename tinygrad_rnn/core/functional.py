@@ -2,6 +2,7 @@
 import numpy as np
 
 from . import ops
+from .mode import state
 from .tensor import Tensor, _op_error, apply
 
 
@@ -32,7 +33,7 @@ def linear(x, weight, bias=None, add=None):
     The weight is an input of the op itself, not of a transpose made once: a weight applied at every time
     step has one edge per step, each carrying that step's contribution to weight.grad."""
     args = [_operand(x, "x"), _operand(weight, "weight")] + ([] if bias is None else [_operand(bias, "bias")])
-    how = _CONTIGUOUS if ops._transposed[0] is args[1].data else {}   # inside ops.transposed_once(weight)
+    how = _CONTIGUOUS if state.transposed[0] is args[1].data else {}   # inside ops.transposed_once(weight)
     if add is None:
         return apply(ops.Linear, *args, **how)
     add = _operand(add, "add")

@@ -14,6 +14,8 @@ class _State(threading.local):
     grad_enabled = True
     scope = ()          # the current scope as a tuple of names, e.g. ("lstm", "layer0", "t=3")
     anomaly = False     # detect_anomaly() is on
+    transposed = (None, None)   # (W, a C-contiguous copy of W^T) inside ops.transposed_once(W)
+    quiet_overflow = False      # inside ops.exp_overflow_quiet(): numpy reports no overflow
 
 
 state = _State()

@@ -22,6 +22,7 @@ except ImportError:                                      # numpy < 2.0 (pyprojec
     from numpy.core.numeric import normalize_axis_tuple
 
 from .lazy import Lazy, Outer, Scatter, as_array
+from .mode import state
 
 OPS = {}  # name -> op class, filled in as the classes below are defined (custom ops too)
 
@@ -292,7 +293,8 @@ class Linear(Op):
         if not contiguous_wt:
             wt = w.T
         else:                                            # as recorded inside transposed_once: the same bits again
-            wt = _transposed[1] if _transposed[0] is w else _contiguous_t(w)
+            w_t = state.transposed
+            wt = w_t[1] if w_t[0] is w else _contiguous_t(w)
         if x.ndim > 2:                                   # (..., in): one product over all rows
             y = (_rows(x) @ wt).reshape(x.shape[:-1] + (w.shape[0],))
         else:
@@ -323,9 +325,6 @@ class Linear(Op):
         return (gx, gw, gb) if len(needs) == 3 else (gx, gw, gb, g if needs[3] else None)
 
 
-_transposed = (None, None)   # (W, a C-contiguous copy of W^T) while a recurrent layer applies W at every step
-
-
 @contextlib.contextmanager
 def transposed_once(w):
     """Inside, linear(x, w, ...) multiplies by one contiguous copy of w^T, made here.
@@ -333,32 +332,28 @@ def transposed_once(w):
     BLAS computes x @ w^T with w as stored, (out, in), up to 2x slower than with a contiguous w^T when x has
     few rows, as one time step's batch does; a layer applies its W_hh T times. The product's last bits
     depend on the layout, so each such node records `contiguous_wt=True`: recomputed, it gives the same bits."""
-    global _transposed
-    before, _transposed = _transposed, (w, _contiguous_t(w))
+    before, state.transposed = state.transposed, (w, _contiguous_t(w))
     try:
         yield
     finally:
-        _transposed = before
-
-
-_exp_overflow_quiet = False   # True inside exp_overflow_quiet(): sigmoid's exp then needs no np.errstate per call
+        state.transposed = before
 
 
 @contextlib.contextmanager
 def exp_overflow_quiet():
     """Inside, numpy does not report overflow, and Sigmoid.forward enters no np.errstate of its own.
 
-    An LSTM or GRU layer unrolls inside this: entering np.errstate costs more than the four ufuncs of one small
-    gate's sigmoid, and an LSTM step has three. The overflow a sigmoid expects (e^-x is inf below x = -88 in
-    float32, and 1 / inf is the exact 0) is the only one their gated, bounded states meet unless the inputs or
-    weights are near the float type's largest value. (A plain RNN's states can explode: it does not use this.)"""
-    global _exp_overflow_quiet
-    before, _exp_overflow_quiet = _exp_overflow_quiet, True
+    An LSTM's or GRU's time steps run inside this (float32 and wider): entering np.errstate costs more than the
+    four ufuncs of one small gate's sigmoid, and an LSTM step has three. The overflow a sigmoid expects (e^-x is
+    inf below x = -88 in float32, and 1 / inf is the exact 0) is the only one their bounded states meet unless
+    W_hh is near the float type's largest value. The input projection stays outside, and a plain RNN, whose
+    states can explode, and float16 do not use this."""
+    before, state.quiet_overflow = state.quiet_overflow, True      # this thread's, as np.errstate is
     try:
         with np.errstate(over="ignore"):
             yield
     finally:
-        _exp_overflow_quiet = before
+        state.quiet_overflow = before
 
 
 def _contiguous_t(w):
@@ -438,7 +433,7 @@ class Sigmoid(Op):
         if x.dtype != dtype or dtype.itemsize < 4:       # float16's e^-x overflows from x = -11: compute in
             x = x.astype(dtype if dtype.itemsize >= 4 else np.float32)   # float32, round once, as torch does
         out = as_array(np.negative(x))                     # also a contiguous copy of a gate sliced from (B, 4H)
-        if _exp_overflow_quiet:
+        if state.quiet_overflow:
             np.exp(out, out=out)
         else:
             with np.errstate(over="ignore"):

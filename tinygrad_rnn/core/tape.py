@@ -220,7 +220,7 @@ def _forward_again(node, transposed):
                 f"cannot recompute the value of {which(node)}: its input {t.name or 'a leaf'} {t.shape} was "
                 f"changed (by an optimizer step or load_state_dict) after this graph was recorded. {_REDO}")
     data = [t.data for t in node._inputs]
-    if node.params.get("contiguous_wt") and ops._transposed[0] is not data[1]:
+    if node.params.get("contiguous_wt") and state.transposed[0] is not data[1]:
         transposed.close()                               # one copy at a time, as in the forward
         transposed.enter_context(ops.transposed_once(data[1]))
     return np.asarray(node.op.forward(*data, **node.params)[0]).astype(node.dtype, copy=False)
