@@ -183,8 +183,9 @@ class Picture(graphviz.Digraph):
     subscripts drawn smaller as in its PNG."""
 
     def _repr_image_svg_xml(self):
-        from .fit import fluid, small_scripts
-        return fluid(small_scripts(super()._repr_image_svg_xml()))
+        from . import pipe
+        from .fit import fluid
+        return fluid(pipe(self, "svg").decode("utf-8"))
 
 
 def _crosses(view, e):

@@ -268,7 +268,7 @@ def _area(a, b):
 
 
 SCRIPT_SCALE = 0.8
-_SCRIPT_TEXT = re.compile(r'(<text\b[^>]*\bbaseline-shift="(?:sub|super)"[^>]*\bfont-size=")([\d.]+)"')
+_SCRIPT_TEXT = re.compile(r'(<text\b(?=[^>]*\bbaseline-shift="(?:sub|super)")[^>]*\bfont-size=")([\d.]+)"')
 
 
 def small_scripts(svg):

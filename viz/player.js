@@ -57,7 +57,7 @@
       if (!part[0]) return;
       var span = document.createElementNS(SVGNS, "tspan");
       span.setAttribute("baseline-shift", part[1]);
-      span.setAttribute("font-size", "75%");
+      span.setAttribute("font-size", "80%");          // as dot's subscripts (viz/fit.py SCRIPT_SCALE)
       span.textContent = part[0];
       t.appendChild(span);
     });
