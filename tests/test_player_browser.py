@@ -145,6 +145,9 @@ def test_panel_shows_the_shared_weight_and_the_two_uses_of_a_state(browser, seed
                 s.getAttribute('baseline-shift')])];""")
     assert title[0].startswith("‖∂E3/∂st‖ (seed) per time step")        # E_3 and s_t with their subscripts
     assert title[1] == [["3", "sub"], ["t", "sub"]]
+    names = browser.execute_script("""return Array.from(document.querySelectorAll('#strip .strip-name')).map(
+        t => [t.textContent, Array.from(t.querySelectorAll('tspan')).map(s => s.getAttribute('baseline-shift'))]);""")
+    assert names == [["s1", ["sub"]], ["s2", ["sub"]], ["s3", ["sub"]]]   # under each bar: s_t as math
     browser.save_screenshot(os.path.join(shots, "player_seed_shared_weight.png"))
     k2 = next(s.index for s in steps if s.label == "s_1 @ W_s") - 1     # just before: nothing has reached s_1
     browser.execute_script("const s = document.getElementById('slider'); s.value = arguments[0];"

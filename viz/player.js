@@ -306,7 +306,8 @@
         var val = text(strip, cx, y + 28, "strip-num", "");
         var slot = rect(strip, cx - w / 2, y + 31, w, 28, "strip-slot");
         var bar = rect(strip, cx - w / 2, y + 59, w, 0, "strip-bar");
-        var name = text(strip, cx, y + 73, "strip-name", narrow ? (c.t % 5 ? "" : String(c.t)) : shown(c.label));
+        var name = text(strip, cx, y + 73, "strip-name", narrow ? (c.t % 5 ? "" : String(c.t)) : "");
+        if (!narrow) svgName(name, c.label);                     // s_2 as s with a subscript 2
         slot.appendChild(document.createElementNS(SVGNS, "title")).textContent = shown(c.label);
         val.setAttribute("text-anchor", "middle");
         name.setAttribute("text-anchor", "middle");
