@@ -101,7 +101,7 @@ def nodes_newest_first(last, walkable=False):
     while stack:
         node = stack.pop()
         if walkable and node.saved is FREED:
-            raise _freed(node)
+            raise _freed(node, continued=node is not last)
         found.append(node)
         for a in node.args:
             if type(a) is Node and a not in seen:
@@ -119,9 +119,16 @@ def which(node):
     return f"{node.op.name} (node #{node.index}{' in ' + node.scope_name if node.scope else ''})"
 
 
-def _freed(node):
-    return GraphError(f"backward through {which(node)} a second time: its saved values were freed by the first "
-                      "backward. Use backward(retain_graph=True) the first time.")
+def _freed(node, continued):
+    """The error for a walk that meets a node an earlier backward freed; `continued`: this graph only reaches
+    back into that one (a recurrent state carried on from a chunk already walked back)."""
+    if not continued:
+        return GraphError(f"backward through {which(node)} a second time: its saved values were freed by the "
+                          "first backward. Use backward(retain_graph=True) the first time.")
+    return GraphError(
+        "this graph reaches back into one an earlier backward() freed: a state carried on from the previous chunk? "
+        "Cut it with tg.detach_state(state) before the next forward (truncated BPTT), or call "
+        f"backward(retain_graph=True) on the first chunk to walk back through both. (Freed: {which(node)}.)")
 
 
 _REDO = "Draw or step through a graph before changing its weights, or run the forward again."
