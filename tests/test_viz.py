@@ -188,6 +188,20 @@ def test_long_sequence_elides_the_middle():
     assert len(clusters(fitted)) == viz.FEW_STEPS and "t=3 … t=998" in fitted
 
 
+@pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz's dot is not installed")
+def test_the_hidden_steps_hand_their_outputs_on_without_a_port_dot_does_not_know():
+    """A loss that reads every output: the elided block's states go to the output stack as plain edges."""
+    import subprocess
+    lstm = tg.LSTM(2, 3)
+    out, _ = lstm(np.random.default_rng(0).standard_normal((8, 1, 2)))
+    loss = (out ** 2).sum()
+    loss.backward(keep_grads=True)
+    source = viz.draw(loss, detail="ops", layout="lr").source
+    assert re.search(r"\belided(:\w+:\w)? -> \w+", source)           # the block's edges are drawn
+    said = subprocess.run(["dot", "-Tsvg"], input=source.encode(), capture_output=True, check=True).stderr
+    assert b"unrecognized" not in said, said.decode()
+
+
 def test_cells_detail_one_box_per_layer_and_step():
     loss = layer_loss("gru", 4, 2)
     nodes, edges = parse(viz.draw(loss, detail="cells").source)

@@ -155,10 +155,11 @@ def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE, terms=Tr
     fan_out, fan_in = Counter(e.src for e in edges), Counter(e.dst for e in edges)
     pairs, twins = Counter((e.src, e.dst) for e in edges), Counter()
     for e in edges:
-        tail = e.src + (f":{e.src_port}:{out_side}" if e.src_port else "")
+        src, dst = view.vertices.get(e.src), view.vertices.get(e.dst)
+        drawn_port = e.src_port and src and src.kind == "cell"     # the elided block's ports have no table cell
+        tail = e.src + (f":{e.src_port}:{out_side}" if drawn_port else "")
         head = e.dst + (f":{e.dst_port}:{in_side}" if e.dst_port else "")
         a = _edge_attrs(e, lo, hi)
-        src, dst = view.vertices.get(e.src), view.vertices.get(e.dst)
         if "headlabel" in a and fan_in[e.dst] == 1 and dst and dst.grad is not None and fmt(dst.grad) == a["headlabel"]:
             del a["headlabel"]              # the only input of a vertex that shows the same number (a gate's slice)
         twins[e.src, e.dst] += 1
