@@ -206,6 +206,45 @@ def test_gradcheck_small_cells(cls):
                                     *[tg.Tensor(p.data, requires_grad=True) for p in cell.parameters()]])
 
 
+def _steps(t):
+    return sorted({int(p[2:]) for n in tg.graph(t) for p in n.scope if p.startswith("t=")})
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU", "RNN"])
+def test_a_second_call_given_the_first_ones_state_goes_on_at_t_plus_one(kind):
+    """Two chunks with the state carried on (not detached) are one sequence on the tape: steps t=1..6, the
+    second chunk starting from h_3, the same numbers and gradients as one call over all six steps."""
+    layer = getattr(rnn, kind)(2, 3, dtype=np.float64)
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((6, 1, 2)), requires_grad=True)
+    first, state = layer(x[:3])
+    second, _ = layer(x[3:], state)
+    assert _steps(second) == [1, 2, 3, 4, 5, 6]
+    names = {n.name for n in tg.graph(second) if "t=4" in n.scope}
+    assert {"h_4", "xW_4"} <= names and ("c_4" in names) == (kind == "LSTM")
+    start = {n.name for n in tg.graph(second) if n.scope == ("lstm" if kind == "LSTM" else kind.lower(),)}
+    assert "h_3" in start and ("c_3" in start) == (kind == "LSTM")       # the carried state, named as step 3's
+    (second ** 2).sum().backward()
+    carried, x_grad = second.data.copy(), x.grad.copy()
+    x.grad = None
+    whole, _ = layer(x)
+    np.testing.assert_array_equal(whole.data[3:], carried)
+    (whole[3:] ** 2).sum().backward()
+    np.testing.assert_allclose(x.grad, x_grad, rtol=1e-12, atol=1e-15)
+
+
+def test_a_detached_state_another_layers_state_or_a_reverse_direction_start_at_t_1():
+    lstm, other = rnn.LSTM(2, 3), rnn.LSTM(2, 3)
+    x = np.random.default_rng(0).standard_normal((4, 1, 2))
+    _, state = lstm(x[:2])
+    assert _steps(lstm(x[2:], rnn.detach_state(state))[0]) == [1, 2]
+    assert _steps(other(x[2:], state)[0]) == [1, 2]                   # another layer's state: a new sequence
+    both = rnn.GRU(2, 3, bidirectional=True)
+    _, h = both(x[:2])
+    out, _ = both(x[2:], h)
+    assert _steps(out) == [1, 2, 3, 4]                                 # both directions of the second chunk: 3, 4
+    assert {p for n in tg.graph(out) for p in n.scope} >= {"layer0_reverse", "t=3", "t=4"}
+
+
 def test_truncated_bptt_detach_cuts_the_graph():
     gru = rnn.GRU(2, 3, dtype=np.float64)
     x = np.random.default_rng(0).standard_normal((4, 1, 2))

@@ -120,6 +120,7 @@ def _state(value, shape, owner, what, like, name, form=None):
 # ---- cells ---------------------------------------------------------------------------------------
 
 _made_by_cell = weakref.WeakKeyDictionary()     # state tensor -> (the cell that made it, its step, its layer)
+_made_by_layer = weakref.WeakKeyDictionary()    # h_n -> (the layer that returned it, its last step)
 
 
 def _step_in_scope():
@@ -291,8 +292,9 @@ class _Layer(Module):
     def _weights(self, k, sfx=""):
         return tuple(getattr(self, f"{n}_l{k}{sfx}", None) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
-    def _initial(self, value, lead, what):
-        """Per-(layer, direction) initial states from a (num_layers * directions, B, H) tensor, or zeros."""
+    def _initial(self, value, lead, what, last=0):
+        """Per-(layer, direction) initial states from a (num_layers * directions, B, H) tensor, or zeros; named
+        as the states of step `last` (h_0, or h_3 when this call continues a call that ended at t=3)."""
         count = self.num_layers * self.directions
         shape = (count, *lead, self.hidden_size)
         if value is None:
@@ -301,7 +303,7 @@ class _Layer(Module):
         form = f"({layers}, B, H)" if lead else f"({layers}, H) for an unbatched input"
         value = _state(value, shape, type(self).__name__, f"{what}_0", self.weight_hh_l0, f"{what}_0", form)
         with scope(self.name):
-            return [_named(value[j], f"{what}{tag(0, j // self.directions)}") for j in range(count)]
+            return [_named(value[j], f"{what}{tag(last, j // self.directions)}") for j in range(count)]
 
     def forward(self, input, hx=None):
         with gc_paused():                               # a long unroll records many nodes and makes no cycles
@@ -314,10 +316,12 @@ class _Layer(Module):
         if self.kind == "lstm":
             if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
                 raise TypeError(f"LSTM: the initial state must be a pair (h_0, c_0), got {type(hx).__name__}")
-            h0s = self._initial(None if hx is None else hx[0], lead, "h")
-            c0s = self._initial(None if hx is None else hx[1], lead, "c")
+            last = self._continues(None if hx is None else hx[0])
+            h0s = self._initial(None if hx is None else hx[0], lead, "h", last)
+            c0s = self._initial(None if hx is None else hx[1], lead, "c", last)
         else:
-            h0s, c0s = self._initial(hx, lead, "h"), [None] * (self.num_layers * self.directions)
+            last = self._continues(hx)
+            h0s, c0s = self._initial(hx, lead, "h", last), [None] * (self.num_layers * self.directions)
         if packed and packed.sorted_indices is not None and hx is not None:   # a given state is in batch order
             h0s, c0s = ([_cut(s, packed.sorted_indices) for s in states] for states in (h0s, c0s))
         sizes = None if packed is None else np.asarray(packed.batch_sizes)
@@ -326,7 +330,7 @@ class _Layer(Module):
             outputs = []
             for d, sfx in enumerate(_SUFFIXES[:self.directions]):
                 j = k * self.directions + d             # torch's order in h_n: layer 0 forward, layer 0 reverse, ...
-                hs, h, c = self._direction(x, k, sfx, h0s[j], c0s[j], sizes)
+                hs, h, c = self._direction(x, k, sfx, h0s[j], c0s[j], sizes, last)
                 outputs.append(hs)
                 h_n.append(h)
                 c_n.append(c)
@@ -338,9 +342,16 @@ class _Layer(Module):
             finals = [_named(_in_batch_order(stack(s, axis=0), packed), n) for s, n in ((h_n, "h_n"), (c_n, "c_n"))
                       if s[0] is not None]
             output = _named(x.transpose(1, 0, 2) if batched_first else x, "output")
+        _made_by_layer[finals[0]] = (weakref.ref(self), last + (x.shape[0] if sizes is None else len(sizes)))
         if packed:
             output = packed._replace(data=output)
         return (output, tuple(finals)) if self.kind == "lstm" else (output, finals[0])
+
+    def _continues(self, h):
+        """The last step of the call of this layer that returned `h` (its h_n, still on the tape), else 0: a
+        second call given the first one's state, not detached, goes on at t = T+1, as one longer sequence."""
+        made = _made_by_layer.get(h) if isinstance(h, Tensor) and h.node is not None else None
+        return made[1] if made is not None and made[0]() is self else 0
 
     def _padded(self, input):
         """The input as a (T, B, I) or (T, I) tensor, and whether it came batch first."""
@@ -360,13 +371,14 @@ class _Layer(Module):
                              f"input_size={self.input_size}), got {getattr(x, 'shape', type(x).__name__)}")
         return x
 
-    def _direction(self, x, k, sfx, h, c, sizes=None):
+    def _direction(self, x, k, sfx, h, c, sizes=None, last=0):
         """One direction of layer k over x (T, B, I): (its outputs stacked in time order (T, B, H), h_T, c_T).
-        The reverse direction (sfx '_reverse') runs from t = T down to 1. With `sizes` (a PackedSequence's
-        batch_sizes), x is packed data and step t computes the first sizes[t-1] sequences only."""
+        Its steps are t = last+1 .. last+T (a call that continues another, see _continues); the reverse
+        direction (sfx '_reverse') runs them from the last down. With `sizes` (a PackedSequence's batch_sizes),
+        x is packed data and the i-th step computes the first sizes[i] sequences only."""
         w_ih, w_hh, b_ih, b_hh = self._weights(k, sfx)
         T = x.shape[0] if sizes is None else len(sizes)
-        times = range(T, 0, -1) if sfx else range(1, T + 1)
+        times = range(last + T, last, -1) if sfx else range(last + 1, last + T + 1)
         starts = None if sizes is None else np.concatenate([[0], np.cumsum(sizes)])
         h0, c0, done = h, c, []
         if sizes is not None and sfx:                   # the reverse direction starts each sequence at its end
@@ -377,18 +389,19 @@ class _Layer(Module):
         with layer, ops.transposed_once(w_hh.data), _quiet_sigmoids(self.kind, w_hh.dtype):
             hs, rows = [None] * T, None
             for t in times:
+                i = t - last - 1                        # the step's row of x
                 with scope(f"t={t}"):
                     n = tag(t, k)
                     if sizes is None:
-                        gx = gx_all[t - 1]
-                    else:                               # only the sequences at least t long
-                        gx = gx_all[int(starts[t - 1]):int(starts[t])]
-                        h, c = _resized(h, c, int(sizes[t - 1]), h0, c0, done)
+                        gx = gx_all[i]
+                    else:                               # only the sequences at least i + 1 long
+                        gx = gx_all[int(starts[i]):int(starts[i + 1])]
+                        h, c = _resized(h, c, int(sizes[i]), h0, c0, done)
                     h, c = self._step(_named(gx, f"xW{n}"), h, c, w_hh, b_hh, n)
                 if sizes is None and h.node is not None:    # the states the graph saves live in one array,
                     rows = np.empty((T,) + h.shape, h.dtype) if rows is None else rows       # the output
-                    tape.move_value(h, rows[t - 1])              # stacking the rows: no copy
-                hs[t - 1] = h
+                    tape.move_value(h, rows[i])                  # stacking the rows: no copy
+                hs[i] = h
             if sizes is None:
                 if rows is not None:                    # values the graph saved: an edit of the output fails
                     rows.flags.writeable = False
