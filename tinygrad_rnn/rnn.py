@@ -14,7 +14,8 @@ Tensors are named h_1, c_1, f_1, ... so diagrams can label them; layer l >= 1 of
 h^(l)_1, c^(l)_1, ... (the first layer stays h_1, as the seed's s_t and its second layer's s'_t).
 
 A hand-written loop over a cell, `h = cell(x[t], h)`, is a time-step loop too, with no extra code: see
-`_Cell` for how a call knows its step.
+`_Cell` for how a call knows its step. A layer given the state its own last call returned goes on at t = T+1
+(`_Layer._continues`): chunks of a sequence carried on without a detach are one sequence on the tape.
 """
 import contextlib
 import functools
