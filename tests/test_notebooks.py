@@ -165,6 +165,20 @@ def test_a_wrong_answer_fails_with_the_differing_number(jupyter):
         ex.check_number("1.6", [3], 3)
     with pytest.raises(ex.WrongAnswer, match="this should hold and does not: odd"):
         ex.check_true("1.7", 4, lambda n: n % 2 == 1, "odd")
+    with pytest.raises(ex.WrongAnswer, match=r"checking your answer failed \(TypeError: .*should be a number, got '3'"):
+        ex.check_true("1.8", "3", lambda b: b + 1.0 > 0, "positive", what="a number")    # not a bare traceback
+
+
+def test_the_score_counts_an_exercise_whose_cell_stopped_before_its_check(capsys):
+    from tinygrad_rnn.teach import exercises as ex
+    ex.reset()
+    ex.check_number("4.1", 2.0, 2.0)
+    with pytest.raises(ex.NotAnswered):
+        ex.check_number("4.2", ..., 2.0)
+    capsys.readouterr()
+    ex.score("4.1", "4.2", "4.3")                      # 4.3's cell raised before it reached ex.check_...
+    said = capsys.readouterr().out
+    assert "4.3: … not checked" in said and "4.2: … not answered" in said and "1 of 3 exercises passed" in said
 
 
 def test_build_script_writes_both_builds(jupyter, tmp_path):

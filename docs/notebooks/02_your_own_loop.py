@@ -198,4 +198,4 @@ ex.check_true("2.3", nonzero_steps,
 # ## Your score
 
 # %%
-ex.score()
+ex.score("2.1", "2.2", "2.3")

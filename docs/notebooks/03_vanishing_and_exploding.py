@@ -108,7 +108,7 @@ tanh_answer = "smaller"
 tanh_rnn = flows[0]
 ratio = tanh_rnn.state_grad[0] / tanh_rnn.state_grad[-1]
 measured = "larger" if ratio > 10 else "smaller" if ratio < 0.1 else "within 10x"
-ex.check_true("3.2", tanh_answer, lambda a: a == measured,
+ex.check_true("3.2", tanh_answer, lambda a: str(a).strip().lower() == measured,
               "your answer matches the ratio ‖∂E_T/∂s_1‖ / ‖∂E_T/∂s_30‖ measured on the tape",
               what='"larger", "within 10x" or "smaller"',
               hint="each step back multiplies by diag(1 − s_t²) W_hhᵀ, whose largest singular value is below 1 here")
@@ -206,8 +206,8 @@ assert by_spec["irnn"].state_grad[0] > 0.1 * by_spec["irnn"].state_grad[-1]   # 
 # %% [markdown]
 # ### Exercise 3.5 — which model keeps a long memory?
 # Of the four models at their default initialisation (`"tanh"`, `"relu"`, `"lstm"`, `"gru"`), which one
-# delivers the largest gradient `‖∂E_T/∂s_1‖` 30 steps back? And which one would after the fix in the row
-# `LSTM (forget bias +3)`?
+# delivers the largest gradient `‖∂E_T/∂s_1‖` 30 steps back? (Then, for your neighbour: what does the fix in
+# the row `LSTM (forget bias +3)` change?)
 
 # %% tags=["exercise"]
 longest_memory = ...   # your answer: "tanh", "relu", "lstm" or "gru"
@@ -215,7 +215,7 @@ longest_memory = ...   # your answer: "tanh", "relu", "lstm" or "gru"
 longest_memory = "lstm"
 # END SOLUTION
 at_default = {f.spec: f.state_grad[0] for f in flows[:4]}
-ex.check_true("3.5", longest_memory, lambda m: m == max(at_default, key=at_default.get),
+ex.check_true("3.5", longest_memory, lambda m: str(m).strip().lower() == max(at_default, key=at_default.get),
               "your model delivers the largest ‖∂E_T/∂s_1‖ of the four", what='"tanh", "relu", "lstm" or "gru"',
               hint="look at the t=1 column of the first table")
 
@@ -227,4 +227,4 @@ ex.check_true("3.5", longest_memory, lambda m: m == max(at_default, key=at_defau
 # ## Your score
 
 # %%
-ex.score()
+ex.score("3.1", "3.2", "3.3", "3.4", "3.5")

@@ -210,4 +210,4 @@ ex.check_choice("4.5", closed_gate, ["zero", "identity", "it depends on W_hh"], 
 # ## Your score
 
 # %%
-ex.score()
+ex.score("4.1", "4.2", "4.3", "4.4", "4.5")

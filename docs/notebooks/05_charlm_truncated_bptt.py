@@ -185,4 +185,4 @@ print(f"perplexity: uniform {np.exp(uniform):.1f}, untrained model {np.exp(losse
 # ## Your score
 
 # %%
-ex.score()
+ex.score("5.1", "5.2", "5.3")

@@ -121,18 +121,26 @@ def check_true(label, answer, test, message, what="", hint=None):
     once the answer is given), `message` what was tested."""
     __tracebackhide__ = True
     _start(label, answer, what)
-    if not test(answer):
+    try:
+        held = test(answer)
+    except Exception as err:                             # an answer of the wrong kind: "3" for a number
+        _fail(label, f"checking your answer failed ({type(err).__name__}: {str(err)[:120]}); "
+                     f"it should be {what or 'something else'}, got {answer!r:.60}", hint)
+    if not held:
         _fail(label, f"this should hold and does not: {message}", hint)
     _passed(label, message)
 
 
-def score():
-    """Print one line per exercise checked so far, and how many passed."""
-    passed = sum(1 for ok in _results.values() if ok)
-    marks = {True: "✔ passed", False: "✘ not yet", None: "… not answered"}
-    for label, ok in _results.items():
+def score(*labels):
+    """Print one line per exercise, and how many passed: those checked so far, and every one of `labels` (a
+    notebook's exercises), so that one whose cell stopped before reaching its check counts too."""
+    results = {label: _results.get(label, "unchecked") for label in labels} | _results
+    passed = sum(1 for ok in results.values() if ok is True)
+    marks = {True: "✔ passed", False: "✘ not yet", None: "… not answered",
+             "unchecked": "… not checked (its cell stopped before the check: run it again)"}
+    for label, ok in results.items():
         print(f"  {label}: {marks[ok]}")
-    print(f"{passed} of {len(_results)} exercises passed")
+    print(f"{passed} of {len(results)} exercises passed")
 
 
 def reset():
