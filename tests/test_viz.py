@@ -202,6 +202,19 @@ def test_the_hidden_steps_hand_their_outputs_on_without_a_port_dot_does_not_know
     assert b"unrecognized" not in said, said.decode()
 
 
+def test_a_picture_drawn_after_an_optimizer_step_says_the_weights_changed():
+    lstm = tg.LSTM(2, 3)
+    out, _ = lstm(np.ones((3, 1, 2), dtype=np.float32))
+    loss = (out ** 2).sum()
+    loss.backward(keep_grads=True)                      # the values are kept: drawing needs no recompute
+    assert not any("changed after" in n for n in build(loss, values=True).notes)
+    tg.optim.SGD(lstm.parameters(), lr=0.1).step()
+    notes = build(loss, values=True).notes
+    assert any(n.startswith("weight_ih_l0, bias_ih_l0, weight_hh_l0, bias_hh_l0 changed after this graph was "
+                            "recorded") for n in notes), notes
+    assert "changed after this graph was recorded" in viz.draw(loss, values=True).source
+
+
 def test_cells_detail_one_box_per_layer_and_step():
     loss = layer_loss("gru", 4, 2)
     nodes, edges = parse(viz.draw(loss, detail="cells").source)

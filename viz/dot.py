@@ -40,6 +40,12 @@ def escape(text, limit=MAX_LABEL):
     return _html_escape(visible(text, limit)).replace("\\", "\\\\")
 
 
+def wrapped(text, width, limit=MAX_LABEL):
+    """Text for an HTML-like label in lines of at most `width` characters, each escaped, left-aligned."""
+    lines = textwrap.wrap(visible(text, limit), width) or [""]
+    return "".join(escape(line, None) + "<BR ALIGN='LEFT'/>" for line in lines)
+
+
 MAX_TIP_LINE = 400         # characters in one line of hover text
 
 
@@ -201,7 +207,7 @@ def _graph_label(view, title, lo, hi, font, terms=True):
     lines = [f'<FONT POINT-SIZE="{font * 1.3:g}"><B>{escape(title, 3 * MAX_LABEL)}</B></FONT>'] if title else []
     if STATUS.get(view.status):
         lines.append(f'<FONT COLOR="#b00020">{escape(STATUS[view.status], None)}</FONT>')
-    lines += [f'<FONT COLOR="#b00020">{escape(n, 3 * MAX_LABEL)}</FONT>' for n in view.notes]
+    lines += [f'<FONT COLOR="#b00020">{wrapped(n, 110, 3 * MAX_LABEL)}</FONT>' for n in view.notes]
     rows = [f'<TR><TD ALIGN="LEFT" COLSPAN="2">{line}</TD></TR>' for line in lines]
     if view.status == "grads":
         loss = view.vertices[view.root].name or "loss"
@@ -443,7 +449,7 @@ def _legend(view, lo, hi, loss):
         notes.append("dashed edge: through the next layer&#39;s input projection (stack @ Wᵀ + b, row t)")
     gates = {part for c in view.clusters.values() if c.kind == "gate" for part in (c.label.replace(" ", "_"),)}
     for text in conventions(gates):
-        notes.append("<BR ALIGN='LEFT'/>".join(escape(line) for line in textwrap.wrap(text, 62)) + "<BR ALIGN='LEFT'/>")
+        notes.append(wrapped(text, 62, None))
     rows = [f'<TR><TD COLSPAN="{k}" ALIGN="LEFT"><B>gradient along an edge</B>: ‖∂{name}/∂·‖, log scale</TD></TR>',
             f"<TR>{swatches}</TR>", f"<TR>{ticks}</TR>"]
     rows += [f'<TR><TD COLSPAN="{k}" ALIGN="LEFT">{small(n, "#333333")}</TD></TR>' for n in notes]

@@ -183,6 +183,7 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
     p.values = values
     _op_vertices(p)
     _note_padded_steps(p)
+    _note_changed_leaves(p, root)
     weights, columns = _shared_vertices(p)
     edges = _edges(p)
     _label_edges(edges, p.vertices)
@@ -191,6 +192,16 @@ def build(root, detail="auto", grads=True, values=False, shared="auto", max_step
                 (min(norms), max(norms)) if norms else None, p.at[root.node.index], p.notes)
     _spines(view)
     return view
+
+
+def _note_changed_leaves(p, root):
+    """A leaf changed after the forward (an optimizer step, load_state_dict) while backward(keep_grads=True)
+    kept the graph's values: the picture shows the leaf's new values beside the forward's activations."""
+    changed = {id(t): t for n in p.tape for t in n.args if getattr(t, "_changed_at", -1) > root.node.index}
+    if changed:
+        names = ", ".join(describe(t) for t in list(changed.values())[:4]) + (", ..." if len(changed) > 4 else "")
+        p.notes.append(f"{names} changed after this graph was recorded (an optimizer step or load_state_dict): the "
+                       "gradients drawn are the forward's, but a value shown for them is the new one")
 
 
 @dataclass
