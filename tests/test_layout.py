@@ -211,6 +211,23 @@ def head_labels(layout):
             yield e["id"], centre, measure.label_width(e["headlabel"], size) / 2, measure.DIGIT_HEIGHT * size / 2
 
 
+def test_in_the_players_crowded_gru_steps_a_number_may_cross_a_line_but_not_a_box():
+    """The player draws without the table of terms; in a GRU's four steps no spot around some arrows is
+    clear, and covering a box's text is worse than crossing a line: at most a sliver of a box."""
+    from viz.dot import to_dot
+    fit = measure
+    loss, _ = build_loss("gru", 4)
+    view = build(loss, "auto", True, False, "auto", None)
+    spots = fit.clear_head_labels(fit.laid_out(to_dot(view, terms=False)))
+    layout_json = fit.laid_out(to_dot(view, terms=False, spots=spots))
+    nodes = [fit._node_box(o) for o in layout_json["objects"] if "nodes" not in o and "pos" in o]
+    numbers = list(head_labels(layout_json))
+    assert len(numbers) >= 8
+    for eid, (x, y), half_w, half_h in numbers:
+        box = (x - half_w, y - half_h, x + half_w, y + half_h)
+        assert sum(fit._area(box, b) for b in nodes) <= 0.05 * (4 * half_w * half_h), eid
+
+
 @pytest.mark.parametrize("model,layout", [("lstm", "tb"), ("lstm", "lr"), ("gru", "tb"), ("gru", "lr")])
 def test_edge_numbers_sit_clear_of_the_boxes(model, layout):
     """No number on an edge covers a box or another edge's line (dot puts each at a fixed angle from its arrow,

@@ -116,7 +116,7 @@ def fitted_font(layout, font, slide=SLIDE):
 # tenth of that (a number beside its line shows which line it belongs to; across it, the line hides a digit).
 HEAD_LABEL_SPOTS = tuple((angle, distance) for distance in (1.6, 2.4, 3.4)
                          for angle in (-35, 35, -70, 70, -110, 110, -145, 145, 180))
-DIGIT_HEIGHT, LABEL_AIR, LINE_POINT_COST, OWN_LINE_POINT_COST = 0.9, 1.0, 100.0, 10.0
+DIGIT_HEIGHT, LABEL_AIR, LINE_POINT_COST, OWN_LINE_POINT_COST, BOX_POINT2_COST = 0.9, 1.0, 100.0, 10.0, 4.0
 
 
 def clear_head_labels(layout):
@@ -184,14 +184,15 @@ class _Grid:
         self.points.setdefault((int(x // self.CELL), int(y // self.CELL)), []).append((x, y, whose))
 
     def covered(self, box, own):
-        """The area of the boxes `box` overlaps, plus LINE_POINT_COST per point inside it (OWN_LINE_POINT_COST
-        for a point of `own`'s line)."""
+        """BOX_POINT2_COST per square point of the boxes `box` overlaps, plus LINE_POINT_COST per point of a
+        line inside it (OWN_LINE_POINT_COST for a point of `own`'s line): a number over a box's text reads
+        worse than one a line crosses."""
         x0, y0, x1, y1 = box
         cells = self._cells(box)
         boxes = {id(b): b for cell in cells for b in self.boxes.get(cell, ())}    # a box spans several cells
         lines = sum((OWN_LINE_POINT_COST if whose == own else LINE_POINT_COST)
                     for cell in cells for x, y, whose in self.points.get(cell, ()) if x0 < x < x1 and y0 < y < y1)
-        return sum(_area(box, b) for b in boxes.values()) + lines
+        return BOX_POINT2_COST * sum(_area(box, b) for b in boxes.values()) + lines
 
 
 def _frame(bb, every=8.0):
