@@ -112,7 +112,7 @@ def fitted_font(layout, font, slide=SLIDE):
 
 # Where an edge's number may sit around its arrow, nearest first: (labelangle in degrees, labeldistance); the
 # first is dot.py's. A number is digits 0.9 em high (label_width: how wide) with a point of air around it; a
-# point of another edge's line inside it costs as much as a 10 x 10 corner of a box, a point of its own line a
+# point of another edge's line inside it costs as much as a 5 x 5 corner of a box, a point of its own line a
 # tenth of that (a number beside its line shows which line it belongs to; across it, the line hides a digit).
 HEAD_LABEL_SPOTS = tuple((angle, distance) for distance in (1.6, 2.4, 3.4)
                          for angle in (-35, 35, -70, 70, -110, 110, -145, 145, 180))
