@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,6 +168,8 @@ def test_a_wrong_answer_fails_with_the_differing_number(jupyter):
         ex.check_true("1.7", 4, lambda n: n % 2 == 1, "odd")
     with pytest.raises(ex.WrongAnswer, match=r"checking your answer failed \(TypeError: .*should be a number, got '3'"):
         ex.check_true("1.8", "3", lambda b: b + 1.0 > 0, "positive", what="a number")    # not a bare traceback
+    with pytest.raises(ex.WrongAnswer, match=r"checking your answer failed \(ValueError: The truth value"):
+        ex.check_true("1.9", np.array([1.0, -2.0]), lambda a: a > 0, "positive")      # an array, not a verdict
 
 
 def test_the_score_counts_an_exercise_whose_cell_stopped_before_its_check(capsys):

@@ -232,17 +232,22 @@ def test_a_second_call_given_the_first_ones_state_goes_on_at_t_plus_one(kind):
     np.testing.assert_allclose(x.grad, x_grad, rtol=1e-12, atol=1e-15)
 
 
-def test_a_detached_state_another_layers_state_or_a_reverse_direction_start_at_t_1():
+def test_a_state_that_is_not_the_layers_own_last_one_starts_again_at_t_1():
+    """A detached state, another layer's, an LSTM pair whose c was changed, a bidirectional layer's (its reverse
+    direction does not go on) and a packed batch's (its sequences end at different steps): a new sequence."""
     lstm, other = rnn.LSTM(2, 3), rnn.LSTM(2, 3)
-    x = np.random.default_rng(0).standard_normal((4, 1, 2))
-    _, state = lstm(x[:2])
-    assert _steps(lstm(x[2:], rnn.detach_state(state))[0]) == [1, 2]
-    assert _steps(other(x[2:], state)[0]) == [1, 2]                   # another layer's state: a new sequence
+    x = np.random.default_rng(0).standard_normal((4, 2, 2))
+    _, (h, c) = lstm(x[:2])
+    assert _steps(lstm(x[2:], rnn.detach_state((h, c)))[0]) == [1, 2]
+    assert _steps(other(x[2:], (h, c))[0]) == [1, 2]
+    assert _steps(lstm(x[2:], (h, c * 0.0))[0]) == [1, 2]
+    assert _steps(lstm(x[2:], [h, c])[0]) == [1, 2, 3, 4]               # the pair as a list: still the layer's own
     both = rnn.GRU(2, 3, bidirectional=True)
-    _, h = both(x[:2])
-    out, _ = both(x[2:], h)
-    assert _steps(out) == [1, 2, 3, 4]                                 # both directions of the second chunk: 3, 4
-    assert {p for n in tg.graph(out) for p in n.scope} >= {"layer0_reverse", "t=3", "t=4"}
+    _, hb = both(x[:2])
+    assert _steps(both(x[2:], hb)[0]) == [1, 2]
+    gru = rnn.GRU(2, 3)
+    _, hp = gru(tg.pack_padded_sequence(tg.Tensor(x), [4, 2]))
+    assert _steps(gru(x[2:], hp)[0]) == [1, 2, 3, 4]                  # the packed call's 4 steps; no 5, 6
 
 
 def test_truncated_bptt_detach_cuts_the_graph():

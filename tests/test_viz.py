@@ -202,6 +202,19 @@ def test_the_hidden_steps_hand_their_outputs_on_without_a_port_dot_does_not_know
     assert b"unrecognized" not in said, said.decode()
 
 
+def test_two_chunks_of_a_stacked_layer_have_no_padded_steps():
+    """A step box says "1 of 2 sequences (padded)" only for a PackedSequence: the (layers, B, H) h_n stack a
+    chunk hands on has as many rows as layers, not sequences."""
+    lstm = tg.LSTM(2, 3, num_layers=2)
+    x = np.random.default_rng(0).standard_normal((4, 1, 2))
+    _, state = lstm(x[:2])
+    out, _ = lstm(x[2:], state)
+    loss = (out ** 2).sum()
+    loss.backward(keep_grads=True)
+    source = viz.draw(loss, detail="ops", layout="lr").source
+    assert "t=4" in source and "padded" not in source
+
+
 def test_a_picture_drawn_after_an_optimizer_step_says_the_weights_changed():
     lstm = tg.LSTM(2, 3)
     out, _ = lstm(np.ones((3, 1, 2), dtype=np.float32))

@@ -121,7 +121,7 @@ def _state(value, shape, owner, what, like, name, form=None):
 # ---- cells ---------------------------------------------------------------------------------------
 
 _made_by_cell = weakref.WeakKeyDictionary()     # state tensor -> (the cell that made it, its step, its layer)
-_made_by_layer = weakref.WeakKeyDictionary()    # h_n -> (the layer that returned it, its last step)
+_made_by_layer = weakref.WeakKeyDictionary()    # h_n -> (the layer that returned it, its last step, its c_n)
 
 
 def _step_in_scope():
@@ -317,7 +317,7 @@ class _Layer(Module):
         if self.kind == "lstm":
             if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
                 raise TypeError(f"LSTM: the initial state must be a pair (h_0, c_0), got {type(hx).__name__}")
-            last = self._continues(None if hx is None else hx[0])
+            last = self._continues(*(hx if hx is not None else (None, None)))
             h0s = self._initial(None if hx is None else hx[0], lead, "h", last)
             c0s = self._initial(None if hx is None else hx[1], lead, "c", last)
         else:
@@ -343,16 +343,21 @@ class _Layer(Module):
             finals = [_named(_in_batch_order(stack(s, axis=0), packed), n) for s, n in ((h_n, "h_n"), (c_n, "c_n"))
                       if s[0] is not None]
             output = _named(x.transpose(1, 0, 2) if batched_first else x, "output")
-        _made_by_layer[finals[0]] = (weakref.ref(self), last + (x.shape[0] if sizes is None else len(sizes)))
+        if sizes is None:                               # a packed batch's sequences end at different steps
+            c_n = weakref.ref(finals[1]) if len(finals) > 1 else None
+            _made_by_layer[finals[0]] = (weakref.ref(self), last + x.shape[0], c_n)
         if packed:
             output = packed._replace(data=output)
         return (output, tuple(finals)) if self.kind == "lstm" else (output, finals[0])
 
-    def _continues(self, h):
-        """The last step of the call of this layer that returned `h` (its h_n, still on the tape), else 0: a
-        second call given the first one's state, not detached, goes on at t = T+1, as one longer sequence."""
+    def _continues(self, h, c=None):
+        """The last step of the call of this layer that returned `h` (and for an LSTM `c`: its h_n and c_n, still
+        on the tape), else 0: a second call given the first one's state, not detached, goes on at t = T+1, as
+        one longer sequence. Not for a bidirectional layer: its reverse direction would not go on."""
         made = _made_by_layer.get(h) if isinstance(h, Tensor) and h.node is not None else None
-        return made[1] if made is not None and made[0]() is self else 0
+        if made is None or made[0]() is not self or self.bidirectional:
+            return 0
+        return made[1] if (made[2] is None and c is None) or (made[2] is not None and made[2]() is c) else 0
 
     def _padded(self, input):
         """The input as a (T, B, I) or (T, I) tensor, and whether it came batch first."""

@@ -369,7 +369,8 @@ def _note_padded_steps(p):
     rows = defaultdict(int)
     for n in p.tape:
         s = p.step[n.index]
-        if s in p.drawn and n.output.name and len(n.output.shape) >= 2:
+        in_step = any(part.startswith("t=") for part in n.scope)      # not a layer's h_n stack or output
+        if s in p.drawn and in_step and n.output.name and len(n.output.shape) >= 2:
             rows[s] = max(rows[s], n.output.shape[0])
     batch = max(rows.values(), default=0)
     for s, r in rows.items():

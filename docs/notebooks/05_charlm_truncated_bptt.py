@@ -94,7 +94,10 @@ def truncation_works(carry):
     opt, state = tg.optim.Adam(m.parameters(), lr=3e-3), None
     for k in range(3):
         loss, end = chunk_loss(m, streams[k * seq_len: (k + 1) * seq_len + 1], state)
-        if steps_on_tape(loss) != seq_len:
+        steps = steps_on_tape(loss)
+        if steps != seq_len:
+            print(f"chunk {k + 1}'s backward would walk {steps} steps, not its own {seq_len}: the state it "
+                  "started from still carries the last chunk's graph")
             return False
         opt.zero_grad()
         try:

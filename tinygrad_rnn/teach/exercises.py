@@ -122,10 +122,12 @@ def check_true(label, answer, test, message, what="", hint=None):
     __tracebackhide__ = True
     _start(label, answer, what)
     try:
-        held = test(answer)
+        held, failed = bool(test(answer)), None
     except Exception as err:                             # an answer of the wrong kind: "3" for a number
-        _fail(label, f"checking your answer failed ({type(err).__name__}: {str(err)[:120]}); "
-                     f"it should be {what or 'something else'}, got {answer!r:.60}", hint)
+        held, failed = False, f"{type(err).__name__}: {str(err)[:120]}"
+    if failed:
+        _fail(label, f"checking your answer failed ({failed}); it should be {what or 'something else'}, "
+                     f"got {answer!r:.60}", hint)
     if not held:
         _fail(label, f"this should hold and does not: {message}", hint)
     _passed(label, message)
