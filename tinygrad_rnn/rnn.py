@@ -317,7 +317,7 @@ class _Layer(Module):
         if self.kind == "lstm":
             if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
                 raise TypeError(f"LSTM: the initial state must be a pair (h_0, c_0), got {type(hx).__name__}")
-            last = self._continues(*(hx if hx is not None else (None, None)))
+            last = self._continues(*hx) if hx is not None else 0
             h0s = self._initial(None if hx is None else hx[0], lead, "h", last)
             c0s = self._initial(None if hx is None else hx[1], lead, "c", last)
         else:
@@ -357,7 +357,8 @@ class _Layer(Module):
         made = _made_by_layer.get(h) if isinstance(h, Tensor) and h.node is not None else None
         if made is None or made[0]() is not self or self.bidirectional:
             return 0
-        return made[1] if (made[2] is None and c is None) or (made[2] is not None and made[2]() is c) else 0
+        own_c = made[2]() if made[2] is not None else None
+        return made[1] if own_c is c else 0
 
     def _padded(self, input):
         """The input as a (T, B, I) or (T, I) tensor, and whether it came batch first."""
