@@ -369,7 +369,7 @@ def _note_padded_steps(p):
     rows = defaultdict(int)
     for n in p.tape:
         s = p.step[n.index]
-        in_step = any(part.startswith("t=") for part in n.scope)      # not a layer's h_n stack or output
+        in_step = time_step(n.scope) is not None       # not a layer's h_n stack or output, made after its steps
         if s in p.drawn and in_step and n.output.name and len(n.output.shape) >= 2:
             rows[s] = max(rows[s], n.output.shape[0])
     batch = max(rows.values(), default=0)
