@@ -174,6 +174,15 @@ def test_a_plus_a_is_two_edges():
     assert len([e for e in edges if e[0] == "leaf_x"]) == 2
 
 
+def test_an_op_with_a_constant_operand_names_its_other_operand():
+    z = tg.Tensor([0.25, 0.5], requires_grad=True, name="z_3")
+    h = tg.Tensor([1.0, 2.0], requires_grad=True, name="h^(1)_2")
+    y = ((1 - z) + (h * 2.0) + (z + h) ** 2).sum()
+    y.backward(keep_grads=True)
+    labels = {v.label for v in build(y).vertices.values() if v.kind == "op"}
+    assert {"1 − z₃", "h⁽¹⁾₂ × 2", "^ 2"} <= labels         # an unnamed operand: the op and its constant
+
+
 def test_long_sequence_elides_the_middle():
     loss = layer_loss("rnn", 50, 1)
     source = viz.draw(loss, detail="ops").source

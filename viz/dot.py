@@ -20,7 +20,7 @@ from itertools import pairwise
 
 import graphviz
 
-from .text import MAX_LABEL, visible
+from .text import MAX_LABEL, NAME, visible
 from .view import Edge, Vertex, conventions
 
 FONT = "Helvetica,Arial,sans-serif"
@@ -79,9 +79,6 @@ def colour(t):
     a, b = (tuple(int(c[k:k + 2], 16) for k in (1, 3, 5)) for c in PALETTE[i:i + 2])
     f = pos - i
     return "#" + "".join(f"{round(x + (y - x) * f):02x}" for x, y in zip(a, b))
-
-
-NAME = re.compile(r"^([^_\s^]+)(?:\^\((\w{1,3})\))?_((?:[^_\s]{1,5}_){0,2}[^_\s]{1,5})$")
 
 
 def name_html(name):

@@ -12,6 +12,26 @@ INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a
                        r"\ud800-\udfff\ufffe\uffff]")
 
 
+# a name with a subscript: s_1, W_s', weight_ih_l0, h^(1)_3 (the layer mark ^(l) is a superscript)
+NAME = re.compile(r"^([^_\s^]+)(?:\^\((\w{1,3})\))?_((?:[^_\s]{1,5}_){0,2}[^_\s]{1,5})$")
+_SUBSCRIPTS = "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"
+_SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹⁽⁾"
+_SUBSCRIPT = str.maketrans("0123456789+-=()aehijklmnoprstuvx", _SUBSCRIPTS)
+_SUPERSCRIPT = str.maketrans("0123456789()", _SUPERSCRIPTS)
+
+
+def unicode_name(name):
+    """A name as one run of text with Unicode sub- and superscripts (z_3 -> z₃, h^(1)_3 -> h⁽¹⁾₃), or None
+    when it has no subscript or one Unicode cannot write (W_s' has no subscript prime)."""
+    m = NAME.match(visible(name))
+    if not m:
+        return None
+    sub, sup = m[3].translate(_SUBSCRIPT), f"({m[2]})".translate(_SUPERSCRIPT) if m[2] else ""
+    if not set(sub + sup) <= set(_SUBSCRIPTS + _SUPERSCRIPTS):
+        return None
+    return m[1] + sup + sub
+
+
 def visible(text, limit=MAX_LABEL):
     """User text as one line that shows what it holds: invisible characters as Python escapes (`\\n`,
     `\\x00`, `\\u2028`), and text longer than `limit` (None: no limit) as its start, an ellipsis and its end."""

@@ -35,7 +35,7 @@ from tinygrad_rnn.core.lazy import Sum, dense
 from tinygrad_rnn.core.tape import FREED, edge_term, materialize, nodes_newest_first
 from tinygrad_rnn.teach.steps import StepTerms
 
-from .text import visible
+from .text import unicode_name, visible
 
 STATE = re.compile(r"^(.+?)_(\d+)$")          # s_1, h_12, c_3: a tensor and its step
 MAX_SCOPE_DEPTH = 64     # scopes nested deeper than this are refused before anything is drawn
@@ -617,8 +617,10 @@ def _op_label(n):
         return _index_text(n.params.get("index"))
     sym = op_field(n.op, "symbol")
     consts = [f"{t.data.item():g}" if _constant(t) else None for t in n.inputs]
-    if len(consts) == 2 and any(consts):
-        return f"{consts[0]} {sym}" if consts[0] else f"{sym} {consts[1]}"
+    if len(consts) == 2 and any(consts):               # 1 − z₃ (its other operand named), else 1 −
+        named = [unicode_name(t.name) if t.name and not c else None for t, c in zip(n.inputs, consts)]
+        a, b = (c or named_ or "" for c, named_ in zip(consts, named))
+        return f"{a} {sym} {b}".strip()
     return sym
 
 
