@@ -51,7 +51,7 @@ def slide_fit(svg, slide=SLIDE):
     width, height = (float(root.get(k).removesuffix("pt")) * PX_PER_PT for k in ("width", "height"))
     scale = _transform(root)[0]
     sizes = [float(t.get("font-size")) for t in root.iter(f"{NS}text")      # a subscript is smaller on purpose
-             if (t.text or "").strip() and t.get("baseline-shift") is None]
+             if (t.text or "").strip() and t.get("class") not in SCRIPT_RISE]
     font = min(sizes) * scale * PX_PER_PT if sizes else float("inf")
     fit = min(slide[0] / width, slide[1] / height)
     return Fit(width, height, font, fit, font * fit)
@@ -269,15 +269,26 @@ def _area(a, b):
 
 
 SCRIPT_SCALE = 0.8
-_SCRIPT_TEXT = re.compile(r'(<text\b(?=[^>]*\bbaseline-shift="(?:sub|super)")[^>]*\bfont-size=")([\d.]+)"')
+SCRIPT_RISE = {"sub": -0.3, "super": 0.4}   # how far a script's baseline moves, in the line's font size
+_SCRIPT_TEXT = re.compile(r'<text\b([^>]*?)\sbaseline-shift="(sub|super)"([^>]*)>')
 
 
 def small_scripts(svg):
-    """An SVG written by graphviz with its sub- and superscripts drawn smaller, as its PNG draws them.
+    """An SVG written by graphviz with its sub- and superscripts drawn as its PNG draws them, in every browser.
 
-    graphviz writes h<SUB>1</SUB> as a text of the full font size with baseline-shift="sub"; a browser draws
-    that full size and a third of a line lower, over the line below (a weight's name over its terms)."""
-    return _SCRIPT_TEXT.sub(lambda m: f'{m[1]}{float(m[2]) * SCRIPT_SCALE:.2f}"', svg)
+    graphviz writes h<SUB>1</SUB> as a text of the full font size with baseline-shift="sub", which Chromium
+    draws full size and half a line lower (over the line below) and Firefox does not shift at all. Each script
+    becomes a text of SCRIPT_SCALE the size with its own baseline (y), marked class="sub" or "super"."""
+    return _SCRIPT_TEXT.sub(_script_text, svg)
+
+
+def _script_text(m):
+    attrs, kind = m[1] + m[3], m[2]
+    size = float(re.search(r'\bfont-size="([\d.]+)"', attrs)[1])
+    y = float(re.search(r'\by="([-\d.]+)"', attrs)[1]) - SCRIPT_RISE[kind] * size
+    attrs = re.sub(r'\bfont-size="[\d.]+"', f'font-size="{size * SCRIPT_SCALE:.2f}"', attrs)
+    attrs = re.sub(r'\by="[-\d.]+"', f'y="{y:.2f}"', attrs)
+    return f'<text class="{kind}"{attrs}>'
 
 
 def fluid(svg):
