@@ -268,11 +268,12 @@ class _Layer(Module):
     kind = "rnn"
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
-                 bidirectional=False, dtype=None, name=None):
+                 bidirectional=False, dtype=None, name=None, proj_size=0):
         owner = type(self).__name__
         self.input_size = check_size(input_size, "input_size", owner)
         self.hidden_size = check_size(hidden_size, "hidden_size", owner)
         self.num_layers = check_size(num_layers, "num_layers", owner)
+        _check_proj_size(proj_size, self.kind, owner)
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
         self.dropout = _check_dropout(dropout, self.num_layers, owner)
         self.name = name or self.kind
@@ -477,6 +478,16 @@ def _check_dropout(p, num_layers, owner):
     return float(p)
 
 
+def _check_proj_size(proj_size, kind, owner):
+    """torch's proj_size: 0, its default (no projection of h), is the only value these layers take."""
+    check_size(proj_size, "proj_size", owner, minimum=0)
+    if proj_size and kind != "lstm":
+        raise ValueError(f"{owner}: proj_size={proj_size}: a projection of h exists only for an LSTM (as in torch)")
+    if proj_size:
+        raise NotImplementedError(f"{owner}: proj_size={proj_size} (torch's LSTM with projections, weight_hr_l<k>) "
+                                  f"is not supported here; leave proj_size=0")
+
+
 def _dropout(x, p):
     """x * mask, mask = 0 with probability p, else 1/(1-p) (an expectation-preserving dropout), under the scope
     `dropout`; the mask is a constant Tensor named `mask` drawn from tg's generator."""
@@ -495,9 +506,10 @@ class RNN(_Layer):
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, dtype=None, name=None):
+                 dropout=0.0, bidirectional=False, dtype=None, name=None, proj_size=0):
         self.nonlinearity = _check_nonlinearity(nonlinearity, "RNN")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, name)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional, dtype, name,
+                         proj_size)
 
     def _step(self, gx, h, c, w_hh, b_hh, n):
         return _rnn_step(gx, h, w_hh, b_hh, self.nonlinearity, n), None
