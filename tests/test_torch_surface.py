@@ -27,3 +27,28 @@ def test_proj_size_0_is_torchs_default_and_accepted(kind):
 def test_proj_size_other_than_0_is_named(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda h: tg.nn.GRU(3, 4)(np.zeros((5, 2, 3)), (h, h)),
+     r"GRU: h_0 must be one Tensor of shape \(num_layers, B, H\) = \(1, 2, 4\), got a tuple of 2; only an LSTM's "
+     r"state is a pair \(h, c\)"),
+    (lambda h: tg.nn.RNN(3, 4)(np.zeros((5, 2, 3)), [h]), r"RNN: h_0 must be one Tensor .* got a list of 1"),
+    (lambda h: tg.nn.GRU(3, 4)(np.zeros((5, 2, 3)), (h.data,)), r"GRU: h_0 must be one Tensor .* got a tuple of 1"),
+    (lambda h: tg.nn.GRUCell(3, 4)(np.zeros((2, 3)), (h[0], h[0])),
+     r"GRUCell: h must be one Tensor of shape \(B, H\) = \(2, 4\), got a tuple of 2; only an LSTM's"),
+    (lambda h: tg.nn.LSTM(3, 4)(np.zeros((5, 2, 3)), ((h,), h)),
+     r"LSTM: h_0 must be one Tensor of shape \(num_layers, B, H\) = \(1, 2, 4\), got a tuple of 1$"),
+    (lambda h: tg.nn.LSTM(3, 4)([tg.Tensor(np.zeros((2, 3)))] * 5),
+     r"LSTM: input must be a Tensor or a numpy array, got a list holding Tensors \(tg.stack joins them"),
+])
+def test_several_tensors_where_one_is_expected_are_named(call, match):
+    """A GRU given (h, c) as an LSTM would be, or a list of per-step inputs: the layer and the argument, not
+    numpy's complaint about an array of objects."""
+    with pytest.raises(TypeError, match=match):
+        call(tg.Tensor(np.zeros((1, 2, 4))))
+
+
+def test_a_state_given_as_nested_lists_of_numbers_is_still_one_array():
+    _, h = tg.nn.GRU(3, 4, dtype=np.float64)(np.zeros((5, 2, 3)), [[[0.0] * 4] * 2])
+    assert h.shape == (1, 2, 4)

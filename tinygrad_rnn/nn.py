@@ -499,6 +499,9 @@ def as_tensor(value, owner, what, name=None):
     argument's name, so a diagram shows `x` rather than `const`); anything else is a TypeError."""
     if isinstance(value, Tensor):
         return value
+    if isinstance(value, (list, tuple)) and any(isinstance(v, Tensor) for v in value):
+        raise TypeError(f"{owner}: {what} must be a Tensor or a numpy array, got a {type(value).__name__} holding "
+                        f"Tensors (tg.stack joins them into one Tensor)")
     if isinstance(value, (np.ndarray, list, tuple, numbers.Number)):
         return Tensor(value, name=(what if name is None else name) or None)
     raise TypeError(f"{owner}: {what} must be a Tensor or a numpy array, got {type(value).__name__}")

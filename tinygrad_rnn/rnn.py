@@ -107,15 +107,24 @@ def _state(value, shape, owner, what, like, name, form=None):
     step reads a named view of it, so one zeros tensor given as both h and c is drawn as h_0 and c_0."""
     if value is None:
         return _zeros(shape, like, name)
+    form = form or ("(B, H)" if len(shape) == 2 else "(H,) for an unbatched x")
+    if _holds_arrays(value):
+        pair = "" if owner.startswith("LSTM") else "; only an LSTM's state is a pair (h, c)"
+        raise TypeError(f"{owner}: {what} must be one Tensor of shape {form} = {shape}, got a "
+                        f"{type(value).__name__} of {len(value)}{pair}")
     value = as_tensor(value, owner, what, name)
     if value.shape != shape:
-        form = form or ("(B, H)" if len(shape) == 2 else "(H,) for an unbatched x")
         raise ValueError(f"{owner}: {what} must have shape {form} = {shape}, got {value.shape}")
     if value.name is None and value.node is None:      # an unnamed leaf: h_0, not const
         if not value.requires_grad:
             return _named(Tensor._result(value.data, None), name)
         value.name = name                              # a learned initial state: the gradient must reach it
     return value
+
+
+def _holds_arrays(value):
+    """Is `value` a tuple or list of Tensors or arrays (several states), rather than one state's numbers?"""
+    return isinstance(value, (tuple, list)) and any(isinstance(v, (Tensor, np.ndarray)) for v in value)
 
 
 # ---- cells ---------------------------------------------------------------------------------------
