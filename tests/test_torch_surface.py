@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import tinygrad_rnn as tg
+from test_rnn_parity import close
 
 
 # ---- layers ---------------------------------------------------------------------------------------
@@ -52,3 +53,45 @@ def test_several_tensors_where_one_is_expected_are_named(call, match):
 def test_a_state_given_as_nested_lists_of_numbers_is_still_one_array():
     _, h = tg.nn.GRU(3, 4, dtype=np.float64)(np.zeros((5, 2, 3)), [[[0.0] * 4] * 2])
     assert h.shape == (1, 2, 4)
+
+
+# ---- variable-length batches ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape, batch_first", [((5, 0, 2), False), ((0, 3, 2), False), ((0, 5, 2), True),
+                                                ((3, 0, 2), True)])
+def test_packing_an_empty_batch_is_named(shape, batch_first):
+    steps, batch = (shape[1], shape[0]) if batch_first else shape[:2]
+    with pytest.raises(ValueError, match=rf"pack_padded_sequence: cannot pack an empty batch: input of shape "
+                                         rf"\({shape[0]}, {shape[1]}, 2\) holds {batch} sequences of {steps} steps"):
+        tg.pack_padded_sequence(tg.Tensor(np.zeros(shape)), [1] * batch, batch_first=batch_first)
+
+
+@pytest.mark.parametrize("as_lengths", [lambda n: tg.Tensor(np.array(n)), lambda n: [float(v) for v in n],
+                                        lambda n: np.array(n, dtype=np.uint8)])
+def test_lengths_as_a_tg_tensor_or_whole_floats_pack_as_torch(torch, as_lengths):
+    """A tg.Tensor always holds floats, so lengths given as one are whole floats; torch takes float lengths too."""
+    from torch.nn.utils import rnn as trnn
+    x = np.random.default_rng(0).standard_normal((5, 3, 2))
+    packed = tg.pack_padded_sequence(tg.Tensor(x), as_lengths([3, 5, 1]), enforce_sorted=False)
+    theirs = trnn.pack_padded_sequence(torch.tensor(x), torch.tensor([3, 5, 1]), enforce_sorted=False)
+    np.testing.assert_array_equal(packed.batch_sizes, theirs.batch_sizes.numpy())
+    close(packed.data.data, theirs.data)
+    padded, lengths = tg.pad_packed_sequence(packed)
+    np.testing.assert_array_equal(lengths, [3, 5, 1])
+    close(padded.data, trnn.pad_packed_sequence(theirs)[0])
+
+
+@pytest.mark.parametrize("lengths", [[2.5, 2.0, 1.0], [np.nan, 2.0, 1.0], tg.Tensor(np.array([2.0, 1.5, 1.0]))])
+def test_lengths_that_are_not_whole_numbers_are_refused(lengths):
+    with pytest.raises(ValueError, match=r"pack_padded_sequence: lengths must be 3 integers \(one per sequence\)"):
+        tg.pack_padded_sequence(tg.Tensor(np.zeros((3, 3, 2))), lengths)
+
+
+@pytest.mark.parametrize("rows, sizes", [(6, [2, 4]), (7, [4, 2]), (5, [4, 2]), (4, [4, 0]), (0, []),
+                                         (6, [4.0, 2.0])])
+def test_a_hand_made_packed_sequence_that_does_not_add_up_is_named(rows, sizes):
+    """batch_sizes that grow, or do not sum to the data's rows, would make a layer compute silently wrong steps."""
+    packed = tg.PackedSequence(tg.Tensor(np.zeros((rows, 2))), np.array(sizes))
+    with pytest.raises(ValueError, match=rf"GRU: a PackedSequence's batch_sizes must be positive, non-increasing "
+                                         rf"integers that sum to its data's {rows} rows"):
+        tg.nn.GRU(2, 4)(packed)

@@ -25,8 +25,10 @@ class PackedSequence(NamedTuple):
 
 
 def _lengths(lengths, batch, steps):
+    """The lengths as int64, checked: integers, or whole floats (a tg.Tensor of lengths holds floats)."""
     values = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
-    if values.shape != (batch,) or values.dtype.kind not in "iu":
+    whole = values.dtype.kind in "iu" or values.dtype.kind == "f" and bool(np.all(values == np.round(values)))
+    if values.shape != (batch,) or not whole:
         raise ValueError(f"pack_padded_sequence: lengths must be {batch} integers (one per sequence), got "
                          f"shape {values.shape} dtype {values.dtype}")
     if values.size and (values.min() < 1 or values.max() > steps):
@@ -42,6 +44,9 @@ def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True)
         raise ValueError(f"pack_padded_sequence: input must be a Tensor (T, B, *) or (B, T, *) with batch_first, "
                          f"got {getattr(input, 'shape', type(input).__name__)}")
     steps, batch = (input.shape[1], input.shape[0]) if batch_first else input.shape[:2]
+    if not steps or not batch:
+        raise ValueError(f"pack_padded_sequence: cannot pack an empty batch: input of shape {input.shape} holds "
+                         f"{batch} sequences of {steps} steps{' (batch_first)' if batch_first else ''}")
     lengths = _lengths(lengths, batch, steps)
     if enforce_sorted:
         if np.any(np.diff(lengths) > 0):

@@ -122,6 +122,12 @@ def _state(value, shape, owner, what, like, name, form=None):
     return value
 
 
+def _packed_sizes_fit(sizes, rows):
+    """Are `sizes` a PackedSequence's batch_sizes for `rows` rows of data: how many sequences are t+1 long?"""
+    return (sizes.ndim == 1 and sizes.size > 0 and sizes.dtype.kind in "iu" and sizes.min() >= 1
+            and not np.any(np.diff(sizes) > 0) and int(sizes.sum()) == rows)
+
+
 def _holds_arrays(value):
     """Is `value` a tuple or list of Tensors or arrays (several states), rather than one state's numbers?"""
     return isinstance(value, (tuple, list)) and any(isinstance(v, (Tensor, np.ndarray)) for v in value)
@@ -382,10 +388,14 @@ class _Layer(Module):
         return (x.transpose(1, 0, 2), True) if batched_first else (x, False)   # (B, T, I) -> (T, B, I)
 
     def _packed(self, packed):
-        x = packed.data
+        x, sizes = packed.data, np.asarray(packed.batch_sizes)
         if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[-1] != self.input_size:
             raise ValueError(f"{type(self).__name__}: a PackedSequence's data must have shape (sum of lengths, "
                              f"input_size={self.input_size}), got {getattr(x, 'shape', type(x).__name__)}")
+        if not _packed_sizes_fit(sizes, x.shape[0]):
+            raise ValueError(f"{type(self).__name__}: a PackedSequence's batch_sizes must be positive, non-increasing "
+                             f"integers that sum to its data's {x.shape[0]} rows (as pack_padded_sequence makes "
+                             f"them), got {sizes.tolist()}")
         return x
 
     def _direction(self, x, k, sfx, h, c, sizes=None, last=0):
