@@ -95,3 +95,27 @@ def test_a_hand_made_packed_sequence_that_does_not_add_up_is_named(rows, sizes):
     with pytest.raises(ValueError, match=rf"GRU: a PackedSequence's batch_sizes must be positive, non-increasing "
                                          rf"integers that sum to its data's {rows} rows"):
         tg.nn.GRU(2, 4)(packed)
+
+
+# ---- state dicts ----------------------------------------------------------------------------------
+
+def test_torch_parameters_that_record_gradients_load_as_a_state_dict(torch):
+    """dict(torch_model.named_parameters()) is a state dict in torch; its tensors require grad, so numpy cannot
+    read them without a detach."""
+    theirs = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    ours = tg.nn.LSTM(3, 4, num_layers=2, bidirectional=True, dtype=np.float64)
+    ours.load_state_dict(dict(theirs.named_parameters()))
+    x = np.random.default_rng(1).standard_normal((5, 2, 3))
+    close(ours(x)[0].data, theirs(torch.tensor(x))[0])
+
+
+def test_a_value_numpy_cannot_read_is_named_and_nothing_is_loaded(torch):
+    theirs = torch.nn.GRU(3, 4)
+    ours = tg.nn.GRU(3, 4, dtype=np.float64)
+    before = ours.state_dict()
+    state = {**theirs.state_dict(), "weight_hh_l0": theirs.weight_hh_l0.detach().bfloat16()}
+    with pytest.raises(ValueError, match=r"nothing was loaded because of\n  weight_hh_l0: cannot be read as an array "
+                                         r"of numbers: TypeError: .*BFloat16"):
+        ours.load_state_dict(state)
+    for key, array in ours.state_dict().items():
+        np.testing.assert_array_equal(array, before[key])

@@ -148,9 +148,10 @@ class Module:
         for key, p in own.items():
             if key not in state:
                 continue
-            value = state[key]
-            array = np.asarray(value.data if isinstance(value, Tensor) else value)
-            if array.dtype.kind not in "fiu":
+            array = _as_array(state[key])
+            if isinstance(array, Exception):
+                problems.append(f"  {key}: cannot be read as an array of numbers: {type(array).__name__}: {array}")
+            elif array.dtype.kind not in "fiu":
                 problems.append(f"  {key}: expected numbers, got dtype {array.dtype}")
             elif array.shape != p.shape:
                 problems.append(f"  {key}: expected shape {p.shape}, got {array.shape}")
@@ -196,6 +197,19 @@ class Module:
         children = [f"  ({k}): " + repr(v).replace("\n", "\n  ") for k, v in self._children()]
         head = f"{type(self).__name__}({self.extra_repr()}"
         return head + ("\n" + "\n".join(children) + "\n)" if children else ")")
+
+
+def _as_array(value):
+    """A state_dict value as a numpy array, or the exception that says why it is not one. Another framework's
+    tensor that records gradients (torch's model.named_parameters()) is read through its .detach()."""
+    if isinstance(value, Tensor):
+        return value.data
+    try:
+        if callable(getattr(value, "detach", None)):
+            value = value.detach()
+        return np.asarray(value)
+    except (TypeError, ValueError, RuntimeError) as err:
+        return err
 
 
 _NPY_MAGIC = b"\x93NUMPY"
