@@ -119,3 +119,15 @@ def test_a_value_numpy_cannot_read_is_named_and_nothing_is_loaded(torch):
         ours.load_state_dict(state)
     for key, array in ours.state_dict().items():
         np.testing.assert_array_equal(array, before[key])
+
+
+# ---- optimizers -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [tg.optim.SGD, tg.optim.Adam, tg.optim.AdamW])
+def test_an_optimizer_given_one_tensor_or_param_groups_says_so(make):
+    w = tg.Parameter(np.zeros((3, 2)))
+    with pytest.raises(TypeError, match=rf"{make.__name__}: params must be an iterable of Tensors such as "
+                                        rf"model.parameters\(\) or \[w\], got a single Tensor of shape \(3, 2\)"):
+        make(w, lr=0.1)
+    with pytest.raises(TypeError, match=rf"{make.__name__}: parameter groups \(dicts .*\) are not supported"):
+        make([{"params": [w], "lr": 0.1}], lr=0.1)

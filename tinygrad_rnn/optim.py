@@ -16,10 +16,16 @@ __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "clip_grad_norm", "clip_grad_val
 
 
 def _params(params, owner):
+    if isinstance(params, Tensor):                       # iterating it would give its rows, not one parameter
+        raise TypeError(f"{owner}: params must be an iterable of Tensors such as model.parameters() or [w], got "
+                        f"a single Tensor of shape {params.shape}")
     params = list(params)
     if not params:
         raise ValueError(f"{owner}: got an empty list of parameters")
     for i, p in enumerate(params):
+        if isinstance(p, dict):
+            raise TypeError(f"{owner}: parameter groups (dicts such as {{'params': ..., 'lr': ...}}) are not "
+                            f"supported; pass one list of Tensors and make one optimizer per group")
         if not isinstance(p, Tensor) or not p.requires_grad or not p.is_leaf:
             raise TypeError(f"{owner}: parameter {i} must be a leaf Tensor with requires_grad=True "
                             f"(e.g. model.parameters()), got {p!r:.80}")
