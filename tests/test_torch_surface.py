@@ -121,7 +121,7 @@ def test_a_value_numpy_cannot_read_is_named_and_nothing_is_loaded(torch):
         np.testing.assert_array_equal(array, before[key])
 
 
-# ---- optimizers -----------------------------------------------------------------------------------
+# ---- optimizers and losses ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("make", [tg.optim.SGD, tg.optim.Adam, tg.optim.AdamW])
 def test_an_optimizer_given_one_tensor_or_param_groups_says_so(make):
@@ -131,3 +131,9 @@ def test_an_optimizer_given_one_tensor_or_param_groups_says_so(make):
         make(w, lr=0.1)
     with pytest.raises(TypeError, match=rf"{make.__name__}: parameter groups \(dicts .*\) are not supported"):
         make([{"params": [w], "lr": 0.1}], lr=0.1)
+
+
+def test_cross_entropy_label_smoothing_must_be_a_number():
+    logits = tg.Tensor(np.zeros((2, 3)))
+    with pytest.raises(TypeError, match=r"cross_entropy: label_smoothing must be a number, got str '0.1'"):
+        tg.cross_entropy(logits, [0, 1], label_smoothing="0.1")

@@ -1,4 +1,6 @@
 """Functions of several tensors and the losses, written with the primitive ops."""
+import numbers
+
 import numpy as np
 
 from . import ops
@@ -84,6 +86,9 @@ def cross_entropy(logits, targets, ignore_index=-100, reduction="mean", label_sm
     reduction 'none' returns the per-position losses (0 where ignored) in the targets' shape."""
     rows, targets = _class_rows(logits, targets)
     reduction = _reduction(reduction, "cross_entropy")
+    if not isinstance(label_smoothing, numbers.Real):
+        raise TypeError(f"cross_entropy: label_smoothing must be a number, got {type(label_smoothing).__name__} "
+                        f"{label_smoothing!r}")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must lie in [0.0, 1.0], got {label_smoothing}")
     classes = rows.shape[-1]
