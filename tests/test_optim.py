@@ -177,7 +177,7 @@ def test_bad_arguments_are_named():
     p = tg.Tensor(np.zeros(2), requires_grad=True)
     with pytest.raises(ValueError, match="empty list of parameters"):
         optim.SGD([], lr=0.1)
-    with pytest.raises(TypeError, match=r"parameter 0 must be a leaf Tensor with requires_grad=True"):
+    with pytest.raises(TypeError, match=r"parameter 0 must be a leaf Tensor such as a Parameter"):
         optim.SGD([np.zeros(2)], lr=0.1)
     with pytest.raises(ValueError, match=r"lr must lie in \(0.0, inf\)"):
         optim.Adam([p], lr=0)

@@ -137,3 +137,34 @@ def test_cross_entropy_label_smoothing_must_be_a_number():
     logits = tg.Tensor(np.zeros((2, 3)))
     with pytest.raises(TypeError, match=r"cross_entropy: label_smoothing must be a number, got str '0.1'"):
         tg.cross_entropy(logits, [0, 1], label_smoothing="0.1")
+
+
+@pytest.mark.parametrize("name, options", [("SGD", {"lr": 0.1, "momentum": 0.9}), ("Adam", {"lr": 0.01}),
+                                           ("AdamW", {"lr": 0.01, "amsgrad": True})])
+def test_frozen_parameters_are_kept_by_optimizers_and_clipping_as_torch(torch, name, options):
+    """torch's fine-tuning idiom: requires_grad=False on some weights, then the optimizer and the clipping over
+    model.parameters(); the frozen ones have no .grad, so they are skipped and keep their values."""
+    ours = tg.nn.GRU(3, 4, num_layers=2, dtype=np.float64)
+    theirs = torch.nn.GRU(3, 4, num_layers=2)
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    frozen = {"weight_ih_l0", "bias_hh_l1"}
+    for key in frozen:
+        getattr(ours, key).requires_grad = False
+        getattr(theirs, key).requires_grad_(False)
+    opt = getattr(tg.optim, name)(ours.parameters(), **options)
+    topt = getattr(torch.optim, name)(theirs.parameters(), **options)
+    x = np.random.default_rng(2).standard_normal((5, 2, 3))
+    for _ in range(3):
+        opt.zero_grad()
+        topt.zero_grad()
+        ours(x)[0].sum().backward()
+        theirs(torch.tensor(x))[0].sum().backward()
+        norm = tg.clip_grad_norm(ours.parameters(), 0.5)
+        assert np.isclose(norm, float(torch.nn.utils.clip_grad_norm_(theirs.parameters(), 0.5)), rtol=1e-12)
+        tg.optim.clip_grad_value(ours.parameters(), 0.05)
+        torch.nn.utils.clip_grad_value_(theirs.parameters(), 0.05)
+        opt.step()
+        topt.step()
+    for key, array in ours.state_dict().items():
+        close(array, getattr(theirs, key))
+    assert all(getattr(ours, k).grad is None for k in frozen)

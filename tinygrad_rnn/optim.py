@@ -1,7 +1,8 @@
 """Optimisers with PyTorch's update rules and options (SGD, Adam, AdamW) and gradient clipping (by norm, by value).
 
 They read `.grad` (filled by the tape's walk) and write new parameter arrays; nothing here is recorded.
-A parameter whose .grad is None is skipped, as in PyTorch.
+A parameter whose .grad is None is skipped, as in PyTorch: a frozen one (requires_grad=False) among
+model.parameters() is left as it is.
 """
 import math
 import numbers
@@ -26,8 +27,8 @@ def _params(params, owner):
         if isinstance(p, dict):
             raise TypeError(f"{owner}: parameter groups (dicts such as {{'params': ..., 'lr': ...}}) are not "
                             f"supported; pass one list of Tensors and make one optimizer per group")
-        if not isinstance(p, Tensor) or not p.requires_grad or not p.is_leaf:
-            raise TypeError(f"{owner}: parameter {i} must be a leaf Tensor with requires_grad=True "
+        if not isinstance(p, Tensor) or not p.is_leaf:   # a frozen one (requires_grad=False) is a leaf too
+            raise TypeError(f"{owner}: parameter {i} must be a leaf Tensor such as a Parameter "
                             f"(e.g. model.parameters()), got {p!r:.80}")
     return params
 
