@@ -121,6 +121,59 @@ def test_a_value_numpy_cannot_read_is_named_and_nothing_is_loaded(torch):
         np.testing.assert_array_equal(array, before[key])
 
 
+
+class TiedLM(tg.nn.Module):
+    """A character model whose read-out reuses the embedding (weight tying): one Parameter, two names."""
+
+    def __init__(self):
+        self.embed = tg.nn.Embedding(5, 4, dtype=np.float64)
+        self.rnn = tg.nn.GRU(4, 4, dtype=np.float64)
+        self.out = tg.nn.Linear(4, 5, dtype=np.float64)
+        self.out.weight = self.embed.weight
+
+    def forward(self, idx):
+        return self.out(self.rnn(self.embed(idx))[0])
+
+
+def torch_tied_lm(torch):
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed, self.rnn, self.out = torch.nn.Embedding(5, 4), torch.nn.GRU(4, 4), torch.nn.Linear(4, 5)
+            self.out.weight = self.embed.weight
+
+        def forward(self, idx):
+            return self.out(self.rnn(self.embed(idx))[0])
+    return Net()
+
+
+def test_a_tied_weight_is_in_the_state_dict_under_each_name_and_loads_both_ways(torch):
+    """torch's state_dict lists a shared parameter under every name it has (named_parameters once): a tied
+    model's state dict loads strictly from torch into ours and from ours into torch."""
+    ours, theirs = TiedLM(), torch_tied_lm(torch)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert ([n for n, _ in ours.named_parameters(remove_duplicate=False)]
+            == [n for n, _ in theirs.named_parameters(remove_duplicate=False)])
+    ours.load_state_dict(theirs.state_dict())
+    idx = np.array([[0, 1], [4, 2], [3, 3]])
+    close(ours(idx).data, theirs(torch.tensor(idx)))
+    theirs = torch_tied_lm(torch)
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in TiedLM().state_dict().items()})
+    assert theirs.out.weight is theirs.embed.weight
+
+
+def test_a_tied_model_saves_and_loads_and_takes_a_state_dict_that_names_the_weight_once(tmp_path):
+    source, target = TiedLM(), TiedLM()
+    source.save(tmp_path / "tied.npz")
+    target.load(tmp_path / "tied.npz")
+    for key, array in target.state_dict().items():
+        np.testing.assert_array_equal(array, source.state_dict()[key])
+    once = {k: v for k, v in TiedLM().state_dict().items() if k != "out.weight"}
+    assert target.load_state_dict(once) == ([], [])
+    np.testing.assert_array_equal(target.out.weight.data, once["embed.weight"])
+
+
 # ---- optimizers and losses ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("make", [tg.optim.SGD, tg.optim.Adam, tg.optim.AdamW])

@@ -107,11 +107,12 @@ class Module:
         return found
 
     # ---- parameters -----------------------------------------------------------------------------
-    def named_parameters(self, prefix=""):
-        """(dotted name, Parameter) pairs in the order they were assigned; a shared one appears once."""
+    def named_parameters(self, prefix="", remove_duplicate=True):
+        """(dotted name, Parameter) pairs in the order they were assigned; a shared one (a tied weight) appears
+        once, or under each of its names with remove_duplicate=False, as in torch."""
         seen, out = set(), []
         for name, p in self._walk(prefix):
-            if id(p) not in seen:
+            if not remove_duplicate or id(p) not in seen:
                 seen.add(id(p))
                 out.append((name, p))
         return out
@@ -130,8 +131,8 @@ class Module:
 
     # ---- saving and loading ---------------------------------------------------------------------
     def state_dict(self):
-        """{dotted name: copy of the parameter's array}."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """{dotted name: copy of the parameter's array}; a shared parameter under each of its names, as torch's."""
+        return {name: p.data.copy() for name, p in self.named_parameters(remove_duplicate=False)}
 
     def load_state_dict(self, state, strict=True):
         """Copy arrays into the parameters. All or nothing: any problem raises before anything changes.
@@ -141,8 +142,9 @@ class Module:
         """
         if not hasattr(state, "keys"):
             raise TypeError(f"load_state_dict: expected a dict of name -> array, got {type(state).__name__}")
-        own = dict(self.named_parameters())
-        missing = [k for k in own if k not in state]
+        own = dict(self.named_parameters(remove_duplicate=False))
+        given = {id(p) for k, p in own.items() if k in state}    # a shared parameter given under one of its
+        missing = [k for k, p in own.items() if id(p) not in given]   # names is not missing under the others
         unexpected = [k for k in state if k not in own]
         arrays, problems = {}, []
         for key, p in own.items():
@@ -179,7 +181,7 @@ class Module:
         """Load parameters saved by save(). A file that is corrupt, truncated or not ours raises ValueError
         (nothing is ever unpickled) and leaves the parameters as they were. Returns self."""
         path = as_path(path, "load")
-        state = read_npz(path, {name: p.shape for name, p in self.named_parameters()})
+        state = read_npz(path, {name: p.shape for name, p in self.named_parameters(remove_duplicate=False)})
         try:
             self.load_state_dict(state, strict=strict)
         except ValueError as err:
