@@ -50,6 +50,14 @@ def test_several_tensors_where_one_is_expected_are_named(call, match):
         call(tg.Tensor(np.zeros((1, 2, 4))))
 
 
+def test_a_torch_tensor_given_to_a_layer_is_named_as_torchs(torch):
+    """torch.Tensor and tg.Tensor share a name: the message says which one it got."""
+    with pytest.raises(TypeError, match=r"GRU: input must be a Tensor or a numpy array, got torch.Tensor$"):
+        tg.nn.GRU(3, 4)(torch.zeros(5, 2, 3))
+    with pytest.raises(TypeError, match=r"GRU: h_0 must be a Tensor or a numpy array, got torch.Tensor$"):
+        tg.nn.GRU(3, 4)(np.zeros((5, 2, 3)), torch.zeros(1, 2, 4))
+
+
 def test_a_state_given_as_nested_lists_of_numbers_is_still_one_array():
     _, h = tg.nn.GRU(3, 4, dtype=np.float64)(np.zeros((5, 2, 3)), [[[0.0] * 4] * 2])
     assert h.shape == (1, 2, 4)

@@ -520,4 +520,10 @@ def as_tensor(value, owner, what, name=None):
                         f"Tensors (tg.stack joins them into one Tensor)")
     if isinstance(value, (np.ndarray, list, tuple, numbers.Number)):
         return Tensor(value, name=(what if name is None else name) or None)
-    raise TypeError(f"{owner}: {what} must be a Tensor or a numpy array, got {type(value).__name__}")
+    raise TypeError(f"{owner}: {what} must be a Tensor or a numpy array, got {_type_name(value)}")
+
+
+def _type_name(value):
+    """A value's type by name, with its module when it is not a builtin: torch.Tensor is not our Tensor."""
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
