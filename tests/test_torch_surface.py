@@ -74,6 +74,20 @@ def test_packing_an_empty_batch_is_named(shape, batch_first):
         tg.pack_padded_sequence(tg.Tensor(np.zeros(shape)), [1] * batch, batch_first=batch_first)
 
 
+def test_packing_a_numpy_batch_matches_torch_and_other_inputs_are_named(torch):
+    """A layer takes a numpy batch, so pack_padded_sequence does too; a torch.Tensor or a 1-D input is named."""
+    from torch.nn.utils import rnn as trnn
+    x = np.random.default_rng(3).standard_normal((4, 3, 2))
+    packed = tg.pack_padded_sequence(x, [4, 2, 1])
+    close(packed.data.data, trnn.pack_padded_sequence(torch.tensor(x), [4, 2, 1]).data)
+    with pytest.raises(TypeError, match=r"pack_padded_sequence: input must be a Tensor or a numpy array, got "
+                                        r"torch.Tensor"):
+        tg.pack_padded_sequence(torch.tensor(x), [4, 2, 1])
+    with pytest.raises(ValueError, match=r"pack_padded_sequence: input must be a Tensor \(T, B, \*\) or \(B, T, \*\) "
+                                         r"with batch_first, got shape \(4,\)"):
+        tg.pack_padded_sequence(np.zeros(4), [4])
+
+
 @pytest.mark.parametrize("as_lengths", [lambda n: tg.Tensor(np.array(n)), lambda n: [float(v) for v in n],
                                         lambda n: np.array(n, dtype=np.uint8)])
 def test_lengths_as_a_tg_tensor_or_whole_floats_pack_as_torch(torch, as_lengths):

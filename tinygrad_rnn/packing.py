@@ -13,6 +13,7 @@ import numpy as np
 from .core.functional import concat
 from .core.mode import scope
 from .core.tensor import Tensor
+from .nn import as_tensor
 
 __all__ = ["PackedSequence", "pack_padded_sequence", "pad_packed_sequence"]
 
@@ -40,9 +41,10 @@ def _lengths(lengths, batch, steps):
 def pack_padded_sequence(input, lengths, batch_first=False, enforce_sorted=True):
     """A padded batch (T, B, *) (or (B, T, *) with batch_first) and each sequence's length -> PackedSequence.
     enforce_sorted=True needs lengths in decreasing order; False sorts the batch (and remembers how)."""
-    if not isinstance(input, Tensor) or input.ndim < 2:
+    input = as_tensor(input, "pack_padded_sequence", "input")      # a numpy array, as a layer takes it
+    if input.ndim < 2:
         raise ValueError(f"pack_padded_sequence: input must be a Tensor (T, B, *) or (B, T, *) with batch_first, "
-                         f"got {getattr(input, 'shape', type(input).__name__)}")
+                         f"got shape {input.shape}")
     steps, batch = (input.shape[1], input.shape[0]) if batch_first else input.shape[:2]
     if not steps or not batch:
         raise ValueError(f"pack_padded_sequence: cannot pack an empty batch: input of shape {input.shape} holds "
