@@ -23,7 +23,7 @@ class TG:
     softplus = staticmethod(lambda x: x.softplus())
     concat = staticmethod(lambda xs, axis: tg.concat(xs, axis))
     stack = staticmethod(lambda xs, axis: tg.stack(xs, axis))
-    transpose = staticmethod(lambda x, axes: x.transpose(axes))
+    transpose = staticmethod(lambda x, axes: x.permute(axes))
     index = staticmethod(lambda index: index)
     split = staticmethod(lambda x, sizes, axis: x.split(sizes, axis))
     chunk = staticmethod(lambda x, n, axis: x.chunk(n, axis))

@@ -35,7 +35,9 @@ def test_shape_mismatch_inside_a_scope_names_op_shapes_and_scope():
     (lambda a, b: a.reshape(4, 2), "reshape", ["(2, 3)"]),
     (lambda a, b: a.sum(axis=2), "sum", ["(2, 3)"]),
     (lambda a, b: a.max(axis=-3), "max", ["(2, 3)"]),
-    (lambda a, b: a.transpose(0, 0), "transpose", ["(2, 3)"]),
+    (lambda a, b: a.transpose(0, 2), "transpose", ["(2, 3)"]),
+    (lambda a, b: a.permute(1, 1), "permute", ["(2, 3)"]),
+    (lambda a, b: a.unsqueeze(3), "unsqueeze", ["(2, 3)"]),
     (lambda a, b: a[5], "getitem", ["(2, 3)"]),
 ])
 def test_every_op_names_itself_the_shapes_and_the_scope(expr, op, shapes):

@@ -139,9 +139,15 @@ case("reshape-tuple", "reshape", lambda x: x.reshape((4, -1, 3)), r(2, 3, 4))
 case("reshape-scalar", "reshape", lambda x: x.reshape(()), r(1, 1))
 case("transpose-T-2d", "transpose", lambda x: x.T, r(2, 3))
 case("transpose-T-3d", "transpose", lambda x: x.T, r(2, 3, 4))
-case("transpose-args", "transpose", lambda x: x.transpose(1, 0, 2), r(2, 3, 4))
-case("transpose-tuple", "transpose", lambda x: x.transpose((2, 0, 1)), r(2, 3, 4))
-case("transpose-negative", "transpose", lambda x: x.transpose(-1, 0, 1), r(2, 3, 4))
+case("transpose-swap-2d", "transpose", lambda x: x.transpose(0, 1), r(2, 3))
+case("transpose-swap-3d", "transpose", lambda x: x.transpose(1, 2), r(2, 3, 4))
+case("transpose-swap-negative", "transpose", lambda x: x.transpose(-1, 0), r(2, 3, 4))
+case("permute-args", "transpose", lambda x: x.permute(1, 0, 2), r(2, 3, 4))
+case("permute-tuple", "transpose", lambda x: x.permute((2, 0, 1)), r(2, 3, 4))
+case("permute-negative", "transpose", lambda x: x.permute(-1, 0, 1), r(2, 3, 4))
+case("unsqueeze", "reshape", lambda x: x.unsqueeze(-2), r(2, 3))
+case("squeeze", "reshape", lambda x: x.squeeze(), r(2, 1, 3, 1))
+case("view", "reshape", lambda x: x.view(3, -1), r(2, 3, 4))
 
 # ---- indexing ----------------------------------------------------------------------------------------
 INDEX = {

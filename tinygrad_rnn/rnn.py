@@ -358,7 +358,7 @@ class _Layer(Module):
         with scope(self.name):
             finals = [_named(_in_batch_order(stack(s, axis=0), packed), n) for s, n in ((h_n, "h_n"), (c_n, "c_n"))
                       if s[0] is not None]
-            output = _named(x.transpose(1, 0, 2) if batched_first else x, "output")
+            output = _named(x.transpose(0, 1) if batched_first else x, "output")
         if sizes is None:                               # a packed batch's sequences end at different steps
             c_n = weakref.ref(finals[1]) if len(finals) > 1 else None
             _made_by_layer[finals[0]] = (weakref.ref(self), last + x.shape[0], c_n)
@@ -385,7 +385,7 @@ class _Layer(Module):
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size or x.shape[int(batched_first)] == 0:
             raise ValueError(f"{owner}: input must have shape {form} with input_size={self.input_size} and at "
                              f"least one time step (or (T, input_size) unbatched), got {x.shape}")
-        return (x.transpose(1, 0, 2), True) if batched_first else (x, False)   # (B, T, I) -> (T, B, I)
+        return (x.transpose(0, 1), True) if batched_first else (x, False)    # (B, T, I) -> (T, B, I)
 
     def _packed(self, packed):
         x, sizes = packed.data, np.asarray(packed.batch_sizes)

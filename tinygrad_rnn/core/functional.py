@@ -134,7 +134,7 @@ def _class_rows(logits, targets):
     elif logits.ndim == 1:
         rows = logits.reshape(1, classes)
     else:                                                # (N, C, d1, ...) -> (N, d1, ..., C) -> rows
-        rows = logits.transpose(0, *range(2, logits.ndim), 1).reshape(-1, classes)
+        rows = logits.permute(0, *range(2, logits.ndim), 1).reshape(-1, classes)
     return rows, targets.astype(np.intp).reshape(-1)
 
 

@@ -39,13 +39,18 @@ class OpError(ValueError):
 
 
 def _op_error(op, inputs, params, err):
+    return _named_error(op.name, inputs, params, err)
+
+
+def _named_error(name, inputs, params, err):
+    """OpError "name(h(2, 3), dims=(0, 2)) in scope 't=7': err", for an op or a method that records one."""
     shapes = ", ".join(f"{t.name or 'x'}{t.shape}" if t.name else str(t.shape) for t in inputs)
     shown = {k: v for k, v in params.items() if k not in ("index", "contiguous_wt")}   # how, not what
     if "index" in params:
         shown["index"] = _short(params["index"])
     extra = "".join(f", {k}={v}" for k, v in shown.items())
     where = f" in scope '{current_scope()}'" if state.scope else ""
-    return OpError(f"{op.name}({shapes}{extra}){where}: {err}")
+    return OpError(f"{name}({shapes}{extra}){where}: {err}")
 
 
 def _short(index):
@@ -198,6 +203,12 @@ class Tensor:
             raise ValueError(f"item(): only a tensor with one element has an item, this one has shape {self.shape}")
         return self.data.item()
 
+    def __float__(self):                                 # float(loss), as torch: one element only
+        return float(self.item())
+
+    def __format__(self, spec):                          # f"{loss:.3f}" formats a 0-d tensor's number, as torch
+        return format(self.item(), spec) if self.ndim == 0 else object.__format__(self, spec)
+
     def detach(self):
         """The same values, cut from the graph (how truncated BPTT stops gradients)."""
         return Tensor._result(self.data, None)
@@ -262,11 +273,56 @@ class Tensor:
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         return apply(ops.Reshape, self, shape=tuple(shape))
 
-    def transpose(self, *axes):
-        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        return apply(ops.Transpose, self, axes=tuple(axes) if axes else None)
+    def view(self, *shape):
+        """torch's view: reshape (a numpy array is never in a layout that forbids it)."""
+        return self.reshape(*shape)
+
+    def transpose(self, *dims):
+        """torch's transpose(dim0, dim1): those two dims swapped (negative dims count from the end). With no
+        argument, every axis reversed, as .T. A reordering of all the axes is permute(*dims)."""
+        if not dims:
+            return apply(ops.Transpose, self, axes=None)
+        if len(dims) != 2 or not all(_is_int(d) for d in dims):
+            axes = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+            tip = f"; to reorder all the axes use permute{axes}" if len(axes) > 2 or axes is not dims else ""
+            raise TypeError(f"transpose: expected two dims to swap, transpose(dim0, dim1) as in torch, or none to "
+                            f"reverse every axis; got {_short(dims)} for shape {self.shape}{tip}")
+        a, b = (_dim(self, d, "transpose", dims) for d in dims)
+        axes = list(range(self.ndim))
+        axes[a], axes[b] = b, a
+        return apply(ops.Transpose, self, axes=tuple(axes))
 
     T = property(lambda self: self.transpose())
+
+    def permute(self, *dims):
+        """torch's permute: axis k of the result is axis dims[k] of this tensor (numpy's transpose(axes))."""
+        dims = tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        if not all(_is_int(d) for d in dims):
+            raise TypeError(f"permute: dims must be integers, got {_short(dims)}")
+        if len(dims) != self.ndim:
+            raise _named_error("permute", [self], {"dims": dims}, f"expected {self.ndim} dims, one per axis")
+        axes = tuple(_dim(self, d, "permute", dims) for d in dims)
+        if len(set(axes)) != len(axes):
+            raise _named_error("permute", [self], {"dims": dims}, "a dim appears twice")
+        return apply(ops.Transpose, self, axes=axes)
+
+    def unsqueeze(self, dim):
+        """A new axis of length 1 at position dim (in [-ndim-1, ndim], as torch), recorded as a reshape."""
+        at = _dim(self, dim, "unsqueeze", dim, extra=1)
+        return self.reshape(self.shape[:at] + (1,) + self.shape[at:])
+
+    def squeeze(self, dim=None):
+        """The axes of length 1 removed: all of them, or those among dim (an int or a tuple) as torch; an axis
+        named in dim that is not of length 1 stays. Recorded as a reshape."""
+        dims = range(self.ndim) if dim is None else dim if isinstance(dim, (tuple, list)) else (dim,)
+        if not all(_is_int(d) for d in dims):
+            raise TypeError(f"squeeze: dim must be an integer or a tuple of integers, got {_short(dim)}")
+        gone = {_dim(self, d, "squeeze", dim) for d in dims}
+        return self.reshape(tuple(n for k, n in enumerate(self.shape) if not (k in gone and n == 1)))
+
+    def size(self, dim=None):
+        """torch's size(): the shape (a tuple), or the length of axis dim (an int)."""
+        return self.shape if dim is None else self.shape[_dim(self, dim, "size", dim)]
 
     def __getitem__(self, index):
         return apply(ops.GetItem, self, index=_plain_index(index))
@@ -294,6 +350,21 @@ class Tensor:
         if not isinstance(chunks, numbers.Integral) or chunks <= 0:
             raise ValueError(f"chunk: chunks must be a positive integer, got {chunks!r}")
         return self.split(max(1, -(-self.shape[_check_axis(self, axis, "chunk")] // chunks)), axis)
+
+
+def _is_int(d):
+    return isinstance(d, numbers.Integral) and not isinstance(d, bool)
+
+
+def _dim(t, d, method, given, extra=0):
+    """Dim d of t as an index in [0, ndim + extra); negative d counts from the end, as in torch."""
+    if not _is_int(d):
+        raise TypeError(f"{method}: dim must be an integer, got {_short(d)}")
+    n = t.ndim + extra
+    if not -n <= d < n:
+        raise _named_error(method, [t], {"dims" if isinstance(given, tuple) else "dim": given},
+                           f"dim {d} is out of range: expected an integer in [{-n}, {n - 1}]")
+    return int(d) % n
 
 
 def _check_axis(t, axis, owner):

@@ -323,7 +323,7 @@ class Stepper:
         if infix and len(parts) == 2:
             return f"{wrap(parts[0], node.inputs[0])} {infix} {wrap(parts[1], node.inputs[1])}"
         plain, parts = parts, [wrap(p, t) for p, t in zip(parts, node.inputs)]
-        if op == "transpose" and node.inputs[0].ndim == 2:
+        if op == "transpose" and node.inputs[0].ndim == 2 and node.params.get("axes") in (None, (1, 0)):
             return f"{parts[0]}.T"
         if op == "neg":
             return f"-{parts[0]}"
