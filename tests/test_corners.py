@@ -25,7 +25,7 @@ def test_sgd_momentum_buffer_is_a_copy_of_the_first_grad(torch):
         ours.grad += 1.0                                 # in place, on both sides
         theirs.grad += 1.0
         np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-15)
-    assert opt.velocity[0] is not ours.grad
+    assert opt.state[ours]["momentum_buffer"] is not ours.grad
 
 
 # ---- boolean tensors and integer operands -------------------------------------------------------------

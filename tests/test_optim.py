@@ -160,7 +160,7 @@ def test_sgd_momentum_buffer_is_not_the_grad():
     p.grad = np.array([1.0, 2.0])
     opt.step()
     p.grad[:] = 100.0                                          # an in-place change to .grad after the step
-    np.testing.assert_array_equal(opt.velocity[0], [1.0, 2.0])
+    np.testing.assert_array_equal(opt.state[p]["momentum_buffer"], [1.0, 2.0])
 
 
 def test_clip_grad_norm_matches_torch_when_clipping(torch):
@@ -179,8 +179,8 @@ def test_bad_arguments_are_named():
         optim.SGD([], lr=0.1)
     with pytest.raises(TypeError, match=r"parameter 0 must be a leaf Tensor such as a Parameter"):
         optim.SGD([np.zeros(2)], lr=0.1)
-    with pytest.raises(ValueError, match=r"lr must lie in \(0.0, inf\)"):
-        optim.Adam([p], lr=0)
+    with pytest.raises(ValueError, match=r"lr must lie in \[0.0, inf\), got -0.1"):   # lr=0 is allowed, as in torch
+        optim.Adam([p], lr=-0.1)
     with pytest.raises(ValueError, match=r"momentum must lie in \[0.0, 1.0\)"):
         optim.SGD([p], lr=0.1, momentum=1.5)
     with pytest.raises(TypeError, match=r"betas must be a pair"):

@@ -199,13 +199,13 @@ def test_a_tied_model_saves_and_loads_and_takes_a_state_dict_that_names_the_weig
 # ---- optimizers and losses ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("make", [tg.optim.SGD, tg.optim.Adam, tg.optim.AdamW])
-def test_an_optimizer_given_one_tensor_or_param_groups_says_so(make):
-    w = tg.Parameter(np.zeros((3, 2)))
+def test_an_optimizer_given_one_tensor_or_a_mix_of_groups_and_tensors_says_so(make):
+    w, v = tg.Parameter(np.zeros((3, 2))), tg.Parameter(np.zeros(2))
     with pytest.raises(TypeError, match=rf"{make.__name__}: params must be an iterable of Tensors such as "
                                         rf"model.parameters\(\) or \[w\], got a single Tensor of shape \(3, 2\)"):
         make(w, lr=0.1)
-    with pytest.raises(TypeError, match=rf"{make.__name__}: parameter groups \(dicts .*\) are not supported"):
-        make([{"params": [w], "lr": 0.1}], lr=0.1)
+    with pytest.raises(TypeError, match=rf"{make.__name__}: params must be all Tensors or all parameter groups"):
+        make([{"params": [w], "lr": 0.1}, v], lr=0.1)
 
 
 def test_cross_entropy_label_smoothing_must_be_a_number():

@@ -100,3 +100,141 @@ def test_a_0d_tensor_formats_and_converts_as_torch(torch):
         f"{tg.Tensor(np.zeros(2)):.3f}"                 # as torch: only a 0-d tensor formats as a number
     with pytest.raises(ValueError, match="only a tensor with one element"):
         float(tg.Tensor(np.zeros(2)))
+
+
+# ---- optimizers: parameter groups, schedules, zero_grad ----------------------------------------------------
+
+def problem(torch):
+    """Two parameters of a small cubic loss, as tg and torch leaves, and a function that fills both .grads."""
+    rng = np.random.default_rng(3)
+    start, coef = [rng.standard_normal((3, 2)), rng.standard_normal(4)], [rng.standard_normal((3, 2)),
+                                                                          rng.standard_normal(4)]
+    ours = [tg.Tensor(a.copy(), requires_grad=True) for a in start]
+    theirs = [torch.tensor(a.copy(), requires_grad=True) for a in start]
+
+    def backward():
+        sum(((p * p * p) * c).sum() + (p * c).sum() for p, c in zip(ours, coef)).backward()
+        sum(((p ** 3) * torch.tensor(c)).sum() + (p * torch.tensor(c)).sum() for p, c in zip(theirs, coef)).backward()
+    return ours, theirs, backward
+
+
+OPTIMIZERS = [("SGD", {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.01}),
+              ("SGD", {"lr": 0.1, "momentum": 0.5, "nesterov": True}),
+              ("Adam", {"lr": 0.05, "amsgrad": True}), ("AdamW", {"lr": 0.05, "weight_decay": 0.1})]
+
+
+@pytest.mark.parametrize("name, options", OPTIMIZERS, ids=str)
+def test_param_groups_hold_the_params_and_every_hyperparameter_as_torch(torch, name, options):
+    ours, theirs, _ = problem(torch)
+    opt, topt = getattr(tg.optim, name)(ours, **options), getattr(torch.optim, name)(theirs, **options)
+    assert len(opt.param_groups) == len(topt.param_groups) == 1
+    group, tgroup = opt.param_groups[0], topt.param_groups[0]
+    assert group["params"] == ours and set(group) <= set(tgroup)
+    assert {k: v for k, v in group.items() if k != "params"} == {k: tgroup[k] for k in group if k != "params"}
+    assert set(group) - {"params"} == set(opt.defaults)
+
+
+@pytest.mark.parametrize("name, options", OPTIMIZERS, ids=str)
+def test_a_learning_rate_schedule_through_param_groups_matches_torchs_scheduler(torch, name, options):
+    """torch's StepLR halves lr every 2 steps by writing group['lr']; we write the same into our group."""
+    ours, theirs, backward = problem(torch)
+    opt, topt = getattr(tg.optim, name)(ours, **options), getattr(torch.optim, name)(theirs, **options)
+    schedule = torch.optim.lr_scheduler.StepLR(topt, step_size=2, gamma=0.5)
+    for step in range(7):
+        opt.zero_grad()
+        topt.zero_grad()
+        backward()
+        opt.step()
+        topt.step()
+        schedule.step()
+        for group in opt.param_groups:
+            group["lr"] = options["lr"] * 0.5 ** ((step + 1) // 2)
+        assert opt.param_groups[0]["lr"] == topt.param_groups[0]["lr"]
+        for p, tp in zip(ours, theirs):
+            close(p.data, tp)
+
+
+def test_a_learning_rate_set_between_steps_changes_the_next_step():
+    p = tg.Tensor(np.array([1.0]), requires_grad=True)
+    opt = tg.optim.SGD([p], lr=0.1)
+    p.grad = np.array([1.0])
+    opt.step()
+    opt.param_groups[0]["lr"] = 0.0                      # lr 0 (a warm-up's first value) is allowed, as in torch
+    opt.step()
+    np.testing.assert_array_equal(p.data, [0.9])
+    opt.param_groups[0]["lr"] = -1.0
+    with pytest.raises(ValueError, match=r"SGD: param_groups\[0\]\['lr'\] must lie in \[0.0, inf\), got -1.0"):
+        opt.step()
+
+
+@pytest.mark.parametrize("name, options", OPTIMIZERS, ids=str)
+def test_two_parameter_groups_with_their_own_hyperparameters_match_torch(torch, name, options):
+    ours, theirs, backward = problem(torch)
+    own = {"lr": 0.01, "weight_decay": 0.2}
+    opt = getattr(tg.optim, name)([{"params": [ours[0]]}, {"params": ours[1], **own}], **options)
+    topt = getattr(torch.optim, name)([{"params": [theirs[0]]}, {"params": theirs[1], **own}], **options)
+    assert opt.param_groups[1]["lr"] == 0.01 and opt.param_groups[0]["lr"] == options["lr"]
+    for _ in range(5):
+        opt.zero_grad()
+        topt.zero_grad()
+        backward()
+        opt.step()
+        topt.step()
+        for p, tp in zip(ours, theirs):
+            close(p.data, tp)
+
+
+def test_bad_parameter_groups_are_named():
+    w, v = tg.Parameter(np.zeros(2)), tg.Parameter(np.zeros(3))
+    with pytest.raises(ValueError, match=r"SGD: a parameter appears twice in params"):
+        tg.optim.SGD([{"params": [w]}, {"params": [w, v]}], lr=0.1)
+    with pytest.raises(ValueError, match=r"Adam: parameter group 1 has no 'params'"):
+        tg.optim.Adam([{"params": [w]}, {"lr": 0.1}])
+    with pytest.raises(ValueError, match=r"Adam: param_groups\[1\]\['eps'\] must lie in"):
+        tg.optim.Adam([{"params": [w]}, {"params": [v], "eps": -1.0}])
+    with pytest.raises(TypeError, match=r"SGD: parameter group 0: parameter 0 must be a leaf Tensor"):
+        tg.optim.SGD([{"params": [np.zeros(2)]}], lr=0.1)
+
+
+@pytest.mark.parametrize("name, options", OPTIMIZERS, ids=str)
+def test_zero_grad_set_to_none_false_zeros_in_place_and_the_steps_match_torch(torch, name, options):
+    ours, theirs, backward = problem(torch)
+    opt, topt = getattr(tg.optim, name)(ours, **options), getattr(torch.optim, name)(theirs, **options)
+    backward()
+    for _ in range(4):
+        arrays = [p.grad for p in ours]
+        opt.zero_grad(set_to_none=False)
+        topt.zero_grad(set_to_none=False)
+        assert all(p.grad is a and not a.any() for p, a in zip(ours, arrays))       # the same arrays, zeroed
+        backward()
+        opt.step()
+        topt.step()
+        for p, tp in zip(ours, theirs):
+            close(p.data, tp)
+    opt.zero_grad()
+    topt.zero_grad()
+    assert all(p.grad is None for p in ours) and all(tp.grad is None for tp in theirs)
+
+
+def test_module_zero_grad_takes_set_to_none_too():
+    layer = tg.nn.Linear(2, 3)
+    layer(np.ones((1, 2))).sum().backward()
+    grad = layer.weight.grad
+    layer.zero_grad(set_to_none=False)
+    assert layer.weight.grad is grad and not grad.any()
+    layer.zero_grad()
+    assert layer.weight.grad is None
+
+
+# ---- the clipping's returned norm --------------------------------------------------------------------------
+
+def test_clip_grad_norm_returns_a_norm_read_as_torchs(torch):
+    ours, theirs, backward = problem(torch)
+    backward()
+    norm = tg.clip_grad_norm(ours, 1.0)
+    tnorm = torch.nn.utils.clip_grad_norm_(theirs, 1.0)
+    assert norm.item() == pytest.approx(tnorm.item(), rel=1e-12) and float(norm) == norm.item()
+    assert f"{norm:.3f}" == f"{tnorm:.3f}" and f"{norm:.6e}" == f"{tnorm:.6e}"
+    assert norm.item() > 1.0 and norm == norm.item()     # a number: compared and printed as one
+    for p, tp in zip(ours, theirs):
+        close(p.grad, tp.grad)

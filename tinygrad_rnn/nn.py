@@ -20,6 +20,7 @@ from .core.functional import linear
 from .core.tensor import Tensor, get_default_dtype
 from .core.tensor import float_dtype as _float_dtype
 from .files import as_path, replacing
+from .optim import zero_grads
 
 __all__ = ["Parameter", "Module", "Linear", "Embedding", "ModuleList", "ModuleDict", "ParameterList",
            "ParameterDict", "IncompatibleKeys", "check_size"]
@@ -124,10 +125,9 @@ class Module:
     def parameters(self):
         return [p for _, p in self.named_parameters()]
 
-    def zero_grad(self):
-        """Forget every parameter's gradient (set to None, as PyTorch does by default)."""
-        for p in self.parameters():
-            p.grad = None
+    def zero_grad(self, set_to_none=True):
+        """Forget every parameter's gradient: None (PyTorch's default), or zeroed in place with set_to_none=False."""
+        zero_grads(self.parameters(), set_to_none)
 
     # ---- saving and loading ---------------------------------------------------------------------
     def state_dict(self):

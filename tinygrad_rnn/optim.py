@@ -12,8 +12,8 @@ import numpy as np
 from .core.tape import changed
 from .core.tensor import Tensor
 
-__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "clip_grad_norm", "clip_grad_value", "clip_grad_norm_",
-           "clip_grad_value_"]
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "zero_grads", "clip_grad_norm", "clip_grad_value",
+           "clip_grad_norm_", "clip_grad_value_"]
 
 
 def _params(params, owner):
@@ -24,13 +24,31 @@ def _params(params, owner):
     if not params:
         raise ValueError(f"{owner}: got an empty list of parameters")
     for i, p in enumerate(params):
-        if isinstance(p, dict):
-            raise TypeError(f"{owner}: parameter groups (dicts such as {{'params': ..., 'lr': ...}}) are not "
-                            f"supported; pass one list of Tensors and make one optimizer per group")
         if not isinstance(p, Tensor) or not p.is_leaf:   # a frozen one (requires_grad=False) is a leaf too
             raise TypeError(f"{owner}: parameter {i} must be a leaf Tensor such as a Parameter "
                             f"(e.g. model.parameters()), got {p!r:.80}")
     return params
+
+
+def _groups(params, owner):
+    """torch's two forms: an iterable of Tensors (one group) or of dicts {'params': ..., 'lr': ...} (one each)."""
+    if isinstance(params, Tensor):
+        return [{"params": _params(params, owner)}]     # refused there, with its message
+    items = list(params)
+    dicts = [isinstance(item, dict) for item in items]
+    if not any(dicts):
+        return [{"params": _params(items, owner)}]
+    if not all(dicts):
+        raise TypeError(f"{owner}: params must be all Tensors or all parameter groups (dicts with 'params'), "
+                        f"not a mix of both")
+    groups = []
+    for i, group in enumerate(items):
+        if "params" not in group:
+            raise ValueError(f"{owner}: parameter group {i} has no 'params', got keys {sorted(group)}")
+        inside = group["params"]                         # a group may hold one Tensor, as in torch
+        groups.append({**group, "params": _params([inside] if isinstance(inside, Tensor) else inside,
+                                                  f"{owner}: parameter group {i}")})
+    return groups
 
 
 def _number(value, what, owner, low=0.0, high=math.inf, low_open=False):
@@ -43,15 +61,60 @@ def _number(value, what, owner, low=0.0, high=math.inf, low_open=False):
 
 
 class Optimizer:
-    def __init__(self, params):
-        self.params = _params(params, type(self).__name__)
+    """torch.optim.Optimizer's surface. `param_groups` is a list of dicts, each with its 'params' and every
+    hyperparameter; step() reads them anew, so `group['lr'] = ...` between steps is a learning-rate schedule.
+    `state[p]` holds a parameter's buffers (torch's names: 'momentum_buffer', 'exp_avg', ...)."""
 
-    def zero_grad(self):
-        for p in self.params:
-            p.grad = None
+    def __init__(self, params, defaults):
+        owner = type(self).__name__
+        self._hyper(defaults, "")                        # the constructor's arguments, named as given
+        self.defaults = dict(defaults)
+        self.param_groups = [{**self.defaults, **group} for group in _groups(params, owner)]
+        for i, group in enumerate(self.param_groups):
+            self._hyper(group, f"param_groups[{i}]")
+        ids = [id(p) for group in self.param_groups for p in group["params"]]
+        if len(set(ids)) < len(ids):
+            raise ValueError(f"{owner}: a parameter appears twice in params; each must appear once (in one group)")
+        self.state = {}
+
+    def zero_grad(self, set_to_none=True):
+        """Every parameter's .grad set to None (torch's default), or with set_to_none=False its array zeroed in
+        place."""
+        zero_grads([p for group in self.param_groups for p in group["params"]], set_to_none)
 
     def step(self):
+        """One update of every parameter that has a .grad, with its group's hyperparameters as they are now
+        (all checked first: a bad one changes no parameter)."""
+        hypers = [self._hyper(group, f"param_groups[{i}]") for i, group in enumerate(self.param_groups)]
+        for group, hyper in zip(self.param_groups, hypers):
+            for p in group["params"]:
+                if p.grad is not None:                   # a frozen parameter is skipped, as in torch
+                    p.data = self._update(p, p.grad, self.state.setdefault(p, {}), **hyper)
+                    changed(p)
+
+    def _hyper(self, group, where):
+        """The group's hyperparameters, checked: {name: value} for _update."""
+        return {key: value for key, value in group.items() if key != "params"}
+
+    def _update(self, p, grad, state, **hyper):
+        """The parameter's new array."""
         raise NotImplementedError
+
+
+def zero_grads(params, set_to_none=True):
+    """torch's zero_grad(set_to_none): .grad = None, or the .grad array zeroed in place (a new zero array
+    where numpy refuses the write)."""
+    for p in params:
+        if set_to_none or p.grad is None:
+            p.grad = None
+        elif p.grad.flags.writeable:
+            p.grad[...] = 0
+        else:
+            p.grad = np.zeros_like(p.grad)
+
+
+def _key(where, key):
+    return f"{where}['{key}']" if where else key
 
 
 class SGD(Optimizer):
@@ -59,32 +122,30 @@ class SGD(Optimizer):
     (v = d on the first step) and d = v, or d + momentum * v with nesterov=True; then p -= lr * d."""
 
     def __init__(self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
-        super().__init__(params)
-        self.lr = _number(lr, "lr", "SGD", low_open=True)
-        self.momentum = _number(momentum, "momentum", "SGD", high=1.0)
-        self.dampening = _number(dampening, "dampening", "SGD")
-        self.weight_decay = _number(weight_decay, "weight_decay", "SGD")
-        self.nesterov = bool(nesterov)
-        if self.nesterov and (self.momentum == 0 or self.dampening != 0):
+        super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
+                                  "weight_decay": weight_decay, "nesterov": nesterov})
+
+    def _hyper(self, group, where):
+        hyper = {key: _number(group[key], _key(where, key), "SGD", high=1.0 if key == "momentum" else math.inf)
+                 for key in ("lr", "momentum", "dampening", "weight_decay")}
+        hyper["nesterov"] = bool(group["nesterov"])
+        if hyper["nesterov"] and (hyper["momentum"] == 0 or hyper["dampening"] != 0):
             raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening = 0, got momentum="
-                             f"{self.momentum}, dampening={self.dampening}")
-        self.velocity = [None] * len(self.params)
+                             f"{hyper['momentum']}, dampening={hyper['dampening']}"
+                             + (f" in {where}" if where else ""))
+        return hyper
 
-    def step(self):
-        for k, p in enumerate(self.params):
-            if p.grad is None:
-                continue
-            d = p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
-            if self.momentum:
-                self.velocity[k] = v = self._velocity(self.velocity[k], d)
-                d = d + self.momentum * v if self.nesterov else v
-            p.data = p.data - self.lr * d
-            changed(p)
-
-    def _velocity(self, v, d):
-        if v is None:                                    # a copy: a later in-place change to .grad
-            return np.array(d)                           # must not reach the buffer
-        return self.momentum * v + (1 - self.dampening) * d if self.dampening else self.momentum * v + d
+    def _update(self, p, grad, state, lr, momentum, dampening, weight_decay, nesterov):
+        d = grad + weight_decay * p.data if weight_decay else grad
+        if momentum:
+            v = state.get("momentum_buffer")
+            if v is None:                                # a copy: a later in-place change to .grad
+                v = np.array(d)                          # must not reach the buffer
+            else:
+                v = momentum * v + (1 - dampening) * d if dampening else momentum * v + d
+            state["momentum_buffer"] = v
+            d = d + momentum * v if nesterov else v
+        return p.data - lr * d
 
 
 class Adam(Optimizer):
@@ -93,41 +154,36 @@ class Adam(Optimizer):
     _decoupled = False                                   # AdamW: decay the weight itself instead of the gradient
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False):
-        super().__init__(params)
-        owner = type(self).__name__
-        self.lr = _number(lr, "lr", owner, low_open=True)
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise TypeError(f"{owner}: betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = tuple(_number(b, f"betas[{i}]", owner, high=1.0) for i, b in enumerate(betas))
-        self.eps = _number(eps, "eps", owner)
-        self.weight_decay = _number(weight_decay, "weight_decay", owner)
-        self.amsgrad = bool(amsgrad)
-        self.m = [np.zeros_like(p.data) for p in self.params]
-        self.v = [np.zeros_like(p.data) for p in self.params]
-        self.v_max = [np.zeros_like(p.data) for p in self.params] if self.amsgrad else None
-        self.steps = [0] * len(self.params)
+        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay,
+                                  "amsgrad": amsgrad})
 
-    def step(self):
-        b1, b2 = self.betas
-        for k, p in enumerate(self.params):
-            if p.grad is None:
-                continue
-            g, data = p.grad, p.data
-            if self.weight_decay and self._decoupled:
-                data = data * (1 - self.lr * self.weight_decay)
-            elif self.weight_decay:
-                g = g + self.weight_decay * data
-            self.steps[k] += 1
-            self.m[k] = b1 * self.m[k] + (1 - b1) * g
-            self.v[k] = b2 * self.v[k] + (1 - b2) * g * g
-            v = self.v[k]
-            if self.amsgrad:
-                self.v_max[k] = v = np.maximum(self.v_max[k], v)
-            # bias correction: the moments start at 0, so early averages are scaled up by 1/(1 - beta^t)
-            step_size = self.lr / (1 - b1 ** self.steps[k])
-            denom = np.sqrt(v) / math.sqrt(1 - b2 ** self.steps[k]) + self.eps
-            p.data = data - step_size * self.m[k] / denom
-            changed(p)
+    def _hyper(self, group, where):
+        owner, betas = type(self).__name__, group["betas"]
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"{owner}: {_key(where, 'betas')} must be a pair (beta1, beta2), got {betas!r}")
+        hyper = {key: _number(group[key], _key(where, key), owner) for key in ("lr", "eps", "weight_decay")}
+        hyper["betas"] = tuple(_number(b, f"{_key(where, 'betas')}[{i}]", owner, high=1.0)
+                               for i, b in enumerate(betas))
+        hyper["amsgrad"] = bool(group["amsgrad"])
+        return hyper
+
+    def _update(self, p, g, state, lr, betas, eps, weight_decay, amsgrad):
+        (b1, b2), data = betas, p.data
+        if weight_decay and self._decoupled:
+            data = data * (1 - lr * weight_decay)
+        elif weight_decay:
+            g = g + weight_decay * data
+        if not state:
+            state.update(step=0, exp_avg=np.zeros_like(data), exp_avg_sq=np.zeros_like(data))
+        state["step"] += 1
+        state["exp_avg"] = m = b1 * state["exp_avg"] + (1 - b1) * g
+        state["exp_avg_sq"] = v = b2 * state["exp_avg_sq"] + (1 - b2) * g * g
+        if amsgrad:
+            state["max_exp_avg_sq"] = v = np.maximum(state.get("max_exp_avg_sq", 0), v)
+        # bias correction: the moments start at 0, so early averages are scaled up by 1/(1 - beta^t)
+        step_size = lr / (1 - b1 ** state["step"])
+        denom = np.sqrt(v) / math.sqrt(1 - b2 ** state["step"]) + eps
+        return data - step_size * m / denom
 
 
 class AdamW(Adam):
@@ -149,7 +205,8 @@ def _with_grads(params, owner):
 
 def clip_grad_norm(params, max_norm, norm_type=2.0, error_if_nonfinite=False, eps=1e-6):
     """Scale every gradient by min(1, max_norm / (norm + eps)), norm being the norm_type-norm of all the
-    gradients together (inf: the largest |g|). Returns the norm before clipping (a float).
+    gradients together (inf: the largest |g|). Returns the norm before clipping, a numpy float64: a float that
+    also has torch's 0-d tensor's .item(), so norm.item(), float(norm) and f"{norm:.3f}" work as in torch.
 
     eps=1e-6 is torch.nn.utils.clip_grad_norm_'s rule, the default so that a script ported from PyTorch clips
     the same numbers; eps=0 is the seed's rule (scale by max_norm / norm exactly when norm > max_norm). The two
@@ -169,7 +226,7 @@ def clip_grad_norm(params, max_norm, norm_type=2.0, error_if_nonfinite=False, ep
         with np.errstate(invalid="ignore"):             # inf * 0 = nan, as in torch
             for p in params:
                 p.grad = p.grad * np.asarray(scale, dtype=p.grad.dtype)
-    return norm
+    return np.float64(norm)
 
 
 def _total_norm(grads, norm_type):
