@@ -15,12 +15,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .core import rng, tape
-from .core.functional import linear
-from .core.tensor import Tensor, get_default_dtype
-from .core.tensor import float_dtype as _float_dtype
-from .files import as_path, replacing
-from .optim import zero_grads
+from ..core import rng, tape
+from ..core.functional import linear
+from ..core.tensor import Tensor, get_default_dtype
+from ..core.tensor import float_dtype as _float_dtype
+from ..files import as_path, replacing
+from ..optim import zero_grads
 
 __all__ = ["Parameter", "Module", "Linear", "Embedding", "ModuleList", "ModuleDict", "ParameterList",
            "ParameterDict", "IncompatibleKeys", "check_size"]
