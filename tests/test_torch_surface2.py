@@ -231,10 +231,97 @@ def test_module_zero_grad_takes_set_to_none_too():
 def test_clip_grad_norm_returns_a_norm_read_as_torchs(torch):
     ours, theirs, backward = problem(torch)
     backward()
-    norm = tg.clip_grad_norm(ours, 1.0)
+    norm = tg.nn.utils.clip_grad_norm_(ours, 1.0)
     tnorm = torch.nn.utils.clip_grad_norm_(theirs, 1.0)
     assert norm.item() == pytest.approx(tnorm.item(), rel=1e-12) and float(norm) == norm.item()
     assert f"{norm:.3f}" == f"{tnorm:.3f}" and f"{norm:.6e}" == f"{tnorm:.6e}"
     assert norm.item() > 1.0 and norm == norm.item()     # a number: compared and printed as one
     for p, tp in zip(ours, theirs):
         close(p.grad, tp.grad)
+
+
+# ---- tg.nn.utils, tg.nn.utils.rnn ----------------------------------------------------------------------------
+
+def test_nn_utils_holds_torchs_names_and_imports_as_torchs():
+    from tinygrad_rnn.nn.utils import clip_grad_norm_, clip_grad_value_
+    from tinygrad_rnn.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+    assert clip_grad_norm_ is tg.clip_grad_norm and clip_grad_value_ is tg.optim.clip_grad_value
+    assert (PackedSequence, pack_padded_sequence, pad_packed_sequence) == (
+        tg.PackedSequence, tg.pack_padded_sequence, tg.pad_packed_sequence)
+    assert tg.nn.utils.rnn.pad_sequence is tg.pad_sequence and tg.nn.utils.rnn.pack_sequence is tg.pack_sequence
+
+
+def test_clip_grad_value_through_nn_utils_matches_torch(torch):
+    ours, theirs, backward = problem(torch)
+    backward()
+    assert tg.nn.utils.clip_grad_value_(ours, 0.5) is None and torch.nn.utils.clip_grad_value_(theirs, 0.5) is None
+    for p, tp in zip(ours, theirs):
+        close(p.grad, tp.grad)
+
+
+def sequences(torch, lengths, features=(2,)):
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal((n, *features)) for n in lengths]
+    return ([tg.Tensor(a.copy(), requires_grad=True) for a in arrays],
+            [torch.tensor(a.copy(), requires_grad=True) for a in arrays])
+
+
+@pytest.mark.parametrize("lengths", [(3, 1, 2), (2, 2), (1,), (4, 0, 2)], ids=str)
+@pytest.mark.parametrize("options", [{}, {"batch_first": True}, {"padding_value": -1.5},
+                                     {"batch_first": True, "padding_side": "left", "padding_value": 7.0}], ids=str)
+def test_pad_sequence_matches_torch_values_and_gradients(torch, lengths, options):
+    ours, theirs = sequences(torch, lengths)
+    out = tg.nn.utils.rnn.pad_sequence(ours, **options)
+    tout = torch.nn.utils.rnn.pad_sequence(theirs, **options)
+    assert out.shape == tuple(tout.shape)
+    close(out.data, tout)
+    weights = np.random.default_rng(5).standard_normal(out.shape)
+    (out * weights).sum().backward()
+    (tout * torch.tensor(weights)).sum().backward()
+    for s, ts in zip(ours, theirs):
+        close(s.grad, ts.grad)
+
+
+@pytest.mark.parametrize("lengths, enforce_sorted", [((3, 2, 2), True), ((1, 3, 2), False), ((2,), True)], ids=str)
+def test_pack_sequence_matches_torch_and_an_lstm_runs_on_it(torch, lengths, enforce_sorted):
+    ours, theirs = sequences(torch, lengths, features=(3,))
+    packed = tg.nn.utils.rnn.pack_sequence(ours, enforce_sorted=enforce_sorted)
+    tpacked = torch.nn.utils.rnn.pack_sequence(theirs, enforce_sorted=enforce_sorted)
+    close(packed.data.data, tpacked.data)
+    np.testing.assert_array_equal(packed.batch_sizes, tpacked.batch_sizes.numpy())
+    for mine, their in [(packed.sorted_indices, tpacked.sorted_indices),
+                        (packed.unsorted_indices, tpacked.unsorted_indices)]:
+        assert (mine is None) == (their is None) and (mine is None or np.array_equal(mine, their.numpy()))
+    lstm, tlstm = tg.nn.LSTM(3, 4, dtype=np.float64), torch.nn.LSTM(3, 4)
+    tlstm.load_state_dict({k: torch.tensor(v) for k, v in lstm.state_dict().items()})
+    out, lens = tg.nn.utils.rnn.pad_packed_sequence(lstm(packed)[0], batch_first=True)
+    tout, tlens = torch.nn.utils.rnn.pad_packed_sequence(tlstm(tpacked)[0], batch_first=True)
+    close(out.data, tout)
+    np.testing.assert_array_equal(lens, tlens.numpy())
+    out.sum().backward()
+    tout.sum().backward()
+    for s, ts in zip(ours, theirs):
+        close(s.grad, ts.grad)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: tg.pad_sequence([]), TypeError, r"pad_sequence: sequences must be a non-empty list of Tensors"),
+    (lambda: tg.pad_sequence(np.zeros(3)), ValueError, r"pad_sequence: every sequence must have shape"),
+    (lambda: tg.pad_sequence([np.zeros((2, 3)), np.zeros((1, 4))]), ValueError,
+     r"pad_sequence: every sequence must have shape \(L_i, \*\(3,\)\) like sequences\[0\] \(2, 3\), got "
+     r"sequences\[1\] of shape \(1, 4\)"),
+    (lambda: tg.pad_sequence([np.zeros(2)], padding_side="top"), ValueError, r"padding_side must be 'right' or"),
+    (lambda: tg.pad_sequence([np.zeros(2)], padding_value="0"), TypeError, r"padding_value must be a number"),
+    (lambda: tg.pack_sequence([np.zeros(1), np.zeros(2)]), ValueError,
+     r"lengths must be in decreasing order with enforce_sorted=True, got \[1, 2\]; pass enforce_sorted=False"),
+    (lambda: tg.pack_sequence(np.zeros(2)), ValueError, r"pack_sequence: every sequence must have shape"),
+])
+def test_bad_sequences_are_named(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_a_batch_given_to_pad_sequence_is_its_rows_as_in_torch(torch):
+    batch = np.arange(12.0).reshape(2, 3, 2)
+    close(tg.pad_sequence(tg.Tensor(batch)).data, torch.nn.utils.rnn.pad_sequence(torch.tensor(batch)))
+

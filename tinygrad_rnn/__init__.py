@@ -16,13 +16,14 @@ from .core.tensor import OpError, Tensor, get_default_dtype, set_default_dtype
 from . import nn, optim, rnn
 from .nn import Module, Parameter
 from .optim import clip_grad_norm
-from .packing import PackedSequence, pack_padded_sequence, pad_packed_sequence
+from .packing import PackedSequence, pack_padded_sequence, pack_sequence, pad_packed_sequence, pad_sequence
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, detach_state
 
 # tg.nn.LSTM etc., as torch.nn.LSTM: nn.py sits below rnn.py (rnn imports it), so the face hangs them on it
 _RECURRENT = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU, "RNNCell": RNNCell, "LSTMCell": LSTMCell, "GRUCell": GRUCell}
 vars(nn).update(_RECURRENT)
 nn.__all__ = [*nn.__all__, *_RECURRENT]
+from .nn import utils as _nn_utils    # tg.nn.utils (and tg.nn.utils.rnn), as torch's
 
 from .teach import bptt, flow, seed, stepper
 from .teach.stepper import Stepper, jacobian
@@ -36,6 +37,6 @@ __all__ = [
     "GraphError", "ValuesChanged", "OpError", "GradcheckError", "AnomalyError", "__version__",
     "nn", "optim", "rnn", "Module", "Parameter", "clip_grad_norm",
     "RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "detach_state",
-    "PackedSequence", "pack_padded_sequence", "pad_packed_sequence",
+    "PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pad_sequence", "pack_sequence",
     "bptt", "flow", "seed", "stepper", "Stepper", "jacobian",
 ]

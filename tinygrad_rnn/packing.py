@@ -1,11 +1,14 @@
-"""Variable-length batches as torch.nn.utils.rnn: pack_padded_sequence, PackedSequence, pad_packed_sequence.
+"""Variable-length batches as torch.nn.utils.rnn: pack_padded_sequence, PackedSequence, pad_packed_sequence,
+pad_sequence (a list of sequences -> one padded batch) and pack_sequence (-> PackedSequence).
 
 A PackedSequence holds a padded batch's real steps only, time-major: the rows of step 1 of every sequence,
 then step 2 of those at least 2 long, ... (`batch_sizes[t]` rows at step t+1), the batch sorted by decreasing
 length (`sorted_indices`). A recurrent layer given one computes step t for those batch_sizes[t] sequences only:
-the padded steps are never computed, so they are not in the graph at all. Both conversions are single
-getitem ops, so gradients reach the padded input through the tape as usual (zero on the padding).
+the padded steps are never computed, so they are not in the graph at all. Each conversion is a single
+getitem op (after a concat where it adds padding or joins sequences), so gradients reach the inputs through the
+tape as usual (zero on the padding).
 """
+import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -15,7 +18,7 @@ from .core.mode import scope
 from .core.tensor import Tensor
 from .nn import as_tensor
 
-__all__ = ["PackedSequence", "pack_padded_sequence", "pad_packed_sequence"]
+__all__ = ["PackedSequence", "pack_padded_sequence", "pad_packed_sequence", "pad_sequence", "pack_sequence"]
 
 
 class PackedSequence(NamedTuple):
@@ -86,9 +89,55 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     if sequence.unsorted_indices is not None:
         where = where[:, sequence.unsorted_indices]
     lengths = np.sum(where != pad, axis=0).astype(np.int64)
+    return _gather([data], where, padding_value, batch_first), lengths
+
+
+def _gather(pieces, where, padding_value, batch_first):
+    """The rows of the pieces joined (and a padding row after them) picked by where[t, b], in one getitem:
+    a Tensor (T, B, *), or (B, T, *) with batch_first."""
     with scope("pad"):
-        filler = Tensor(np.full((1, *data.shape[1:]), padding_value, dtype=data.dtype), name="padding")
-        padded = concat([data, filler], axis=0)[where.T if batch_first else where]
+        dtype = np.result_type(*[p.dtype for p in pieces])
+        filler = Tensor(np.full((1, *pieces[0].shape[1:]), padding_value, dtype=dtype), name="padding")
+        padded = concat([*pieces, filler], axis=0)[where.T if batch_first else where]
     padded.name = "padded"
-    return padded, lengths
+    return padded
+
+
+def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
+    """A list of B sequences (L_i, *) -> one Tensor (T, B, *) (or (B, T, *) with batch_first), T the longest
+    L_i, each sequence followed by padding_value (preceded with padding_side='left'), as torch's."""
+    seqs = _sequences(sequences, "pad_sequence")
+    if not isinstance(padding_value, numbers.Real):
+        raise TypeError(f"pad_sequence: padding_value must be a number, got {type(padding_value).__name__}")
+    if padding_side not in ("right", "left"):
+        raise ValueError(f"pad_sequence: padding_side must be 'right' or 'left', got {padding_side!r}")
+    lengths = [s.shape[0] for s in seqs]
+    steps, pad = max(lengths), sum(lengths)               # pad: the row index of the padding row
+    where = np.full((steps, len(seqs)), pad, dtype=np.intp)
+    for b, (start, n) in enumerate(zip(np.cumsum([0, *lengths[:-1]]), lengths)):
+        first = steps - n if padding_side == "left" else 0
+        where[first:first + n, b] = start + np.arange(n)
+    return _gather(seqs, where, padding_value, batch_first)
+
+
+def pack_sequence(sequences, enforce_sorted=True):
+    """A list of sequences (L_i, *) -> PackedSequence: pad_sequence then pack_padded_sequence, as torch's.
+    enforce_sorted=True needs them longest first; False sorts them (and remembers how)."""
+    seqs = _sequences(sequences, "pack_sequence")
+    return pack_padded_sequence(pad_sequence(seqs), [s.shape[0] for s in seqs], enforce_sorted=enforce_sorted)
+
+
+def _sequences(sequences, owner):
+    """A list of Tensors (L_i, *) of one trailing shape; numpy arrays become constant Tensors."""
+    if isinstance(sequences, (Tensor, np.ndarray)):
+        sequences = list(sequences)                      # a batch (B, L, *) is B sequences, as in torch
+    if not isinstance(sequences, (list, tuple)) or not sequences:
+        raise TypeError(f"{owner}: sequences must be a non-empty list of Tensors of shape (L_i, *), got "
+                        f"{type(sequences).__name__}{' (empty)' if isinstance(sequences, (list, tuple)) else ''}")
+    seqs = [as_tensor(s, owner, f"sequences[{i}]") for i, s in enumerate(sequences)]
+    for i, s in enumerate(seqs):
+        if s.ndim == 0 or s.shape[1:] != seqs[0].shape[1:]:
+            raise ValueError(f"{owner}: every sequence must have shape (L_i, *{seqs[0].shape[1:]}) like "
+                             f"sequences[0] {seqs[0].shape}, got sequences[{i}] of shape {s.shape}")
+    return seqs
 
