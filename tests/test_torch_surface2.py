@@ -325,3 +325,64 @@ def test_a_batch_given_to_pad_sequence_is_its_rows_as_in_torch(torch):
     batch = np.arange(12.0).reshape(2, 3, 2)
     close(tg.pad_sequence(tg.Tensor(batch)).data, torch.nn.utils.rnn.pad_sequence(torch.tensor(batch)))
 
+
+# ---- loss modules and F ----------------------------------------------------------------------------------------
+
+CE_OPTIONS = [{}, {"reduction": "sum"}, {"reduction": "none"}, {"ignore_index": 1}, {"label_smoothing": 0.2},
+              {"ignore_index": 0, "reduction": "none", "label_smoothing": 0.1}]
+
+
+@pytest.mark.parametrize("options", CE_OPTIONS, ids=str)
+@pytest.mark.parametrize("shape", [(5, 4), (3, 4, 6)], ids=str)
+def test_cross_entropy_loss_module_and_F_match_torch(torch, options, shape):
+    import tinygrad_rnn.nn.functional as F
+    targets = np.random.default_rng(6).integers(0, 4, size=shape[:1] + shape[2:])
+    for make in (lambda x, t: tg.nn.CrossEntropyLoss(**options)(x, t), lambda x, t: F.cross_entropy(x, t, **options)):
+        ours, theirs = pair(torch, *shape)
+        loss, tloss = make(ours, targets), torch.nn.CrossEntropyLoss(**options)(theirs, torch.tensor(targets))
+        close(loss.data, tloss)
+        weights = np.random.default_rng(7).standard_normal(loss.shape)
+        (loss * weights).sum().backward()
+        (tloss * torch.tensor(weights)).sum().backward()
+        close(ours.grad, theirs.grad)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_loss_module_and_F_match_torch(torch, reduction):
+    target = np.random.default_rng(8).standard_normal((3, 2))
+    for make in (lambda x: tg.nn.MSELoss(reduction=reduction)(x, target),
+                 lambda x: tg.nn.functional.mse_loss(x, target, reduction=reduction)):
+        ours, theirs = pair(torch, 3, 2)
+        loss = make(ours)
+        tloss = torch.nn.MSELoss(reduction=reduction)(theirs, torch.tensor(target))
+        close(loss.data, tloss)
+        (loss * 1.5).sum().backward()
+        (tloss * 1.5).sum().backward()
+        close(ours.grad, theirs.grad)
+
+
+@pytest.mark.parametrize("name, call", [
+    ("softmax", lambda F, x: F.softmax(x, dim=1)), ("log_softmax", lambda F, x: F.log_softmax(x, -1)),
+    ("relu", lambda F, x: F.relu(x)), ("sigmoid", lambda F, x: F.sigmoid(x)), ("tanh", lambda F, x: F.tanh(x)),
+    ("linear", lambda F, x: F.linear(x, x[:2] * 0.5, x[0, :2] if not isinstance(x, np.ndarray) else None)),
+])
+def test_functional_names_match_torch(torch, name, call):
+    import tinygrad_rnn.nn.functional as F
+    ours, theirs = pair(torch, 3, 2)
+    out, tout = call(F, ours), call(torch.nn.functional, theirs)
+    close(out.data, tout)
+    (out * out).sum().backward()
+    (tout * tout).sum().backward()
+    close(ours.grad, theirs.grad)
+
+
+def test_loss_modules_refuse_what_they_do_not_support():
+    with pytest.raises(NotImplementedError, match=r"CrossEntropyLoss: per-class weights are not supported"):
+        tg.nn.CrossEntropyLoss(weight=np.ones(3))
+    with pytest.raises(ValueError, match=r"MSELoss: reduction must be 'mean', 'sum' or 'none', got 'avg'"):
+        tg.nn.MSELoss(reduction="avg")
+    with pytest.raises(TypeError):
+        tg.nn.CrossEntropyLoss(None, None, 1)            # torch's deprecated size_average/reduce: keywords here
+    with pytest.raises(NotImplementedError, match=r"cross_entropy: per-class weights"):
+        tg.nn.functional.cross_entropy(tg.Tensor(np.zeros((2, 3))), [0, 1], np.ones(3))
+    assert tg.nn.CrossEntropyLoss().parameters() == [] and "CrossEntropyLoss" in tg.nn.__all__

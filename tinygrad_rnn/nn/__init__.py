@@ -1,4 +1,5 @@
-"""Modules: objects that own Parameters, with PyTorch's names (parameters, state_dict, zero_grad, ...).
+"""Modules: objects that own Parameters, with PyTorch's names (parameters, state_dict, zero_grad, ...), and
+the loss modules. Beside this file, as in torch: `nn.functional` and `nn.utils` (clipping, `nn.utils.rnn`).
 
 A Parameter is a leaf Tensor with requires_grad=True. A Module finds its parameters by looking at its
 attributes (Parameters, sub-Modules, plain lists/tuples/dicts of those, ModuleList and friends) in the order
@@ -16,14 +17,14 @@ from typing import NamedTuple
 import numpy as np
 
 from ..core import rng, tape
-from ..core.functional import linear
+from ..core.functional import cross_entropy, linear, mse_loss
 from ..core.tensor import Tensor, get_default_dtype
 from ..core.tensor import float_dtype as _float_dtype
 from ..files import as_path, replacing
 from ..optim import zero_grads
 
 __all__ = ["Parameter", "Module", "Linear", "Embedding", "ModuleList", "ModuleDict", "ParameterList",
-           "ParameterDict", "IncompatibleKeys", "check_size"]
+           "ParameterDict", "IncompatibleKeys", "CrossEntropyLoss", "MSELoss", "check_size"]
 
 
 class Parameter(Tensor):
@@ -508,6 +509,41 @@ class Embedding(Module):
 
     def extra_repr(self):
         return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class CrossEntropyLoss(Module):
+    """torch.nn.CrossEntropyLoss: loss(input, target) = cross_entropy(input, target) with these options.
+    Per-class weights are not supported (weight must be None); the options after it are keywords."""
+
+    def __init__(self, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+        no_class_weights(weight, "CrossEntropyLoss")
+        self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
+        self.reduction = check_reduction(reduction, "CrossEntropyLoss")
+
+    def forward(self, input, target):
+        return cross_entropy(input, target, self.ignore_index, self.reduction, self.label_smoothing)
+
+
+class MSELoss(Module):
+    """torch.nn.MSELoss: loss(input, target) = mse_loss(input, target, reduction)."""
+
+    def __init__(self, *, reduction="mean"):
+        self.reduction = check_reduction(reduction, "MSELoss")
+
+    def forward(self, input, target):
+        return mse_loss(input, target, self.reduction)
+
+
+def check_reduction(reduction, owner):
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{owner}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return reduction
+
+
+def no_class_weights(weight, owner):
+    if weight is not None:
+        raise NotImplementedError(f"{owner}: per-class weights are not supported (weight must be None); weight "
+                                  f"each position yourself with reduction='none'")
 
 
 def as_tensor(value, owner, what, name=None):
