@@ -386,3 +386,11 @@ def test_loss_modules_refuse_what_they_do_not_support():
     with pytest.raises(NotImplementedError, match=r"cross_entropy: per-class weights"):
         tg.nn.functional.cross_entropy(tg.Tensor(np.zeros((2, 3))), [0, 1], np.ones(3))
     assert tg.nn.CrossEntropyLoss().parameters() == [] and "CrossEntropyLoss" in tg.nn.__all__
+
+
+def test_the_stepper_writes_a_swap_of_a_matrix_as_T_and_a_swap_of_a_dim_with_itself_as_transpose():
+    from tinygrad_rnn.teach.stepper import Stepper
+    w = tg.Tensor(np.ones((2, 3)), requires_grad=True, name="W")
+    swapped, kept = w.transpose(0, 1), w.transpose(1, 1)
+    stepper = Stepper((swapped.sum() + kept.sum()))
+    assert stepper.label(swapped) == stepper.label(w.T) == "W.T" and stepper.label(kept) == "transpose(W)"
