@@ -315,6 +315,7 @@ def test_pack_sequence_matches_torch_and_an_lstm_runs_on_it(torch, lengths, enfo
     (lambda: tg.pack_sequence([np.zeros(1), np.zeros(2)]), ValueError,
      r"lengths must be in decreasing order with enforce_sorted=True, got \[1, 2\]; pass enforce_sorted=False"),
     (lambda: tg.pack_sequence(np.zeros(2)), ValueError, r"pack_sequence: every sequence must have shape"),
+    (lambda: tg.pad_sequence(tg.Tensor(1.0)), TypeError, r"pad_sequence: sequences must be a non-empty list"),
 ])
 def test_bad_sequences_are_named(call, error, match):
     with pytest.raises(error, match=match):

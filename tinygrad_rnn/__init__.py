@@ -19,7 +19,7 @@ from .optim import clip_grad_norm
 from .packing import PackedSequence, pack_padded_sequence, pack_sequence, pad_packed_sequence, pad_sequence
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, detach_state
 
-# tg.nn.LSTM etc., as torch.nn.LSTM: nn.py sits below rnn.py (rnn imports it), so the face hangs them on it
+# tg.nn.LSTM etc., as torch.nn.LSTM: nn sits below rnn.py (rnn imports it), so the face hangs them on it
 _RECURRENT = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU, "RNNCell": RNNCell, "LSTMCell": LSTMCell, "GRUCell": GRUCell}
 vars(nn).update(_RECURRENT)
 nn.__all__ = [*nn.__all__, *_RECURRENT]

@@ -129,7 +129,7 @@ def pack_sequence(sequences, enforce_sorted=True):
 
 def _sequences(sequences, owner):
     """A list of Tensors (L_i, *) of one trailing shape; numpy arrays become constant Tensors."""
-    if isinstance(sequences, (Tensor, np.ndarray)):
+    if isinstance(sequences, (Tensor, np.ndarray)) and sequences.ndim:
         sequences = list(sequences)                      # a batch (B, L, *) is B sequences, as in torch
     if not isinstance(sequences, (list, tuple)) or not sequences:
         raise TypeError(f"{owner}: sequences must be a non-empty list of Tensors of shape (L_i, *), got "
