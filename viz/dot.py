@@ -339,7 +339,7 @@ def _vertex_attrs(v, lo, hi, gate=None, across=False):
     if v.group:
         a["group"] = v.group
     grad = small(f"∇ {fmt(v.grad)}", "#7a0019") if v.grad is not None else ""
-    value = small(escape(v.value, None), "#1f4e79") if v.value is not None else ""
+    values = [small(escape(line, None), "#1f4e79") for line in v.value.split("\n")] if v.value is not None else []
     if v.kind == "cell":
         a.update(shape="plain", label=_cell_html(v, across))
     elif v.kind == "elided":
@@ -365,7 +365,7 @@ def _vertex_attrs(v, lo, hi, gate=None, across=False):
         if v.kind == "op" and gate:
             fill = GATE_FILL.get(gate, "#f6f6f6")
         a.update(shape="box", style=style, fillcolor=fill, color=line,
-                 label=_lines(title + (" " + grad if grad else ""), note, value))
+                 label=_lines(title + (" " + grad if grad else ""), note, *values))
     return a
 
 

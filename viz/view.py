@@ -603,9 +603,16 @@ def tip(title, shape, grad):
     return tuple(lines)
 
 
+VALUE_WIDTH, VALUE_ROWS = 36, 4      # a value printed on a picture: characters per line, lines
+
+
 def _value(t):
-    text = np.array2string(np.asarray(t.data), precision=2, threshold=6, edgeitems=1, separator=" ")
-    return text if len(text) <= 40 else text[:37] + "…"
+    """A tensor's value as a picture prints it: numpy's rows on their own lines (numpy wraps a long row between
+    numbers), at most VALUE_ROWS lines."""
+    text = np.array2string(np.asarray(t.data), precision=2, threshold=9, edgeitems=1, separator=" ",
+                           max_line_width=VALUE_WIDTH)
+    lines = text.splitlines()
+    return "\n".join(lines if len(lines) <= VALUE_ROWS else lines[:VALUE_ROWS - 1] + ["…"])
 
 
 def _index_text(index):
