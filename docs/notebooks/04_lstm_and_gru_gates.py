@@ -200,10 +200,9 @@ ex.check_array("4.4", h_2, gtensors["h_2"].data, what="h_2",
 # %% tags=["exercise"]
 closed_gate = ...      # your answer: "zero", "identity" or "it depends on W_hh"
 # BEGIN SOLUTION
-closed_gate = "identity"
+closed_gate = "identity"      # c_t = c_(t-1) at every step: the cell state, and its gradient, pass unchanged
 # END SOLUTION
 ex.check_choice("4.5", closed_gate, ["zero", "identity", "it depends on W_hh"], "ab211ca0b2c9",
-                why="c_t = c_(t-1) at every step: the cell state, and its gradient, pass through unchanged",
                 hint="each step back multiplies by f_t, elementwise")
 
 # %% [markdown]

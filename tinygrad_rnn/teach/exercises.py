@@ -104,8 +104,9 @@ def digest(label, answer):
     return hashlib.sha256(f"{label}:{str(answer).strip().lower()}".encode()).hexdigest()[:12]
 
 
-def check_choice(label, answer, choices, expected_digest, why="", hint=None):
-    """The answer is the right one of `choices`; `expected_digest` is digest(label, right choice)."""
+def check_choice(label, answer, choices, expected_digest, hint=None):
+    """The answer is the right one of `choices`; `expected_digest` is digest(label, right choice). (No
+    explanation comes with a right answer: the student's notebook would show it before they answer.)"""
     __tracebackhide__ = True
     _start(label, answer, f"one of {', '.join(map(repr, choices))}")
     normal = str(answer).strip().lower()
@@ -113,7 +114,7 @@ def check_choice(label, answer, choices, expected_digest, why="", hint=None):
         _fail(label, f"{answer!r} is not one of {', '.join(map(repr, choices))}", hint)
     if digest(label, normal) != expected_digest:
         _fail(label, f"{answer!r} is not the answer", hint)
-    _passed(label, f"{answer!r}" + (f": {why}" if why else ""))
+    _passed(label, repr(answer))
 
 
 def check_true(label, answer, test, message, what="", hint=None):
