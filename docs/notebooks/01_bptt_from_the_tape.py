@@ -57,12 +57,12 @@ W_x, W_s, W_y = (net[n].data for n in ("W_x", "W_s", "W_y"))
 print("shapes: W_x", W_x.shape, " W_s", W_s.shape, " W_y", W_y.shape)
 
 # %% [markdown]
-# The tape, drawn. Each box is a time step; with `shared="edges"`, `W_s` is drawn once with one edge to each
-# of its three uses. (By default each step gets a dashed copy of it instead, so that every step is laid out
-# the same way.)
+# The tape, drawn. Each box is a time step. `W_s` is one tensor, used at all three steps: each step shows it
+# as a dashed copy, so that every step is laid out the same way. (`shared="edges"` draws it once, with an
+# edge to each use; the steps are then joined, and graphviz may place them out of order.)
 
 # %%
-viz.draw(E_3, grads=False, shared="edges")
+viz.draw(E_3, grads=False)
 
 # %% [markdown]
 # ## Formulas (1)-(3)

@@ -46,7 +46,7 @@ def register(subparsers):
     p.add_argument("--values", action="store_true", help="print the values of named tensors")
     p.add_argument("--shared", choices=("auto", "edges", "copies"), default="auto",
                    help="a weight used at every step: a copy per step (auto), or one vertex with an edge per "
-                        "use (the steps are then joined, and dot may draw them differently)")
+                        "use (the steps are then joined: dot may draw them differently, even out of order)")
     p.add_argument("--max-steps", type=positive(), default=None, help="elide the middle beyond this many steps")
     p.add_argument("--layout", choices=("auto", "lr", "tb", "wrap"), default="auto",
                    help="lr: steps side by side, time left to right; tb: one row per step, time top to bottom "
