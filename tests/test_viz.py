@@ -196,6 +196,21 @@ def test_values_print_a_matrix_row_per_line_and_whole_numbers():
     assert all(re.fullmatch(r"[\[\] .…\d-]*", r) and not r.endswith((".", "-")) for r in rows)   # no cut number
 
 
+def test_a_two_step_layers_outputs_are_gathered_after_its_steps():
+    """The stack of h_1, h_2 reads two neighbouring steps, as a running sum of losses does, but it is the
+    layer's output: drawn after the steps (a stub in each), not inside t=2 with an edge from t=1."""
+    tg.manual_seed(0)
+    lstm = tg.LSTM(2, 3, dtype=np.float64)
+    out, _ = lstm(np.random.default_rng(0).uniform(-1, 1, (2, 1, 2)))
+    loss = (out[-1] * out[-1]).sum()
+    loss.backward(keep_grads=True)
+    view = build(loss, detail="ops")
+    stack = next(v for v in view.vertices.values() if v.label == "stack")
+    assert stack.step is None and stack.after
+    stubs = [v.step for v in view.vertices.values() if v.kind == "stub"]
+    assert sorted(stubs) == [1, 2]
+
+
 def test_long_sequence_elides_the_middle():
     loss = layer_loss("rnn", 50, 1)
     source = viz.draw(loss, detail="ops").source

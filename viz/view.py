@@ -518,6 +518,9 @@ def _label_edges(edges, vertices):
         e.label = e.grad is not None and (out_degree[e.src] > 1 or vertices[e.src].grad is None)
 
 
+GATHERING_OPS = ("stack", "concat")     # a layer's outputs of several steps, gathered after them (even two)
+
+
 def _layout_steps(tape, where, users):
     """Per node index: its step (explicit or inferred) and whether it comes after some step."""
     step, after = {}, {}
@@ -529,7 +532,7 @@ def _layout_steps(tape, where, users):
                 ins.add(step[p])
                 late = late or after[p]
         ins.discard(None)
-        if s is None and ins and max(ins) - min(ins) <= 1:
+        if s is None and ins and max(ins) - min(ins) <= 1 and not (len(ins) > 1 and n.op.name in GATHERING_OPS):
             s = max(ins)                    # e.g. the loss term of step t, or a running sum over steps
         step[n.index] = s
         after[n.index] = bool(ins) or late

@@ -58,7 +58,8 @@ for t in range(1, T + 1):
     print(f"t={t}: " + "  ".join(f"{g}={tensors[f'{g}_{t}'].data[0]}" for g in "ifgo"))
 
 # %% [markdown]
-# The first two steps, drawn at op detail: each gate in its own box, the cell state running along the bottom.
+# The first two steps, drawn at op detail, each the same way: each gate in its colour; the cell state c₁ enters
+# step 2 as "c₁ from t=1".
 
 # %%
 tg.manual_seed(0)
