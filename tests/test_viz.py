@@ -186,11 +186,13 @@ def test_an_op_with_a_constant_operand_names_its_other_operand():
 def test_values_print_a_matrix_row_per_line_and_whole_numbers():
     W = tg.Tensor(np.arange(9.0).reshape(3, 3) / 7, requires_grad=True, name="W_s")
     big = tg.Tensor(np.linspace(-1, 1, 40).reshape(2, 20), requires_grad=True, name="W_x")
-    y = ((W * 2.0).sum() + big.sum()) * 1.0
+    cube = tg.Tensor(np.ones((2, 1, 2)), requires_grad=True, name="h_0")      # numpy's blank line between blocks
+    y = ((W * 2.0).sum() + big.sum() + cube.sum()) * 1.0
     y.backward(keep_grads=True)
     nodes, _ = parse(viz.draw(y, values=True).source)
     labels = " ".join(a.get("label", "") for a in nodes.values())
     assert "\\n" not in labels and "[[0.   0.14 0.29]" in labels and "[0.43 0.57 0.71]" in labels
+    assert "" not in build(y, values=True).vertices["leaf_h_0"].value.split("\n")
     rows = build(y, values=True).vertices["leaf_W_x"].value.split("\n")
     assert 1 < len(rows) <= 4 and all(len(r) <= 36 for r in rows)
     assert all(re.fullmatch(r"[\[\] .…\d-]*", r) and not r.endswith((".", "-")) for r in rows)   # no cut number

@@ -614,7 +614,7 @@ def _value(t):
     numbers), at most VALUE_ROWS lines."""
     text = np.array2string(np.asarray(t.data), precision=2, threshold=9, edgeitems=1, separator=" ",
                            max_line_width=VALUE_WIDTH)
-    lines = text.splitlines()
+    lines = [line for line in text.splitlines() if line.strip()]     # no blank line between 3-D blocks
     return "\n".join(lines if len(lines) <= VALUE_ROWS else lines[:VALUE_ROWS - 1] + ["…"])
 
 
