@@ -195,10 +195,9 @@ def two_layer_network(phi="tanh", seed=0, steps=3, input_size=2, hidden_size=3, 
     out = net(xs, *starts)
     with scope(f"{net.name}/loss"):
         terms = [_named(0.5 * ((out[f"O_{t}"] - d) ** 2).sum(), f"E_{t}") for t, d in enumerate(ds, 1)]
-        E = terms[0]
-        for term in terms[1:]:
-            E = E + term
-        E = _named(E, "E")
+        E = 0.0                             # a running sum, the same op at every step: E_≤1 = 0 + E_1, E_≤2 = ...
+        for t, term in enumerate(terms, 1):
+            E = _named(E + term, f"E_≤{t}" if t < len(terms) else "E")
     named = {f"x_{t}": x for t, x in enumerate(xs, 1)} | {f"d_{t}": d for t, d in enumerate(ds, 1)} | out
     named |= {f"E_{t}": term for t, term in enumerate(terms, 1)}
     named |= {"E": E, "s_0": starts[0], "s'_0": starts[1]} | dict(net.named_parameters())
