@@ -36,6 +36,8 @@ def test_cells_name_the_expected_hidden_shape(cell):
         c(np.ones((2, 3)), np.ones(4))
     with pytest.raises(ValueError, match=r"x must have shape \(B, input_size\) = \(B, 3\) or \(3,\), got \(2, 2, 3\)"):
         c(np.ones((2, 2, 3)))
+    with pytest.raises(ValueError, match=r"h must have shape \(H,\) = \(4,\) for an unbatched input, got \(1, 5\)"):
+        c(np.ones(3), np.ones((1, 5)))                   # (4,) is H's shape, not x's
     with pytest.raises(TypeError, match=r"x must be a Tensor or a numpy array, got str"):
         c("abc")
 

@@ -107,14 +107,16 @@ def _state(value, shape, owner, what, like, name, form=None):
     step reads a named view of it, so one zeros tensor given as both h and c is drawn as h_0 and c_0."""
     if value is None:
         return _zeros(shape, like, name)
-    form = form or ("(B, H)" if len(shape) == 2 else "(H,) for an unbatched x")
+    form = form or ("(B, H)" if len(shape) == 2 else "(H,) for an unbatched input")
+    form, _, case = form.partition(" for ")             # "(H,) = (3,) for an unbatched input"
+    form = f"{form} = {shape}" + (f" for {case}" if case else "")
     if _holds_arrays(value):
         pair = "" if owner.startswith("LSTM") else "; only an LSTM's state is a pair (h, c)"
-        raise TypeError(f"{owner}: {what} must be one Tensor of shape {form} = {shape}, got a "
+        raise TypeError(f"{owner}: {what} must be one Tensor of shape {form}, got a "
                         f"{type(value).__name__} of {len(value)}{pair}")
     value = as_tensor(value, owner, what, name)
     if value.shape != shape:
-        raise ValueError(f"{owner}: {what} must have shape {form} = {shape}, got {value.shape}")
+        raise ValueError(f"{owner}: {what} must have shape {form}, got {value.shape}")
     if value.name is None and value.node is None:      # an unnamed leaf: h_0, not const
         if not value.requires_grad:
             return _named(Tensor._result(value.data, None), name)
