@@ -246,6 +246,9 @@ def check_player(browser, frame):
             browser.find_element(By.ID, "next").click()
             assert browser.execute_script("return Number(document.body.getAttribute('data-step'))") == expected
         assert browser.execute_script("return document.getElementById('pos').textContent").startswith("step 3 /")
+        xs = browser.execute_script("return Array.from(document.querySelectorAll('#strip .strip-slot'))"
+                                    ".map(r => Number(r.getAttribute('x')));")
+        assert len(set(xs)) == len(xs) > 1, xs       # one bar under each time step, not all at one point
     finally:
         browser.switch_to.default_content()
 

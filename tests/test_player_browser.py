@@ -299,6 +299,43 @@ def test_inline_in_jupyter_the_iframe_plays(browser, seed, tmp_path):
     assert errors(browser) == []
 
 
+STRIP_SLOTS = """return Array.from(document.querySelectorAll('#strip .strip-slot')).map(
+    r => [Number(r.getAttribute('x')), Number(r.getAttribute('width'))]);"""
+
+
+def test_a_player_shown_after_loading_hidden_draws_its_strip_under_the_steps(browser, seed, tmp_path, shots):
+    """A notebook's output can load its iframe before the iframe is laid out (hidden, or no size yet): every box
+    measures 0 then. The strip waits for a real layout and matches the standalone page's."""
+    from selenium.webdriver.common.by import By
+    p, path = seed
+    browser.set_window_size(1920, 1080)
+    load(browser, path)
+    standalone = browser.execute_script(STRIP_SLOTS)
+    columns = browser.execute_script("""const D = window.player.data;
+        return Object.keys(D.cols).sort().map(t => { const b = document.getElementById(D.cols[t]).getBBox();
+                                                     return [b.x, b.x + b.width]; });""")
+    assert len(standalone) == 3 and all(w > 20 for _, w in standalone)
+    for (x, w), (c0, c1) in zip(standalone, columns):                  # each bar under its own time step
+        assert c0 <= x and x + w <= c1
+    notebook = tmp_path / "hidden.html"
+    notebook.write_text("<!DOCTYPE html><html><body><div id='out' style='display:none'>" + p._repr_html_() +
+                        "</div><script>setTimeout(() => document.getElementById('out').style.display = 'block', 300)"
+                        "</script></body></html>", encoding="utf-8")
+    browser.get(notebook.as_uri())
+    time.sleep(0.6)
+    browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
+    try:
+        click(browser, "next", 8)
+        check_step(browser, p, 7)
+        assert browser.execute_script(STRIP_SLOTS) == standalone
+        assert browser.execute_script("return document.querySelectorAll('#strip .strip-title').length") == 1
+    finally:
+        browser.switch_to.default_content()
+    browser.save_screenshot(os.path.join(shots, "player_shown_after_hidden-1920x1080.png"))
+    assert errors(browser) == []
+    browser.set_window_size(1500, 1000)                 # the module's other tests use the fixture's size
+
+
 def test_sums_stay_true_when_grad_starts_non_zero(browser, tmp_path, shots):
     """A notebook cell run twice: the leaves' .grad already holds an earlier backward. The page's sums are this
     walk's terms; the earlier gradient is its own 'before this backward' row, announced at the start."""

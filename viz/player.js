@@ -160,7 +160,6 @@
     halos.setAttribute("id", "halos");
     var bg = root.querySelector("polygon");
     root.insertBefore(halos, bg && bg.parentNode === root ? bg.nextSibling : root.firstChild);
-    buildStrip();
   }
   function setClass(g, cls) {
     ["pl-pending", "pl-recv", "pl-current", "pl-done", "pl-now", "pl-fwd", "pl-fwd-cur"].forEach(function (c) {
@@ -866,9 +865,24 @@
     else if (ev.key === "f") { var f = document.getElementById("forward"); f.checked = !f.checked; }
     else if (ev.key === "q") { var q = document.getElementById("quiz"); q.checked = !q.checked; q.onchange({ target: q }); }
   });
+  // ---- what needs the page laid out -------------------------------------------------------------------
+  // Inside an iframe that is still hidden or not yet laid out (a notebook's output), every box measures 0: the
+  // strip would put all its bars at one point. The strip and the first zoom wait until the graph has a size.
+  var laidOut = false;
+  function sized() { return pane.clientWidth > 0 && (!svg || root.getBBox().width > 0); }
+  function layOut() {
+    if (laidOut || !sized()) return;
+    laidOut = true;
+    if (svg) { buildStrip(); zoom(Math.max(0.8, Math.min(1.25, fitZoom()))); }
+    restyleGraph();
+  }
+
   setupGraph();
   setupFolded();
-  if (svg) zoom(Math.max(0.8, Math.min(1.25, fitZoom())));
   render();
+  layOut();
+  window.addEventListener("load", layOut);
+  window.addEventListener("resize", layOut);
+  if (window.ResizeObserver) new ResizeObserver(layOut).observe(pane);
   window.player = { go: go, state: state, data: D, selectTerm: selectTerm, forward: showForward, selectWeight: selectWeight };
 })();
