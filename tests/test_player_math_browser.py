@@ -51,3 +51,43 @@ def test_formulas_are_rendered_math_with_a_size(browser, seed_page, tmp_path, si
     browser.save_screenshot(os.path.join(shots, f"player_math_sums_{size[0]}x{size[1]}.png"))
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
     browser.set_window_size(1500, 1000)
+
+
+OVERFLOW = """
+    const panel = document.getElementById('panel'), bad = [];
+    const box = panel.getBoundingClientRect(), right = box.left + panel.clientWidth - 2;   // inside the scrollbar
+    for (let k = 0; k < window.player.data.total; k++) {
+        window.player.go(k);
+        if (panel.scrollWidth > panel.clientWidth) bad.push([k + 1, 'the panel scrolls sideways']);
+        for (const el of panel.querySelectorAll('*')) {
+            const r = el.getBoundingClientRect();
+            if (r.width && r.right > right) bad.push([k + 1, el.localName, el.textContent.slice(0, 60), r.right - right]);
+        }
+    }
+    return bad;"""
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (1920, 1080)])
+def test_wide_formulas_wrap_inside_the_panel(browser, tmp_path, size):
+    """A formula wider than the panel wraps at its relations and operators and between the words of its text,
+    as prose does: at no step does anything in the panel reach past its right edge, and nothing scrolls sideways."""
+    E, names = build("gru", 3)
+    path = tmp_path / "gru.html"
+    p = player(E, path, names=names)
+    browser.set_window_size(*size)
+    browser.get(path.as_uri())
+    assert browser.execute_script(OVERFLOW) == []
+    k = next(s["i"] for s in p.data["steps"] if any("selected" in (e.get("mathml") or "") for e in s["inputs"]))
+    browser.execute_script("window.player.go(arguments[0])", k)
+    words = browser.execute_script("""
+        const f = Array.from(document.querySelectorAll('#inputs .formula .math')).find(
+            m => m.textContent.includes('selected'));
+        return [f.textContent.replace(/\\s/g, ''), Array.from(f.querySelectorAll('math')).map(
+            m => Math.round(m.getBoundingClientRect().top)).filter((t, i, all) => all.indexOf(t) === i).length];""")
+    want = next(e["mathml"] for e in p.data["steps"][k]["inputs"] if "selected" in (e.get("mathml") or ""))
+    text = browser.execute_script("return new DOMParser().parseFromString(arguments[0], 'text/html').body"
+                                  ".textContent.replace(/[\\s\\u00a0]/g, '')", want)
+    assert words[0] == text                                  # the same formula, word for word
+    assert words[1] >= 2                                     # on two lines or more
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    browser.set_window_size(1500, 1000)

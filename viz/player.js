@@ -76,6 +76,66 @@
     return mml ? "<span class='math" + (cls ? " " + cls : "") + "'>" + mml + "</span>" :
       "<span class='rule" + (cls ? " " + cls : "") + "'>" + esc(text) + "</span>";
   }
+  // A <math> never breaks a line. Cut each formula into one <math> per piece, so that it wraps as prose does:
+  // after a relation or a binary operator of its top row (=, +=, +, −, ⊙), and between the words of its text. A
+  // formula of several clauses (rules apart by a quad) keeps each clause on one line where it fits.
+  var MATHNS = "http://www.w3.org/1998/Math/MathML";
+  var BREAK_AFTER = { "=": 1, "+=": 1, "≈": 1, "+": 1, "−": 1, "-": 1, "⊙": 1 };
+  function formulaClauses(m) {    // [clause: [piece: [its elements, a space before it?]]] of the formula's top row
+    var row = m.children.length === 1 && m.firstElementChild.localName === "mrow" ? m.firstElementChild : m;
+    var all = Array.prototype.slice.call(row.children), clauses = [], pieces = [], cur = [];
+    function flush(space) { if (cur.length) pieces.push([cur, space]); cur = []; }
+    all.forEach(function (el, i) {
+      if (el.localName === "mspace" && parseFloat(el.getAttribute("width")) >= 0.5) {   // \quad between clauses
+        flush(false);
+        if (pieces.length) clauses.push(pieces);
+        pieces = [];
+        return;
+      }
+      if (el.localName === "mtext") {          // its words, apart (latex2mathml joins them with no-break spaces)
+        flush(false);
+        el.textContent.split(/[\s\u00a0]+/).filter(Boolean).forEach(function (word) {
+          var t = document.createElementNS(MATHNS, "mtext");
+          t.textContent = word;
+          pieces.push([[t], true]);
+        });
+        return;
+      }
+      cur.push(el);
+      var before = all[i - 1], unary = !before || (before.localName === "mo" && !/^[)\]]$/.test(before.textContent));
+      if (el.localName === "mo" && BREAK_AFTER[el.textContent] && !unary && i < all.length - 1) {
+        el.setAttribute("form", "infix");      // its spacing, though it now ends a row
+        flush(false);
+      }
+    });
+    flush(false);
+    if (pieces.length) clauses.push(pieces);
+    return clauses;
+  }
+  function wrapFormulas(where) {
+    Array.prototype.forEach.call(where.querySelectorAll(".math > math"), function (m) {
+      var clauses = formulaClauses(m);
+      if (clauses.length < 2 && (!clauses.length || clauses[0].length < 2)) return;
+      var out = document.createDocumentFragment();
+      clauses.forEach(function (pieces, c) {
+        var into = out;
+        if (clauses.length > 1) {
+          if (c) out.appendChild(document.createTextNode(" "));
+          into = out.appendChild(document.createElement("span"));
+          into.className = "clause";
+        }
+        pieces.forEach(function (p, i) {
+          if (i && p[1]) into.appendChild(document.createTextNode(" "));
+          var piece = m.cloneNode(false), row = document.createElementNS(MATHNS, "mrow");
+          p[0].forEach(function (el) { row.appendChild(el); });
+          piece.appendChild(row);
+          into.appendChild(piece);
+        });
+      });
+      m.parentNode.classList.add("wrapped");
+      m.parentNode.replaceChild(out, m);
+    });
+  }
   function dname(label) { return "∂" + sub(D.loss) + "/∂" + (/\s/.test(label) ? "(" + esc(label) + ")" : sub(label)); }
 
   // ---- arrays: values, norm, heatmap -------------------------------------------------------------
@@ -654,7 +714,7 @@
   }
   function renderPanel() {
     var k = state.k;
-    if (k < 0) { panel.innerHTML = termSection() + intro(); bindPanel(); return; }
+    if (k < 0) { panel.innerHTML = termSection() + intro(); wrapFormulas(panel); bindPanel(); return; }
     var s = steps[k], hide = state.quiz && !state.revealed[k];
     var h = "<h2 id='panel-head'>step " + (k + 1) + " / " + N + ": <span id='panel-op'>" + esc(s.op) + "</span> → " +
       "<span id='panel-label' data-label='" + esc(s.label) + "'>" + sub(s.label) + "</span></h2>" +
@@ -728,6 +788,7 @@
       " (the leaves that held a gradient before this backward now hold that plus the sum)" : "") +
       ". The table in the graph lists each weight's per-step terms.</div></section>";
     panel.innerHTML = h;
+    wrapFormulas(panel);
     bindPanel();
   }
   function gradOf(a) { return a.grad_mathml ? math(a.grad_mathml, "") : dname(a.name); }
