@@ -13,7 +13,7 @@ from tinygrad_rnn.teach.stepper import Stepper, norm
 import viz
 from viz import TooLarge
 from viz.cli import main
-from viz.player import HEAT, VALUES, player
+from viz.player import FULL, HEAT, VALUES, player, summary
 from viz.cli.teach import build
 
 
@@ -24,7 +24,8 @@ def page_data(html):
 
 
 def first_values(a):
-    return np.asarray(a, dtype=np.float64).reshape(-1)[:VALUES]
+    flat = np.asarray(a, dtype=np.float64).reshape(-1)
+    return flat if flat.size <= FULL else flat[:VALUES]
 
 
 @pytest.fixture(scope="module")
@@ -143,6 +144,9 @@ def test_big_arrays_are_summarised(tmp_path):
     p = player(loss, tmp_path / "big.html", check="leaves", check_elements=2)
     leaf = p.data["leaves"][0]
     assert leaf["grad"]["shape"] == [40, 50] and len(leaf["grad"]["values"]) == VALUES
+    assert len(summary(np.arange(VALUES + 1.0))["values"]) == VALUES + 1      # never all but one entry
+    assert summary(np.arange(FULL, dtype=float).reshape(6, -1))["values"] == list(range(FULL))   # small: all
+    assert len(summary(np.arange(FULL + 1.0))["values"]) == VALUES
     assert leaf["grad"]["heat"]["rows"] == HEAT[0] and leaf["grad"]["heat"]["cols"] == HEAT[1]
     assert len(leaf["grad"]["heat"]["data"]) == HEAT[0] * HEAT[1] and leaf["grad"]["heat"]["of"] == [40, 50]
     assert leaf["grad"]["norm"] == pytest.approx(norm(W.grad))

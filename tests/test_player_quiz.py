@@ -10,7 +10,7 @@ pytest.importorskip("graphviz")
 
 from tinygrad_rnn.teach.stepper import norm
 from viz.cli.teach import build
-from viz.player import player
+from viz.player import FULL, VALUES, player
 from viz.quiz import NONE, needs
 
 
@@ -90,7 +90,7 @@ def test_the_quiz_in_the_page_checks_answers_and_keeps_a_score(browser, pages, t
     inputs = browser.find_elements(By.CSS_SELECTOR, "#inputs .input")
     need = inputs[1].find_element(By.CSS_SELECTOR, ".needs").text
     s_1 = steps[k].inputs[0].tensor.data
-    assert need.startswith("you need the upstream gradient (above) and s1 = [")
+    assert " ".join(need.split()).startswith("you need the upstream gradient (above) and s1 (3) = [")
     assert f"{s_1[0]:.4g}"[:5] in need and "W" not in need.split("=")[0]
     here = [q for q in qs if q["step"] == k]
     leaf = next(q for q in here if q["kind"] == "leaf")
@@ -122,6 +122,40 @@ def test_the_quiz_in_the_page_checks_answers_and_keeps_a_score(browser, pages, t
     shots = os.environ.get("TINYGRAD_RNN_SCREENSHOTS") or str(tmp_path)
     os.makedirs(shots, exist_ok=True)
     browser.save_screenshot(os.path.join(shots, "player_quiz_end.png"))
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_a_guess_shows_every_entry_of_the_operands_it_needs(browser, pages, tmp_path):
+    """To guess g @ W_sᵀ the learner needs all of W_s: a small array is shown whole, as a matrix with its shape,
+    never all but one entry of it flattened."""
+    from selenium.webdriver.common.by import By
+    p, path = pages["seed"]
+    browser.set_window_size(1024, 768)
+    try:
+        browser.get(path.as_uri())
+        browser.find_element(By.ID, "quiz").click()
+        k = next(s.index for s in p.stepper.steps if s.label == "s_2 @ W_s")
+        browser.execute_script("window.player.go(arguments[0])", k)
+        need = browser.find_element(By.CSS_SELECTOR, "#inputs .input[data-pos='0'] .needs")
+        assert "Ws (3×3) = [[" in " ".join(need.text.split())
+        rows = [[float(v.strip(",").replace("\u00a0", "")) for v in row.split()] for row in
+                browser.execute_script("return Array.from(arguments[0].querySelectorAll('.mat > div')).map("
+                                       "d => Array.from(d.querySelectorAll('.v')).map(v => v.textContent).join(' '))",
+                                       need)]
+        W_s = p.stepper.steps[k].inputs[1].tensor.data
+        np.testing.assert_allclose(rows, W_s, rtol=5e-4)                 # every entry, row by row
+        shots = os.environ.get("TINYGRAD_RNN_SCREENSHOTS") or str(tmp_path)
+        os.makedirs(shots, exist_ok=True)
+        browser.save_screenshot(os.path.join(shots, "player_quiz_needs_1024.png"))
+        elided = browser.execute_script("""const out = [];
+            for (let k = 0; k < window.player.data.total; k++) {
+                window.player.go(k);
+                for (const m of document.querySelectorAll('#panel .more')) out.push(Number(m.textContent.split(' ')[1]));
+            }
+            return out;""")
+        assert all(n + VALUES > FULL for n in elided), elided            # only large arrays are cut short
+    finally:
+        browser.set_window_size(1500, 1000)
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
 
 

@@ -142,17 +142,28 @@
   function values(a) {
     if (!a) return "<span class='sub'>none</span>";
     if (a.size === 1) return "<span class='arr'>" + fmt(a.values[0]) + "</span>";
-    var shown = a.values.map(fmt);
-    var text;
-    if (a.shape.length === 2 && a.size <= a.values.length && a.shape[0] > 1) {
-      var rows = [];
-      for (var r = 0; r < a.shape[0]; r++) rows.push("[" + shown.slice(r * a.shape[1], (r + 1) * a.shape[1]).join(", ") + "]");
-      text = "[" + rows.join(", ") + "]";
-    } else {
-      text = "[" + shown.join(", ") + (a.size > shown.length ? ", <span class='more'>… " + (a.size - shown.length) +
-        " more</span>" : "") + "]";
+    if (a.values.length === a.size) return matrix(a);
+    return "<span class='arr'>[" + a.values.map(fmt).join(", ") + ", <span class='more'>… " +
+      (a.size - a.values.length) + " more</span>]</span>";
+  }
+  function matrix(a) {            // every entry, laid out as numpy prints it: one line per row of the last axis,
+    var dims = a.shape.length, last = a.shape[dims - 1], lead = a.shape.slice(0, -1);   // its columns aligned
+    var cells = a.values.map(fmt), width = Math.max.apply(null, cells.map(function (c) { return c.length; }));
+    var rows = [];
+    for (var r = 0; r * last < cells.length; r++) {
+      var opens = 1, closes = 1, rest = r;          // brackets: one per axis whose block starts (ends) at this row
+      for (var d = lead.length - 1; d >= 0; d--) {
+        var at = rest % lead[d];
+        rest = (rest - at) / lead[d];
+        if (at === 0 && opens === lead.length - d) opens++;
+        if (at === lead[d] - 1 && closes === lead.length - d) closes++;
+      }
+      var row = cells.slice(r * last, (r + 1) * last).map(function (c, j) {   // the comma stays with its entry
+        return "<span class='v'>" + "\u00a0".repeat(width - c.length) + esc(c) + (j < last - 1 ? "," : "") + "</span>";
+      });
+      rows.push("<div>" + "\u00a0".repeat(dims - opens) + "[".repeat(opens) + row.join(" ") + "]".repeat(closes) + "</div>");
     }
-    return "<span class='arr'>" + text + "</span>";
+    return "<span class='arr mat d" + Math.min(dims, 4) + "'>" + rows.join("") + "</span>";
   }
   function heatColour(v, m) {
     v = num(v);
@@ -635,7 +646,7 @@
     return "<div class='needs'>you need the upstream gradient (above) and " + e.needs.map(function (key) {
       var name = key === "y" ? s.label : s.inputs[key === "a" ? 0 : 1].name;
       var value = key === "y" ? s.out : s.inputs[key === "a" ? 0 : 1].value;
-      return sub(name) + " = " + values(value);
+      return sub(name) + (value ? " <span class='sub'>(" + shapeText(value.shape) + ")</span>" : "") + " = " + values(value);
     }).join(" and ") + "</div>";
   }
   function answer(btn) {

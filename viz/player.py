@@ -24,7 +24,8 @@ as base64) adds about 650 kB to every page and every notebook cell showing one. 
 latex2mathml (the `viz` extra) the page shows the plain-text rule and formulas instead.
 
 Everything on the page is computed here, in Python, from the stepper's record; the script only picks what
-to show for the current step. Arrays are summarised (first values, a heatmap of at most HEAT cells, the norm).
+to show for the current step. Arrays of up to FULL entries are kept whole (a quiz's guess needs every entry of
+its operands); larger ones are summarised (first values, a heatmap of at most HEAT cells, the norm).
 """
 import base64
 import hashlib
@@ -48,7 +49,8 @@ from .mathml import CSS as MATH_CSS, grad_latex, name_latex, operand, to_mathml
 from .text import visible
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-VALUES = 8                  # element values kept per array (row-major)
+VALUES = 8                  # element values kept per array larger than FULL (row-major)
+FULL = 48                   # arrays of at most this many elements are kept whole
 HEAT = (12, 16)             # at most this many rows x columns of a matrix go into its heatmap
 MAX_NODES = 2000            # a page holds one step per recorded op, with its numbers and formulas: a few MB
 STATE = re.compile(r"^(.+?)_(\d+)$")
@@ -160,13 +162,14 @@ def _short(x):
 
 
 def summary(a):
-    """An array as the page shows it: shape, size, norm, its first values, and a heatmap of at most HEAT cells."""
+    """An array as the page shows it: shape, size, norm, its values (all up to FULL, else the first VALUES), and a
+    heatmap of at most HEAT cells."""
     if a is None:
         return None
     a = np.asarray(a, dtype=np.float64)
     flat = a.reshape(-1)
     out = {"shape": list(a.shape), "size": int(a.size), "norm": _num(norm(a)),
-           "values": [_short(v) for v in flat[:VALUES]]}
+           "values": [_short(v) for v in (flat if flat.size <= FULL else flat[:VALUES])]}
     if a.size:
         finite = flat[np.isfinite(flat)]
         out["absmax"] = _num(np.max(np.abs(finite))) if finite.size else 0.0
