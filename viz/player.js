@@ -497,14 +497,15 @@
 
   // ---- the folded view above the graph: a click on a weight marks its uses in the unrolled graph --------
   var foldedSvg = document.querySelector("#folded svg"), foldPane = document.getElementById("folded-pane");
-  var FOLD_ZOOM = 0.6;           // the folded view's text at 11 px (dot's 14 pt = 18.7 px at zoom 1)
+  // the folded view's zoom: its text (dot's 14 pt = 18.7 px at zoom 1) at 11 px at least, 13.4 px on a wide screen,
+  // larger (up to 15 px) where the whole picture still fits its pane
+  var FOLD_ZOOM = { least: 0.6, wide: 0.72, most: 0.8 }, WIDE = 1600;
+  var SMALL = 720;               // a window less tall than this starts with the folded pane closed
   var FOLD_HEAD = "folded: each loop once — click a weight to mark its uses in the unrolled graph below";
   var foldGradTexts = [];        // its gradient numbers: ∇ on each vertex, and a weight's terms and sparkline below
   function setupFolded() {
     if (!foldedSvg) { foldPane.hidden = true; document.getElementById("folded-toggle").hidden = true; return; }
-    var vb = foldedSvg.getAttribute("viewBox").split(/[\s,]+/).map(Number);
-    foldedSvg.style.width = (vb[2] * 4 / 3 * FOLD_ZOOM) + "px";
-    foldedSvg.style.height = (vb[3] * 4 / 3 * FOLD_ZOOM) + "px";
+    fitFolded();
     Object.keys(D.folded.weights).forEach(function (id) {
       var g = foldedSvg.getElementById(id);
       if (g) { g.classList.add("fold-weight"); g.setAttribute("tabindex", "0"); }
@@ -519,7 +520,20 @@
       var g = ev.target.closest ? ev.target.closest("g.node") : null;
       if (g && own(D.folded.weights, g.id)) selectWeight(g.id);
     });
-    document.getElementById("show-folded").onchange = function (ev) { foldPane.hidden = !ev.target.checked; };
+    document.getElementById("show-folded").onchange = function (ev) { showFolded(ev.target.checked); };
+  }
+  function showFolded(on) {
+    document.getElementById("show-folded").checked = on;
+    foldPane.hidden = !on;
+    fitFolded();
+  }
+  function fitFolded() {
+    var vb = foldedSvg.getAttribute("viewBox").split(/[\s,]+/).map(Number), w = vb[2] * 4 / 3, h = vb[3] * 4 / 3;
+    var room = parseFloat(getComputedStyle(foldPane).maxHeight) - document.getElementById("fold-head").offsetHeight;
+    var fit = foldPane.clientWidth ? Math.min((foldPane.clientWidth - 14) / w, (room - 6) / h) : 0;
+    var z = Math.max(innerWidth >= WIDE ? FOLD_ZOOM.wide : FOLD_ZOOM.least, Math.min(FOLD_ZOOM.most, fit));
+    foldedSvg.style.width = (w * z) + "px";
+    foldedSvg.style.height = (h * z) + "px";
   }
   function uses(id) {            // the unrolled graph's elements that show the weight's uses
     var w = own(D.folded.weights, id);
@@ -933,19 +947,21 @@
     else if (ev.key === "End") { go(N - 1); ev.preventDefault(); }
     else if (ev.key === " ") { play(); ev.preventDefault(); }
     else if (ev.key === "l") toLeaves.onclick();
-    else if (ev.key === "o" && foldedSvg) { var o = document.getElementById("show-folded"); o.checked = !o.checked; o.onchange({ target: o }); }
+    else if (ev.key === "o" && foldedSvg) showFolded(foldPane.hidden);
     else if (ev.key === "f") { var f = document.getElementById("forward"); f.checked = !f.checked; }
     else if (ev.key === "q") { var q = document.getElementById("quiz"); q.checked = !q.checked; q.onchange({ target: q }); }
   });
   // ---- what needs the page laid out -------------------------------------------------------------------
   // Inside an iframe that is still hidden or not yet laid out (a notebook's output), every box measures 0: the
-  // strip would put all its bars at one point. The strip and the first zoom wait until the graph has a size.
+  // strip would put all its bars at one point. The strip, the first zoom and the folded pane (open or closed, its
+  // zoom) wait until the graph has a size.
   var laidOut = false;
   function sized() { return pane.clientWidth > 0 && (!svg || root.getBBox().width > 0); }
   function layOut() {
     if (laidOut || !sized()) return;
     laidOut = true;
     if (svg) { buildStrip(); zoom(Math.max(0.8, Math.min(1.25, fitZoom()))); }
+    if (foldedSvg) showFolded(innerHeight >= SMALL);     // a small window keeps its height for the graph
     restyleGraph();
   }
 
@@ -954,7 +970,7 @@
   render();
   layOut();
   window.addEventListener("load", layOut);
-  window.addEventListener("resize", layOut);
+  window.addEventListener("resize", function () { layOut(); if (foldedSvg) fitFolded(); });
   if (window.ResizeObserver) new ResizeObserver(layOut).observe(pane);
   window.player = { go: go, state: state, data: D, selectTerm: selectTerm, forward: showForward, selectWeight: selectWeight };
 })();
