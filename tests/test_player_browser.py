@@ -287,9 +287,11 @@ def test_inline_in_jupyter_the_iframe_plays(browser, seed, tmp_path):
     from selenium.webdriver.common.by import By
     p, _ = seed
     notebook = tmp_path / "notebook.html"
-    notebook.write_text(f"<!DOCTYPE html><html><body><h1>cell output</h1>{p._repr_html_()}</body></html>",
-                        encoding="utf-8")
+    notebook.write_text("<!DOCTYPE html><html><body><h1>cell output</h1><div id='out' style='overflow:auto'>"
+                        f"{p._repr_html_()}</div></body></html>", encoding="utf-8")
     browser.get(notebook.as_uri())
+    assert browser.execute_script("const d = document.getElementById('out'); return d.scrollWidth <= d.clientWidth"), \
+        "the iframe, border included, is wider than the cell: a scroll bar under it"
     browser.switch_to.frame(browser.find_element(By.TAG_NAME, "iframe"))
     try:
         click(browser, "next", 3)

@@ -79,8 +79,8 @@ class Player:
     def _repr_html_(self):
         """Jupyter: the page in an iframe (srcdoc), so its script and ids do not mix with the notebook's."""
         doc = html.escape(self.html, quote=True)
-        return (f'<iframe srcdoc="{doc}" style="width:100%;height:760px;border:1px solid #ccc;border-radius:4px" '
-                'sandbox="allow-scripts" title="backprop player"></iframe>')
+        return (f'<iframe srcdoc="{doc}" style="width:100%;height:760px;box-sizing:border-box;border:1px solid #ccc;'
+                'border-radius:4px" sandbox="allow-scripts" title="backprop player"></iframe>')
 
     def display(self):
         """Show inline with IPython.display (for consoles where _repr_html_ is not picked up)."""
