@@ -161,7 +161,8 @@
       var row = cells.slice(r * last, (r + 1) * last).map(function (c, j) {   // the comma stays with its entry
         return "<span class='v'>" + "\u00a0".repeat(width - c.length) + esc(c) + (j < last - 1 ? "," : "") + "</span>";
       });
-      rows.push("<div>" + "\u00a0".repeat(dims - opens) + "[".repeat(opens) + row.join(" ") + "]".repeat(closes) + "</div>");
+      rows.push("<div>" + "\u00a0".repeat(dims - opens) + "[".repeat(opens) + row.join(" ") + "]".repeat(closes) +
+        "</div>");
     }
     return "<span class='arr mat d" + Math.min(dims, 4) + "'>" + rows.join("") + "</span>";
   }
