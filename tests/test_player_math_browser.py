@@ -61,7 +61,8 @@ OVERFLOW = """
         if (panel.scrollWidth > panel.clientWidth) bad.push([k + 1, 'the panel scrolls sideways']);
         for (const el of panel.querySelectorAll('*')) {
             const r = el.getBoundingClientRect();
-            if (r.width && r.right > right) bad.push([k + 1, el.localName, el.textContent.slice(0, 60), r.right - right]);
+            if (r.width && r.right > right)
+                bad.push([k + 1, el.localName, el.textContent.slice(0, 60), r.right - right]);
         }
     }
     return bad;"""

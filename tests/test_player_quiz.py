@@ -150,7 +150,8 @@ def test_a_guess_shows_every_entry_of_the_operands_it_needs(browser, pages, tmp_
         elided = browser.execute_script("""const out = [];
             for (let k = 0; k < window.player.data.total; k++) {
                 window.player.go(k);
-                for (const m of document.querySelectorAll('#panel .more')) out.push(Number(m.textContent.split(' ')[1]));
+                for (const m of document.querySelectorAll('#panel .more'))
+                    out.push(Number(m.textContent.split(' ')[1]));
             }
             return out;""")
         assert all(n + VALUES > FULL for n in elided), elided            # only large arrays are cut short

@@ -142,6 +142,7 @@
   function values(a) {
     if (!a) return "<span class='sub'>none</span>";
     if (a.size === 1) return "<span class='arr'>" + fmt(a.values[0]) + "</span>";
+    if (!a.size) return "<span class='arr'>[]</span>";
     if (a.values.length === a.size) return matrix(a);
     return "<span class='arr'>[" + a.values.map(fmt).join(", ") + ", <span class='more'>… " +
       (a.size - a.values.length) + " more</span>]</span>";
@@ -661,7 +662,8 @@
     return "<div class='needs'>you need the upstream gradient (above) and " + e.needs.map(function (key) {
       var name = key === "y" ? s.label : s.inputs[key === "a" ? 0 : 1].name;
       var value = key === "y" ? s.out : s.inputs[key === "a" ? 0 : 1].value;
-      return sub(name) + (value ? " <span class='sub'>(" + shapeText(value.shape) + ")</span>" : "") + " = " + values(value);
+      return sub(name) + (value ? " <span class='sub'>(" + shapeText(value.shape) + ")</span>" : "") + " = " +
+        values(value);
     }).join(" and ") + "</div>";
   }
   function answer(btn) {
