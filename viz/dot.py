@@ -446,7 +446,7 @@ def _legend(view, lo, hi, loss):
         notes.append("dashed edge: through the next layer&#39;s input projection (stack @ Wᵀ + b, row t)")
     gates = {part for c in view.clusters.values() if c.kind == "gate" for part in (c.label.replace(" ", "_"),)}
     for text in conventions(gates):
-        notes.append(wrapped(text, 62, None))
+        notes.append(wrapped(text, 78, None))
     rows = [f'<TR><TD COLSPAN="{k}" ALIGN="LEFT"><B>gradient along an edge</B>: ‖∂{name}/∂·‖, log scale</TD></TR>',
             f"<TR>{swatches}</TR>", f"<TR>{ticks}</TR>"]
     rows += [f'<TR><TD COLSPAN="{k}" ALIGN="LEFT">{small(n, "#333333")}</TD></TR>' for n in notes]
