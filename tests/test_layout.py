@@ -1,5 +1,6 @@
 """Pictures for a classroom, measured on the SVG that dot writes: the CLI's default pictures fit a 1920x1080
 slide with every name and number at least 12 px high, and every step of a layer is drawn the same way."""
+import math
 import re
 import shutil
 from collections import Counter, defaultdict
@@ -56,6 +57,17 @@ def test_a_script_gets_its_own_smaller_text_and_baseline():
     assert got == ('<text text-anchor="start" x="5" y="-20" font-size="10.00">h</text>'
                    '<text class="sub" text-anchor="start" x="11" y="-17.00" font-size="8.00">1</text>'
                    '<text class="super" text-anchor="start" x="16" y="-24.00" font-size="8.00">(1)</text>')
+
+
+def test_a_thick_arrowheads_outline_ends_where_graphviz_put_its_tip():
+    """A triangle pointing down at (0, 10), 4 wide and 6 long, stroked 2 wide: the stroke's corner reaches
+    1 * hypot(6, 2) / 2 beyond the tip, so the triangle moves that far back; a box's polygon is left alone."""
+    svg = ('<polygon fill="red" stroke="red" stroke-width="2" points="-2,4 0,10 2,4 -2,4"/>'
+           '<polygon fill="none" stroke="black" stroke-width="2" points="0,0 5,0 5,5 0,5 0,0"/>')
+    got = measure.clear_arrowheads(svg)
+    back = math.hypot(6, 2) / 2
+    assert f'points="-2.00,{4 - back:.2f} 0.00,{10 - back:.2f} 2.00,{4 - back:.2f} -2.00,{4 - back:.2f}"' in got
+    assert got.endswith('points="0,0 5,0 5,5 0,5 0,0"/>')
 
 
 def test_sub_and_superscripts_are_drawn_smaller_in_every_svg(tmp_path):

@@ -206,12 +206,13 @@ class DotFailed(RuntimeError):
 
 
 def pipe(graph, fmt):
-    """The picture as bytes in format `fmt`, from `dot` (an SVG's subscripts drawn smaller: fit.small_scripts).
+    """The picture as bytes in format `fmt`, from `dot` (an SVG's subscripts drawn smaller and its thick
+    arrowheads kept off the boxes' text: fit.small_scripts, fit.clear_arrowheads).
     A failure of dot is a DotFailed naming dot's own message (graphviz.ExecutableNotFound, for a missing dot,
     passes through)."""
-    from .fit import small_scripts
+    from .fit import clear_arrowheads, small_scripts
     data = _dot(graph, fmt)
-    return small_scripts(data.decode("utf-8")).encode("utf-8") if fmt == "svg" else data
+    return clear_arrowheads(small_scripts(data.decode("utf-8"))).encode("utf-8") if fmt == "svg" else data
 
 
 def _dot(graph, fmt):

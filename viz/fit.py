@@ -291,6 +291,35 @@ def _script_text(m):
     return f'<text class="{kind}"{attrs}>'
 
 
+_ARROWHEAD = re.compile(r'(<polygon\b[^>]*\bstroke-width="([\d.]+)"[^>]*\bpoints=")([^"]+)"')
+
+
+def clear_arrowheads(svg):
+    """An SVG written by graphviz with each thick arrowhead moved back until its outline stops at the box.
+
+    graphviz (before 7) puts the triangle's tip on the box's border and then strokes it at the edge's width:
+    the stroke's sharp corner reaches several points into the box, over the ∇ a thick edge points at."""
+    return _ARROWHEAD.sub(_moved_back, svg)
+
+
+def _moved_back(m):
+    points = [tuple(map(float, p.split(","))) for p in m[3].split()]
+    if len(points) != 4 or points[0] != points[3]:
+        return m[0]                                  # not an arrowhead's triangle
+    corners = points[:3]
+    side = lambda k: math.dist(corners[(k + 1) % 3], corners[(k + 2) % 3])      # noqa: E731 (opposite k)
+    tip = min(range(3), key=side)                    # the vertex across the base, the shortest side
+    (tx, ty), base = corners[tip], [corners[k] for k in range(3) if k != tip]
+    bx, by = (base[0][0] + base[1][0]) / 2, (base[0][1] + base[1][1]) / 2
+    length, half_width = math.dist((tx, ty), (bx, by)), side(tip) / 2
+    if length == 0:
+        return m[0]
+    reach = float(m[2]) / 2 * math.hypot(length, half_width) / half_width    # the stroke beyond the tip
+    dx, dy = (tx - bx) / length * reach, (ty - by) / length * reach
+    moved = " ".join(f"{x - dx:.2f},{y - dy:.2f}" for x, y in points)
+    return f'{m[1]}{moved}"'
+
+
 def fluid(svg):
     """An SVG written by graphviz that scales down to the width of its container (a notebook's output cell,
     a page) and never grows past its own size: width 100%, max-width its size in px, height from the
