@@ -117,3 +117,13 @@ def test_report_text():
     assert "(2) ∂E_3/∂W_s: W_s is used 3 times (t=1, t=2, t=3)" in text
     assert "t=2  ∂E_3/∂y_3 · ∂y_3/∂s_3 · ∂s_3/∂s_2 · ∂s_2/∂W_s" in text
     assert text.count("terms sum to") == 3 and "DIFFERENT" not in text
+
+
+def test_a_layers_batched_input_weight_is_one_contribution_and_matrices_keep_to_the_screen():
+    text = bptt.report(model="lstm", steps=2)
+    assert ("weight_ih_l0 is used once for all steps (t=1, t=2), in one batched product: the walk adds one "
+            "contribution, whose rows are 2 terms, one per step") in text
+    assert "step 1's rows of the edge into weight_ih_l0" in text
+    assert "weight_hh_l0 is used twice (t=1, t=2), so the walk adds 2 contributions" in text
+    matrices = [line for line in text.splitlines() if "[" in line]
+    assert max(map(len, matrices)) <= 130 and any(line.lstrip().startswith("[") for line in matrices)   # a row a line

@@ -207,6 +207,15 @@ def _matrix(a, digits=3):
     return "[" + ", ".join(_matrix(row, digits) for row in a) + "]"
 
 
+def _matrix_lines(prefix, a, width=110):
+    """prefix and the matrix a on one line when that fits in `width`, else one row per line, aligned."""
+    text = _matrix(a)
+    if len(prefix) + len(text) <= width or np.ndim(a) != 2 or len(a) < 2:
+        return [prefix + text]
+    rows, pad = [_matrix(row) for row in np.asarray(a)], " " * (len(prefix) + 1)
+    return [f"{prefix}[{rows[0]},", *(f"{pad}{row}," for row in rows[1:-1]), f"{pad}{rows[-1]}]"]
+
+
 def _equations(weights, phi, T):
     """The network's equations, as the title line of the printout."""
     if "W_s'" in weights:
@@ -247,17 +256,21 @@ def format_formulas(formulas, phi="tanh", loss=None, title=None):
     for f in formulas:
         steps = ", ".join(f"t={term.t}" for term in sorted(f.terms, key=lambda term: term.t))
         n = len(f.terms)
+        batched = n > 1 and len({term.step for term in f.terms}) == 1     # one edge: a product over all steps
         count = {1: "once", 2: "twice"}.get(n, f"{n} times")
         adds = "one contribution" if n == 1 else f"{n} contributions, one per use"
-        lines += ["", f"({f.number}) {f.lhs}: {f.weight} is used {count} ({steps}), so the walk adds {adds}"]
+        lines += ["", f"({f.number}) {f.lhs}: {f.weight} is used once for all steps ({steps}), in one batched "
+                      f"product: the walk adds one contribution, whose rows are {n} terms, one per step"
+                  if batched else f"({f.number}) {f.lhs}: {f.weight} is used {count} ({steps}), so the walk adds {adds}"]
         width = max(len(term.chain) for term in f.terms)
         for term in f.terms:
-            lines.append(f"    t={term.t}  {term.chain:<{width}}   (edge into {f.weight}, walk step {term.step + 1})")
-            lines.append(f"          = {_matrix(term.value)}")
+            where = f"step {term.t}'s rows of the edge" if batched else "edge"
+            lines.append(f"    t={term.t}  {term.chain:<{width}}   ({where} into {f.weight}, walk step {term.step + 1})")
+            lines += _matrix_lines("          = ", term.value)
         if len(f.terms) > 1:
-            lines.append(f"    sum   = {_matrix(f.total)}")
+            lines += _matrix_lines("    sum   = ", f.total)
         verdict = "equal" if f.ok else "DIFFERENT"
-        lines.append(f"    {f.weight}.grad = {_matrix(f.grad)}")
+        lines += _matrix_lines(f"    {f.weight}.grad = ", f.grad)
         lines.append(f"    terms sum to {f.weight}.grad: {verdict} (max |difference| {f.max_diff:.1e})")
     return "\n".join(lines)
 
