@@ -110,3 +110,25 @@ def test_the_strip_is_on_a_log_scale(sized, tmp_path):
     for value, height in got:
         assert height == pytest.approx(2 + 26 * (math.log10(value) - lo) / (hi - lo), abs=1e-6)
     assert min(h for _, h in got) == pytest.approx(2)           # the smallest is still a visible bar
+
+
+def test_every_gradient_starts_clear_of_its_boxs_text(sized, lstm_page):
+    """dot measures text narrower than Chromium draws it; a long name's ∇ would touch its last letter."""
+    open_at(sized, lstm_page[1], (1920, 1080))
+    gaps = sized.execute_script("""
+        const out = [];
+        document.querySelectorAll('#graph g.node').forEach(g => {
+          const ts = Array.from(g.querySelectorAll('text'));
+          ts.forEach((a, i) => {
+            const b = ts[i + 1], text = a.textContent;
+            if (!b || !b.textContent.startsWith('∇') || a.getAttribute('y') !== b.getAttribute('y') ||
+                !text.trim() || !a.getNumberOfChars()) return;
+            let k = text.length - 1;
+            while (k > 0 && /\\s/.test(text[k])) k--;
+            const end = a.getExtentOfChar(k);
+            out.push([text, parseFloat(b.getAttribute('x')) - (end.x + end.width)]);
+          });
+        });
+        return out;""")
+    assert len(gaps) > 20 and any(len(text) > 20 for text, _ in gaps)
+    assert min(gap for _, gap in gaps) >= 1.5, sorted(gaps, key=lambda g: g[1])[:3]

@@ -353,11 +353,11 @@ def _vertex_attrs(v, lo, hi, gate=None, across=False):
                  label=_lines(small("→ " + name_html(v.label), "#555555")))
     elif v.kind == "op" and not v.name:
         a.update(shape="box", style="rounded,filled", fillcolor=GATE_FILL.get(gate, "#f2f2f2"), color="#b0b0b0",
-                 label=_lines(escape(v.label) + (" " + grad if grad else "")))
+                 label=_lines(escape(v.label) + (_gap(v.label) + grad if grad else "")))
     else:
-        title = name_html(v.name if v.kind == "op" else v.label)
+        title, text = name_html(v.name if v.kind == "op" else v.label), v.name if v.kind == "op" else v.label
         if v.kind == "op":
-            title += " " + small(escape(v.label), "#444444")
+            title, text = title + " " + small(escape(v.label), "#444444"), f"{text} {v.label}"
         note = small(escape(v.note), "#666666") if v.note and v.kind != "copy" else ""
         style, fill, line = {"op": ("rounded,filled", "#e3eefb", "#5b7fa8"), "param": ("filled", "#fff1c2", "#b08a00"),
                              "copy": ("dashed,filled", "#fff8e0", "#b08a00"), "input": ("rounded", "white", "#777777"),
@@ -365,8 +365,14 @@ def _vertex_attrs(v, lo, hi, gate=None, across=False):
         if v.kind == "op" and gate:
             fill = GATE_FILL.get(gate, "#f6f6f6")
         a.update(shape="box", style=style, fillcolor=fill, color=line,
-                 label=_lines(title + (" " + grad if grad else ""), note, *values))
+                 label=_lines(title + (_gap(text) + grad if grad else ""), note, *values))
     return a
+
+
+def _gap(text):
+    """The space between a box's text and its ∇: a space, and a thin space per dozen characters, as dot measures
+    text up to a tenth of a point per character narrower than a browser draws it (the ∇ would touch it)."""
+    return " " + "\u2009" * ((len(visible(text)) + 2) // 12)          # as drawn: at most MAX_LABEL long
 
 
 def _cell_html(v, across=False):
