@@ -54,7 +54,7 @@ def test_bptt_titles_what_it_built(capsys):
         assert f"terms sum to {weight}.grad: equal" in two
     assert "∂E/∂s'_2 · ∂s'_2/∂W_s'" in two and "∂E_1/∂O_1 · ∂O_1/∂W" in two
     _, lstm, _ = run(capsys, "bptt", "--model", "lstm", "--layers", 2, "--steps", 3)
-    assert "(3) ∂E_3/∂weight_ih_l1: weight_ih_l1 is used 3 times" in lstm
+    assert "(3) ∂E_3/∂weight_ih_l1: weight_ih_l1 is used once for all steps (t=1, t=2, t=3), in one batched" in lstm
     assert "∂E_3/∂(h^(1)_2, c^(1)_2) · ∂(h^(1)_2, c^(1)_2)/∂weight_ih_l1" in lstm
     assert "∂E_3/∂(h_2, c_2) · ∂(h_2, c_2)/∂weight_ih_l0" in lstm                # layer 0's own states
     assert "∂(h^(1)_2, c^(1)_2)/∂weight_hh_l0" not in lstm
