@@ -112,6 +112,18 @@ def test_the_strip_is_on_a_log_scale(sized, tmp_path):
     assert min(h for _, h in got) == pytest.approx(2)           # the smallest is still a visible bar
 
 
+def test_the_step_numbers_under_a_long_strip_do_not_run_together(sized, tmp_path):
+    E, names = build("rnn", 200)
+    path = tmp_path / "rnn200.html"
+    player(E, path, names=names)
+    open_at(sized, path, (1920, 1080))
+    boxes = sized.execute_script("""return Array.from(document.querySelectorAll('#strip .strip-name'))
+        .filter(t => /^\\d+$/.test(t.textContent)).map(t => { const b = t.getBBox(); return [b.x, b.x + b.width]; })
+        .sort((a, b) => a[0] - b[0]);""")
+    assert len(boxes) >= 10                                     # the hidden steps are still numbered
+    assert all(b[0] - a[1] >= 2 for a, b in zip(boxes, boxes[1:])), boxes
+
+
 def test_every_gradient_starts_clear_of_its_boxs_text(sized, lstm_page):
     """dot measures text narrower than Chromium draws it; a long name's ∇ would touch its last letter."""
     open_at(sized, lstm_page[1], (1920, 1080))

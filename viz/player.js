@@ -352,6 +352,10 @@
     });
     return isFinite(low) ? low : root.getBBox().y + root.getBBox().height;
   }
+  function tickEvery(width, t) {  // the step numbers under narrow bars: every 1, 2, 5, 10, ... steps, clear of each other
+    var need = String(t).length * 6.2 + 6;                       // 11 px digits and a gap
+    return [1, 2, 5, 10, 20, 50, 100, 200, 500].filter(function (k) { return k * width >= need; })[0] || 1000;
+  }
   function buildStrip() {
     if (!D.strip.length) return;
     var cols = columns(), rowH = 80, spans = Object.keys(cols).map(function (t) { return cols[t]; });
@@ -378,7 +382,7 @@
         var val = text(strip, cx, y + 28, "strip-num", "");
         var slot = rect(strip, cx - w / 2, y + 31, w, 28, "strip-slot");
         var bar = rect(strip, cx - w / 2, y + 59, w, 0, "strip-bar");
-        var name = text(strip, cx, y + 73, "strip-name", narrow ? (c.t % 5 ? "" : String(c.t)) : "");
+        var name = text(strip, cx, y + 73, "strip-name", narrow ? (c.t % tickEvery(x[1] - x[0], c.t) ? "" : String(c.t)) : "");
         if (!narrow) svgName(name, c.label);                     // s_2 as s with a subscript 2
         slot.appendChild(document.createElementNS(SVGNS, "title")).textContent = shown(c.label);
         val.setAttribute("text-anchor", "middle");
