@@ -40,6 +40,9 @@ SHAPE_CALLS = [
     ((2, 3, 4), lambda x: x.view(-1)),
     ((2, 3, 4), lambda x: x.view((4, -1))),
     ((3, 4), lambda x: x.T),
+    ((), lambda x: x.transpose(0, -1)),                 # a 0-d tensor's one dim is 0 or -1, as in torch
+    ((), lambda x: x.squeeze(0)),
+    ((), lambda x: x.unsqueeze(-1)),
 ]
 
 
@@ -78,7 +81,7 @@ def test_size_is_the_shape_or_one_length(torch):
     (lambda x: x.transpose(0, 3), tg.OpError, r"transpose\(h\(2, 3, 4\), dims=\(0, 3\)\): dim 3 is out of range: "
                                               r"expected an integer in \[-3, 2\]"),
     (lambda x: x.transpose(0, 1.0), TypeError, r"transpose: expected two dims"),
-    (lambda x: x.permute(0, 1), tg.OpError, r"permute\(h\(2, 3, 4\), dims=\(0, 1\)\): expected 3 dims, one per axis"),
+    (lambda x: x.permute(0, 1), tg.OpError, r"permute\(h\(2, 3, 4\), dims=\(0, 1\)\): expected one dim per axis, 3"),
     (lambda x: x.permute(0, 1, 1), tg.OpError, r"permute\(.*\): a dim appears twice"),
     (lambda x: x.permute(0, 1, -4), tg.OpError, r"dim -4 is out of range"),
     (lambda x: x.unsqueeze(4), tg.OpError, r"unsqueeze\(h\(2, 3, 4\), dim=4\): .* \[-4, 3\]"),
@@ -395,3 +398,13 @@ def test_the_stepper_writes_a_swap_of_a_matrix_as_T_and_a_swap_of_a_dim_with_its
     swapped, kept = w.transpose(0, 1), w.transpose(1, 1)
     stepper = Stepper((swapped.sum() + kept.sum()))
     assert stepper.label(swapped) == stepper.label(w.T) == "W.T" and stepper.label(kept) == "transpose(W)"
+
+
+def test_size_of_a_scalar_and_a_dim_named_twice_are_errors_as_in_torch(torch):
+    scalar, matrix = tg.Tensor(np.float64(1.5)), tg.Tensor(np.ones((1, 2)))
+    with pytest.raises(tg.OpError, match=r"size\(\(\), dim=0\): a 0-d tensor has no dims"):
+        scalar.size(0)
+    with pytest.raises(tg.OpError, match="a dim appears twice"):
+        matrix.squeeze((0, 0))
+    with pytest.raises(RuntimeError):
+        torch.ones(1, 2).squeeze((0, 0))

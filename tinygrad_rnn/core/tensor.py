@@ -289,7 +289,8 @@ class Tensor:
                             f"reverse every axis; got {_short(dims)} for shape {self.shape}{tip}")
         a, b = (_dim(self, d, "transpose", dims) for d in dims)
         axes = list(range(self.ndim))
-        axes[a], axes[b] = b, a
+        if axes:                                         # a 0-d tensor's only dim (0 or -1) is itself, as torch
+            axes[a], axes[b] = b, a
         return apply(ops.Transpose, self, axes=tuple(axes))
 
     T = property(lambda self: self.transpose())
@@ -300,7 +301,7 @@ class Tensor:
         if not all(_is_int(d) for d in dims):
             raise TypeError(f"permute: dims must be integers, got {_short(dims)}")
         if len(dims) != self.ndim:
-            raise _named_error("permute", [self], {"dims": dims}, f"expected {self.ndim} dims, one per axis")
+            raise _named_error("permute", [self], {"dims": dims}, f"expected one dim per axis, {self.ndim}")
         axes = tuple(_dim(self, d, "permute", dims) for d in dims)
         if len(set(axes)) != len(axes):
             raise _named_error("permute", [self], {"dims": dims}, "a dim appears twice")
@@ -317,11 +318,15 @@ class Tensor:
         dims = range(self.ndim) if dim is None else dim if isinstance(dim, (tuple, list)) else (dim,)
         if not all(_is_int(d) for d in dims):
             raise TypeError(f"squeeze: dim must be an integer or a tuple of integers, got {_short(dim)}")
-        gone = {_dim(self, d, "squeeze", dim) for d in dims}
+        gone = [_dim(self, d, "squeeze", dim) for d in dims]
+        if len(set(gone)) != len(gone):
+            raise _named_error("squeeze", [self], {"dim": dim}, "a dim appears twice")
         return self.reshape(tuple(n for k, n in enumerate(self.shape) if not (k in gone and n == 1)))
 
     def size(self, dim=None):
         """torch's size(): the shape (a tuple), or the length of axis dim (an int)."""
+        if dim is not None and self.ndim == 0:
+            raise _named_error("size", [self], {"dim": dim}, "a 0-d tensor has no dims; size() is its shape, ()")
         return self.shape if dim is None else self.shape[_dim(self, dim, "size", dim)]
 
     def __getitem__(self, index):
@@ -357,10 +362,11 @@ def _is_int(d):
 
 
 def _dim(t, d, method, given, extra=0):
-    """Dim d of t as an index in [0, ndim + extra); negative d counts from the end, as in torch."""
+    """Dim d of t as an index in [0, ndim + extra); negative d counts from the end, as in torch (a 0-d tensor
+    takes dim 0 or -1, as one of one axis)."""
     if not _is_int(d):
         raise TypeError(f"{method}: dim must be an integer, got {_short(d)}")
-    n = t.ndim + extra
+    n = max(t.ndim + extra, 1)
     if not -n <= d < n:
         raise _named_error(method, [t], {"dims" if isinstance(given, tuple) else "dim": given},
                            f"dim {d} is out of range: expected an integer in [{-n}, {n - 1}]")
