@@ -309,15 +309,20 @@ def test_pack_sequence_matches_torch_and_an_lstm_runs_on_it(torch, lengths, enfo
 
 @pytest.mark.parametrize("call, error, match", [
     (lambda: tg.pad_sequence([]), TypeError, r"pad_sequence: sequences must be a non-empty list of Tensors"),
-    (lambda: tg.pad_sequence(np.zeros(3)), ValueError, r"pad_sequence: every sequence must have shape"),
+    (lambda: tg.pad_sequence(np.zeros(3)), ValueError, r"pad_sequence: sequences\[0\] is a number \(0-d\); each "
+     r"sequence needs a time axis \(L_i, \*\). One sequence goes in a list: pad_sequence\(\[x\]\)"),
     (lambda: tg.pad_sequence([np.zeros((2, 3)), np.zeros((1, 4))]), ValueError,
-     r"pad_sequence: every sequence must have shape \(L_i, \*\(3,\)\) like sequences\[0\] \(2, 3\), got "
+     r"pad_sequence: every sequence must have shape \(L_i, 3\) like sequences\[0\] \(2, 3\), got "
      r"sequences\[1\] of shape \(1, 4\)"),
     (lambda: tg.pad_sequence([np.zeros(2)], padding_side="top"), ValueError, r"padding_side must be 'right' or"),
     (lambda: tg.pad_sequence([np.zeros(2)], padding_value="0"), TypeError, r"padding_value must be a number"),
     (lambda: tg.pack_sequence([np.zeros(1), np.zeros(2)]), ValueError,
      r"lengths must be in decreasing order with enforce_sorted=True, got \[1, 2\]; pass enforce_sorted=False"),
-    (lambda: tg.pack_sequence(np.zeros(2)), ValueError, r"pack_sequence: every sequence must have shape"),
+    (lambda: tg.pack_sequence(np.zeros(2)), ValueError, r"pack_sequence: sequences\[0\] is a number"),
+    (lambda: tg.pad_sequence([np.zeros(2), np.zeros((2, 1))]), ValueError, r"shape \(L_i,\) like sequences\[0\] \(2,\)"),
+    (lambda: tg.pad_packed_sequence(tg.PackedSequence(tg.Tensor(np.zeros((5, 2))), np.array([2, 4]))), ValueError,
+     r"pad_packed_sequence: a PackedSequence's batch_sizes must be positive, non-increasing integers that sum to "
+     r"its data's 5 rows"),
     (lambda: tg.pad_sequence(tg.Tensor(1.0)), TypeError, r"pad_sequence: sequences must be a non-empty list"),
 ])
 def test_bad_sequences_are_named(call, error, match):

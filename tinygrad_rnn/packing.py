@@ -76,6 +76,7 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"pad_packed_sequence: expected a PackedSequence, got {type(sequence).__name__}")
     data, sizes = sequence.data, np.asarray(sequence.batch_sizes)
+    check_batch_sizes(sizes, data.shape[0], "pad_packed_sequence")
     steps, batch = len(sizes), int(sizes[0])
     if total_length is not None and total_length < steps:
         raise ValueError(f"pad_packed_sequence: total_length={total_length} is less than the longest sequence, "
@@ -90,6 +91,15 @@ def pad_packed_sequence(sequence, batch_first=False, padding_value=0.0, total_le
         where = where[:, sequence.unsorted_indices]
     lengths = np.sum(where != pad, axis=0).astype(np.int64)
     return _gather([data], where, padding_value, batch_first), lengths
+
+
+def check_batch_sizes(sizes, rows, owner):
+    """`sizes` must be a PackedSequence's batch_sizes for `rows` rows of data: at step t, how many sequences are
+    at least t+1 long (positive, non-increasing, summing to the rows)."""
+    if not (sizes.ndim == 1 and sizes.size > 0 and sizes.dtype.kind in "iu" and sizes.min() >= 1
+            and not np.any(np.diff(sizes) > 0) and int(sizes.sum()) == rows):
+        raise ValueError(f"{owner}: a PackedSequence's batch_sizes must be positive, non-increasing integers that "
+                         f"sum to its data's {rows} rows (as pack_padded_sequence makes them), got {sizes.tolist()}")
 
 
 def _gather(pieces, where, padding_value, batch_first):
@@ -136,8 +146,12 @@ def _sequences(sequences, owner):
                         f"{type(sequences).__name__}{' (empty)' if isinstance(sequences, (list, tuple)) else ''}")
     seqs = [as_tensor(s, owner, f"sequences[{i}]") for i, s in enumerate(sequences)]
     for i, s in enumerate(seqs):
-        if s.ndim == 0 or s.shape[1:] != seqs[0].shape[1:]:
-            raise ValueError(f"{owner}: every sequence must have shape (L_i, *{seqs[0].shape[1:]}) like "
-                             f"sequences[0] {seqs[0].shape}, got sequences[{i}] of shape {s.shape}")
+        if s.ndim == 0:
+            raise ValueError(f"{owner}: sequences[{i}] is a number (0-d); each sequence needs a time axis (L_i, *). "
+                             f"One sequence goes in a list: {owner}([x])")
+        if s.shape[1:] != seqs[0].shape[1:]:
+            form = "(L_i" + ("".join(f", {n}" for n in seqs[0].shape[1:]) or ",") + ")"
+            raise ValueError(f"{owner}: every sequence must have shape {form} like sequences[0] {seqs[0].shape}, "
+                             f"got sequences[{i}] of shape {s.shape}")
     return seqs
 

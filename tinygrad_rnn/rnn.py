@@ -31,7 +31,7 @@ from .core.functional import concat, linear, stack
 from .nn import Module, as_tensor, check_size, uniform_parameter
 from .core.mode import gc_paused, scope
 from .core.tensor import Tensor
-from .packing import PackedSequence
+from .packing import PackedSequence, check_batch_sizes
 
 __all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNCell", "detach_state"]
 
@@ -122,12 +122,6 @@ def _state(value, shape, owner, what, like, name, form=None):
             return _named(Tensor._result(value.data, None), name)
         value.name = name                              # a learned initial state: the gradient must reach it
     return value
-
-
-def _packed_sizes_fit(sizes, rows):
-    """Are `sizes` a PackedSequence's batch_sizes for `rows` rows of data: how many sequences are t+1 long?"""
-    return (sizes.ndim == 1 and sizes.size > 0 and sizes.dtype.kind in "iu" and sizes.min() >= 1
-            and not np.any(np.diff(sizes) > 0) and int(sizes.sum()) == rows)
 
 
 def _holds_arrays(value):
@@ -394,10 +388,7 @@ class _Layer(Module):
         if not isinstance(x, Tensor) or x.ndim != 2 or x.shape[-1] != self.input_size:
             raise ValueError(f"{type(self).__name__}: a PackedSequence's data must have shape (sum of lengths, "
                              f"input_size={self.input_size}), got {getattr(x, 'shape', type(x).__name__)}")
-        if not _packed_sizes_fit(sizes, x.shape[0]):
-            raise ValueError(f"{type(self).__name__}: a PackedSequence's batch_sizes must be positive, non-increasing "
-                             f"integers that sum to its data's {x.shape[0]} rows (as pack_padded_sequence makes "
-                             f"them), got {sizes.tolist()}")
+        check_batch_sizes(sizes, x.shape[0], type(self).__name__)
         return x
 
     def _direction(self, x, k, sfx, h, c, sizes=None, last=0):
