@@ -23,7 +23,7 @@ from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell, detach_state
 _RECURRENT = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU, "RNNCell": RNNCell, "LSTMCell": LSTMCell, "GRUCell": GRUCell}
 vars(nn).update(_RECURRENT)
 nn.__all__ = [*nn.__all__, *_RECURRENT]
-from .nn import functional as _nn_functional, utils as _nn_utils   # tg.nn.functional, tg.nn.utils (.rnn), as torch's
+from .nn import functional as _nn_functional, utils as _nn_utils  # noqa: F401  loads tg.nn.functional, tg.nn.utils
 
 from .teach import bptt, flow, seed, stepper
 from .teach.stepper import Stepper, jacobian

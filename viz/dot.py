@@ -11,7 +11,6 @@ Every vertex, edge and cluster keeps the id the view gave it and a `class` namin
 that graphviz writes can be restyled by the HTML player without laying it out again.
 """
 import math
-import re
 import textwrap
 from collections import Counter
 from dataclasses import replace

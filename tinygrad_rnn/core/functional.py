@@ -70,7 +70,7 @@ def log_softmax(x, axis=-1):
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def _reduction(reduction, fname):
+def check_reduction(reduction, fname):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{fname}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     return reduction
@@ -85,7 +85,7 @@ def cross_entropy(logits, targets, ignore_index=-100, reduction="mean", label_sm
     distribution: loss = (1 - e) * (-log p[target]) + e / C * sum over classes of (-log p[c]).
     reduction 'none' returns the per-position losses (0 where ignored) in the targets' shape."""
     rows, targets = _class_rows(logits, targets)
-    reduction = _reduction(reduction, "cross_entropy")
+    reduction = check_reduction(reduction, "cross_entropy")
     if not isinstance(label_smoothing, numbers.Real):
         raise TypeError(f"cross_entropy: label_smoothing must be a number, got {type(label_smoothing).__name__} "
                         f"{label_smoothing!r}")
@@ -148,7 +148,7 @@ def mse_loss(pred, target, reduction="mean"):
     """(pred - target)^2, averaged ('mean'), summed ('sum') or per element ('none'); same shapes only."""
     if not isinstance(pred, Tensor):
         raise TypeError(f"mse_loss: pred must be a Tensor, got {type(pred).__name__}")
-    reduction = _reduction(reduction, "mse_loss")
+    reduction = check_reduction(reduction, "mse_loss")
     if not isinstance(target, Tensor):
         target = np.asarray(target)
         if target.dtype.kind not in "fiu":

@@ -17,7 +17,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..core import rng, tape
-from ..core.functional import cross_entropy, linear, mse_loss
+from ..core.functional import check_reduction, cross_entropy, linear, mse_loss
 from ..core.tensor import Tensor, get_default_dtype
 from ..core.tensor import float_dtype as _float_dtype
 from ..files import as_path, replacing
@@ -532,12 +532,6 @@ class MSELoss(Module):
 
     def forward(self, input, target):
         return mse_loss(input, target, self.reduction)
-
-
-def check_reduction(reduction, owner):
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"{owner}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    return reduction
 
 
 def no_class_weights(weight, owner):

@@ -1,7 +1,7 @@
 """torch.nn.functional's names for what a training loop calls (`import tinygrad_rnn.nn.functional as F`), with
 torch's argument names (input, dim); each is the core function or Tensor method of the same name."""
 from ..core import functional as _core
-from . import check_reduction, no_class_weights
+from . import no_class_weights
 
 __all__ = ["linear", "softmax", "log_softmax", "relu", "sigmoid", "tanh", "cross_entropy", "mse_loss"]
 
@@ -33,8 +33,7 @@ def tanh(input):
 def cross_entropy(input, target, weight=None, *, ignore_index=-100, reduction="mean", label_smoothing=0.0):
     """Per-class weights are not supported (weight must be None); the options after it are keywords."""
     no_class_weights(weight, "cross_entropy")
-    return _core.cross_entropy(input, target, ignore_index, check_reduction(reduction, "cross_entropy"),
-                              label_smoothing)
+    return _core.cross_entropy(input, target, ignore_index, reduction, label_smoothing)
 
 
 def mse_loss(input, target, *, reduction="mean"):
