@@ -55,18 +55,22 @@ def test_a_script_gets_its_own_smaller_text_and_baseline():
            '<text text-anchor="start" x="16" y="-20" baseline-shift="super" font-size="10.00">(1)</text>')
     got = measure.small_scripts(svg)
     assert got == ('<text text-anchor="start" x="5" y="-20" font-size="10.00">h</text>'
-                   '<text class="sub" text-anchor="start" x="11" y="-17.00" font-size="8.00">1</text>'
-                   '<text class="super" text-anchor="start" x="16" y="-24.00" font-size="8.00">(1)</text>')
+                   '<text class="tg-sub" text-anchor="start" x="11" y="-17.00" font-size="8.00">1</text>'
+                   '<text class="tg-super" text-anchor="start" x="16" y="-24.00" font-size="8.00">(1)</text>')
 
 
 def test_a_thick_arrowheads_outline_ends_where_graphviz_put_its_tip():
-    """A triangle pointing down at (0, 10), 4 wide and 6 long, stroked 2 wide: the stroke's corner reaches
-    1 * hypot(6, 2) / 2 beyond the tip, so the triangle moves that far back; a box's polygon is left alone."""
+    """A triangle pointing down at (0, 10), stroked 2 wide: the stroke's mitred corner lies (w/2)/sin(half the
+    tip's angle) beyond the tip, so the triangle moves back until that corner is where the tip was; a box's
+    polygon is left alone."""
     svg = ('<polygon fill="red" stroke="red" stroke-width="2" points="-2,4 0,10 2,4 -2,4"/>'
            '<polygon fill="none" stroke="black" stroke-width="2" points="0,0 5,0 5,5 0,5 0,0"/>')
     got = measure.clear_arrowheads(svg)
-    back = math.hypot(6, 2) / 2
-    assert f'points="-2.00,{4 - back:.2f} 0.00,{10 - back:.2f} 2.00,{4 - back:.2f} -2.00,{4 - back:.2f}"' in got
+    points = re.search(r'points="([^"]+)"', got)[1].split()
+    (lx, ly), (tx, ty), (rx, ry) = (tuple(map(float, p.split(","))) for p in points[:3])
+    tip_angle = math.atan2(rx - tx, ty - ry) - math.atan2(lx - tx, ty - ly)        # the angle between the sides
+    assert (lx, rx, tx) == (-2, 2, 0) and ly == ry
+    assert ty + 1 / math.sin(tip_angle / 2) == pytest.approx(10, abs=0.01)        # the corner on the old tip
     assert got.endswith('points="0,0 5,0 5,5 0,5 0,0"/>')
 
 
@@ -77,8 +81,8 @@ def test_sub_and_superscripts_are_drawn_smaller_in_every_svg(tmp_path):
     viz.save(loss, tmp_path / "lstm.svg")
     for svg in ((tmp_path / "lstm.svg").read_text(), viz.draw(loss)._repr_mimebundle_()["image/svg+xml"], page):
         assert "baseline-shift" not in svg.split("<svg", 1)[1].split("<script", 1)[0]     # a shift each browser reads its way
-        scripts = re.findall(r'<text class="(?:sub|super)"[^>]*font-size="([\d.]+)"', svg)
-        plain = re.findall(r'<text(?! class="su)[^>]*font-size="([\d.]+)"', svg)
+        scripts = re.findall(r'<text class="tg-(?:sub|super)"[^>]*font-size="([\d.]+)"', svg)
+        plain = re.findall(r'<text(?! class="tg-)[^>]*font-size="([\d.]+)"', svg)
         assert scripts and round(14 * measure.SCRIPT_SCALE, 2) in {float(f) for f in scripts}   # h_1 by 14 pt text
         assert {round(float(f) / measure.SCRIPT_SCALE, 1) for f in scripts} <= {round(float(f), 1) for f in plain}
 

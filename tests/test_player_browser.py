@@ -383,7 +383,7 @@ def fold_status(browser):
                 pane: document.getElementById('folded-pane').getBoundingClientRect().height,
                 graph: document.getElementById('graph-pane').getBoundingClientRect().height,
                 text: Math.min(...Array.from(document.querySelectorAll(
-                    '#folded g.node text:not(.sub):not(.super)')).map(                /* subscripts aside */
+                    '#folded g.node text:not(.tg-sub):not(.tg-super)')).map(                /* subscripts aside */
                     t => t.getBoundingClientRect().height).filter(h => h > 0))};""")
 
 

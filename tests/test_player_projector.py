@@ -73,7 +73,7 @@ def test_fit_keeps_text_readable_and_pans_instead(sized, tmp_path, size):
     open_at(sized, path, size)
     sized.find_element("id", "zoom-fit").click()
     got = sized.execute_script("""
-        const heights = Array.from(document.querySelectorAll('#graph g.node text:not(.sub):not(.super)'))  // h, not its _1
+        const heights = Array.from(document.querySelectorAll('#graph g.node text:not(.tg-sub):not(.tg-super)'))  // h, not its _1
             .map(t => t.getBoundingClientRect().height).filter(h => h > 0);
         const pane = document.getElementById('graph-pane');
         return {least: Math.min(...heights), zoom: window.player.state.zoom,

@@ -177,10 +177,11 @@ def test_a_plus_a_is_two_edges():
 def test_an_op_with_a_constant_operand_names_its_other_operand():
     z = tg.Tensor([0.25, 0.5], requires_grad=True, name="z_3")
     h = tg.Tensor([1.0, 2.0], requires_grad=True, name="h^(1)_2")
-    y = ((1 - z) + (h * 2.0) + (z + h) ** 2).sum()
+    c = tg.Tensor([1.0, 2.0], requires_grad=True, name="cost")
+    y = ((1 - z) + (h * 2.0) + (z + h) ** 2 + (c - 3.0)).sum()
     y.backward(keep_grads=True)
     labels = {v.label for v in build(y).vertices.values() if v.kind == "op"}
-    assert {"1 − z₃", "h⁽¹⁾₂ × 2", "^ 2"} <= labels         # an unnamed operand: the op and its constant
+    assert {"1 − z₃", "h⁽¹⁾₂ × 2", "cost − 3", "^ 2"} <= labels   # an unnamed operand: the op and its constant
 
 
 def test_values_print_a_matrix_row_per_line_and_whole_numbers():

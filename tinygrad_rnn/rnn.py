@@ -101,15 +101,14 @@ def _zeros(shape, like, name):
     return Tensor(np.zeros(shape, dtype=like.dtype), name=name)
 
 
-def _state(value, shape, owner, what, like, name, form=None):
+def _state(value, shape, owner, what, like, name, form=None, unbatched=None):
     """A given state (`what` in messages) checked against `shape`, or zeros of that shape when it is None,
     named `name` (h_0, c^(1)_0) unless the caller named it. The caller's unnamed constant keeps no name: the
     step reads a named view of it, so one zeros tensor given as both h and c is drawn as h_0 and c_0."""
     if value is None:
         return _zeros(shape, like, name)
-    form = form or ("(B, H)" if len(shape) == 2 else "(H,) for an unbatched input")
-    form, _, case = form.partition(" for ")             # "(H,) = (3,) for an unbatched input"
-    form = f"{form} = {shape}" + (f" for {case}" if case else "")
+    unbatched = len(shape) == 1 if unbatched is None else unbatched
+    form = f"{form or ('(H,)' if unbatched else '(B, H)')} = {shape}" + (" for an unbatched input" if unbatched else "")
     if _holds_arrays(value):
         pair = "" if owner.startswith("LSTM") else "; only an LSTM's state is a pair (h, c)"
         raise TypeError(f"{owner}: {what} must be one Tensor of shape {form}, got a "
@@ -313,8 +312,8 @@ class _Layer(Module):
         if value is None:
             return [_zeros(shape[1:], self.weight_hh_l0, f"{what}{tag(0, j // self.directions)}") for j in range(count)]
         layers = "num_layers * 2" if self.bidirectional else "num_layers"
-        form = f"({layers}, B, H)" if lead else f"({layers}, H) for an unbatched input"
-        value = _state(value, shape, type(self).__name__, f"{what}_0", self.weight_hh_l0, f"{what}_0", form)
+        form = f"({layers}, B, H)" if lead else f"({layers}, H)"
+        value = _state(value, shape, type(self).__name__, f"{what}_0", self.weight_hh_l0, f"{what}_0", form, not lead)
         with scope(self.name):
             return [_named(value[j], f"{what}{tag(last, j // self.directions)}") for j in range(count)]
 

@@ -319,9 +319,11 @@ def _port_name(ports, port):
     return next((name for pid, _, name in ports if pid == port), port)
 
 
-def _lines(*rows):
-    """Rows of a label as a borderless table (a <BR/> lets subscripts run into the next line)."""
-    cells = "".join(f"<TR><TD>{r}</TD></TR>" for r in rows if r)
+def _lines(*rows, values=()):
+    """Rows of a label as a borderless table (a <BR/> lets subscripts run into the next line); the rows of a
+    printed value are left-aligned, so that a matrix's columns stay under each other."""
+    cells = "".join([f"<TR><TD>{r}</TD></TR>" for r in rows if r] +
+                    [f'<TR><TD ALIGN="LEFT">{r}</TD></TR>' for r in values])
     return f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">{cells}</TABLE>>'
 
 
@@ -364,7 +366,7 @@ def _vertex_attrs(v, lo, hi, gate=None, across=False):
         if v.kind == "op" and gate:
             fill = GATE_FILL.get(gate, "#f6f6f6")
         a.update(shape="box", style=style, fillcolor=fill, color=line,
-                 label=_lines(title + (_gap(text) + grad if grad else ""), note, *values))
+                 label=_lines(title + (_gap(text) + grad if grad else ""), note, values=values))
     return a
 
 

@@ -51,7 +51,7 @@ def slide_fit(svg, slide=SLIDE):
     width, height = (float(root.get(k).removesuffix("pt")) * PX_PER_PT for k in ("width", "height"))
     scale = _transform(root)[0]
     sizes = [float(t.get("font-size")) for t in root.iter(f"{NS}text")      # a subscript is smaller on purpose
-             if (t.text or "").strip() and t.get("class") not in SCRIPT_RISE]
+             if (t.text or "").strip() and t.get("class") not in SCRIPT_CLASS.values()]
     font = min(sizes) * scale * PX_PER_PT if sizes else float("inf")
     fit = min(slide[0] / width, slide[1] / height)
     return Fit(width, height, font, fit, font * fit)
@@ -270,6 +270,7 @@ def _area(a, b):
 
 SCRIPT_SCALE = 0.8
 SCRIPT_RISE = {"sub": -0.3, "super": 0.4}   # how far a script's baseline moves, in the line's font size
+SCRIPT_CLASS = {"sub": "tg-sub", "super": "tg-super"}   # how the SVG marks them (a page's own .sub is not ours)
 _SCRIPT_TEXT = re.compile(r'<text\b([^>]*?)\sbaseline-shift="(sub|super)"([^>]*)>')
 
 
@@ -278,7 +279,7 @@ def small_scripts(svg):
 
     graphviz writes h<SUB>1</SUB> as a text of the full font size with baseline-shift="sub", which Chromium
     draws full size and half a line lower (over the line below) and Firefox does not shift at all. Each script
-    becomes a text of SCRIPT_SCALE the size with its own baseline (y), marked class="sub" or "super"."""
+    becomes a text of SCRIPT_SCALE the size with its own baseline (y), marked with its SCRIPT_CLASS."""
     return _SCRIPT_TEXT.sub(_script_text, svg)
 
 
@@ -288,7 +289,7 @@ def _script_text(m):
     y = float(re.search(r'\by="([-\d.]+)"', attrs)[1]) - SCRIPT_RISE[kind] * size
     attrs = re.sub(r'\bfont-size="[\d.]+"', f'font-size="{size * SCRIPT_SCALE:.2f}"', attrs)
     attrs = re.sub(r'\by="[-\d.]+"', f'y="{y:.2f}"', attrs)
-    return f'<text class="{kind}"{attrs}>'
+    return f'<text class="{SCRIPT_CLASS[kind]}"{attrs}>'
 
 
 _ARROWHEAD = re.compile(r'(<polygon\b[^>]*\bstroke-width="([\d.]+)"[^>]*\bpoints=")([^"]+)"')
@@ -312,7 +313,7 @@ def _moved_back(m):
     (tx, ty), base = corners[tip], [corners[k] for k in range(3) if k != tip]
     bx, by = (base[0][0] + base[1][0]) / 2, (base[0][1] + base[1][1]) / 2
     length, half_width = math.dist((tx, ty), (bx, by)), side(tip) / 2
-    if length == 0:
+    if length == 0 or half_width == 0:
         return m[0]
     reach = float(m[2]) / 2 * math.hypot(length, half_width) / half_width    # the stroke beyond the tip
     dx, dy = (tx - bx) / length * reach, (ty - by) / length * reach

@@ -219,7 +219,7 @@
     Object.keys(D.vertices).forEach(function (id) {
       if (!G[id]) return;
       gradTexts[id] = Array.prototype.filter.call(G[id].querySelectorAll("text"), function (t) {
-        return t.textContent.trim().charAt(0) === "∇";
+        return /^∇ /.test(t.textContent.trim());      // dot.py writes "∇ 0.0123"; a name ∇₁ is not one
       });
     });
     Object.keys(D.edges).forEach(function (id) {
@@ -518,7 +518,7 @@
     });
     Array.prototype.forEach.call(foldedSvg.querySelectorAll("g.node"), function (g) {
       var texts = Array.prototype.slice.call(g.querySelectorAll("text")), at = texts.findIndex(function (t) {
-        return t.textContent.trim().charAt(0) === "∇";
+        return /^∇ /.test(t.textContent.trim());      // dot.py writes "∇ 0.0123"; a name ∇₁ is not one
       });
       if (at >= 0) foldGradTexts = foldGradTexts.concat(own(D.folded.weights, g.id) ? texts.slice(at) : [texts[at]]);
     });

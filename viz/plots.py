@@ -31,8 +31,9 @@ def gradient_flow(flows, path=None):
     axes[2].plot([], [], color="gray", linestyle="--", label=f"clipped (max_norm={flows[0].max_norm:g})")
     for ax in axes:
         ax.grid(True, which="major", alpha=0.3)
-    handles, labels = axes[0].get_legend_handles_labels()      # the models: one row under the panels, where
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), fontsize=9)   # no curve runs
+    # the models' legend in rows under the panels, where no curve runs
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), fontsize=9)
     axes[2].legend(fontsize=8)
     fig.suptitle(f"Gradient flow through {T} steps (E_T reads only the last state)")
     if path is not None:

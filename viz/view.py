@@ -615,7 +615,8 @@ def _value(t):
     text = np.array2string(np.asarray(t.data), precision=2, threshold=9, edgeitems=1, separator=" ",
                            max_line_width=VALUE_WIDTH)
     lines = [line for line in text.splitlines() if line.strip()]     # no blank line between 3-D blocks
-    return "\n".join(lines if len(lines) <= VALUE_ROWS else lines[:VALUE_ROWS - 1] + ["…"])
+    more = len(lines) - (VALUE_ROWS - 1)
+    return "\n".join(lines if more <= 1 else lines[:VALUE_ROWS - 1] + [f"⋮ {more} more lines"])
 
 
 def _index_text(index):
@@ -628,10 +629,16 @@ def _op_label(n):
     sym = op_field(n.op, "symbol")
     consts = [f"{t.data.item():g}" if _constant(t) else None for t in n.inputs]
     if len(consts) == 2 and any(consts):               # 1 − z₃ (its other operand named), else 1 −
-        named = [unicode_name(t.name) if t.name and not c else None for t, c in zip(n.inputs, consts)]
-        a, b = (c or named_ or "" for c, named_ in zip(consts, named))
+        a, b = (c or _operand_name(t) for t, c in zip(n.inputs, consts))
         return f"{a} {sym} {b}".strip()
     return sym
+
+
+def _operand_name(t):
+    """An operand's name in an op's label: z₃ for z_3, the name itself without a subscript, else nothing."""
+    if not t.name:
+        return ""
+    return unicode_name(t.name) or (visible(t.name) if "_" not in t.name else "")
 
 
 def _plus(total, term):

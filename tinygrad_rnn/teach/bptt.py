@@ -259,9 +259,9 @@ def format_formulas(formulas, phi="tanh", loss=None, title=None):
         batched = n > 1 and len({term.step for term in f.terms}) == 1     # one edge: a product over all steps
         count = {1: "once", 2: "twice"}.get(n, f"{n} times")
         adds = "one contribution" if n == 1 else f"{n} contributions, one per use"
-        lines += ["", f"({f.number}) {f.lhs}: {f.weight} is used once for all steps ({steps}), in one batched "
-                      f"product: the walk adds one contribution, whose rows are {n} terms, one per step"
-                  if batched else f"({f.number}) {f.lhs}: {f.weight} is used {count} ({steps}), so the walk adds {adds}"]
+        use = (f"is used once for all steps ({steps}), in one batched product: the walk adds one contribution, "
+               f"whose rows are {n} terms, one per step") if batched else f"is used {count} ({steps}), so the walk adds {adds}"
+        lines += ["", f"({f.number}) {f.lhs}: {f.weight} {use}"]
         width = max(len(term.chain) for term in f.terms)
         for term in f.terms:
             where = f"step {term.t}'s rows of the edge" if batched else "edge"
