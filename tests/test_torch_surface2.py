@@ -413,3 +413,10 @@ def test_size_of_a_scalar_and_a_dim_named_twice_are_errors_as_in_torch(torch):
         matrix.squeeze((0, 0))
     with pytest.raises(RuntimeError):
         torch.ones(1, 2).squeeze((0, 0))
+
+
+def test_sgd_takes_torchs_default_lr_and_label_smoothing_is_not_a_bool(torch):
+    w = tg.Tensor(np.ones(2), requires_grad=True)
+    assert tg.optim.SGD([w]).param_groups[0]["lr"] == torch.optim.SGD([torch.ones(2, requires_grad=True)]).defaults["lr"]
+    with pytest.raises(TypeError, match="label_smoothing must be a number, got bool"):
+        tg.cross_entropy(tg.Tensor(np.zeros((2, 3))), np.array([0, 1]), label_smoothing=True)

@@ -121,7 +121,7 @@ class SGD(Optimizer):
     """torch.optim.SGD: d = grad + weight_decay * p; with momentum, v = momentum * v + (1 - dampening) * d
     (v = d on the first step) and d = v, or d + momentum * v with nesterov=True; then p -= lr * d."""
 
-    def __init__(self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
         super().__init__(params, {"lr": lr, "momentum": momentum, "dampening": dampening,
                                   "weight_decay": weight_decay, "nesterov": nesterov})
 

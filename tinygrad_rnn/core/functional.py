@@ -86,7 +86,7 @@ def cross_entropy(logits, targets, ignore_index=-100, reduction="mean", label_sm
     reduction 'none' returns the per-position losses (0 where ignored) in the targets' shape."""
     rows, targets = _class_rows(logits, targets)
     reduction = check_reduction(reduction, "cross_entropy")
-    if not isinstance(label_smoothing, numbers.Real):
+    if not isinstance(label_smoothing, numbers.Real) or isinstance(label_smoothing, bool):
         raise TypeError(f"cross_entropy: label_smoothing must be a number, got {type(label_smoothing).__name__} "
                         f"{label_smoothing!r}")
     if not 0.0 <= label_smoothing <= 1.0:
