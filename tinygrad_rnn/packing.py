@@ -116,7 +116,11 @@ def _gather(pieces, where, padding_value, batch_first):
 def pad_sequence(sequences, batch_first=False, padding_value=0.0, padding_side="right"):
     """A list of B sequences (L_i, *) -> one Tensor (T, B, *) (or (B, T, *) with batch_first), T the longest
     L_i, each sequence followed by padding_value (preceded with padding_side='left'), as torch's."""
-    seqs = _sequences(sequences, "pad_sequence")
+    return _padded(_sequences(sequences, "pad_sequence"), batch_first, padding_value, padding_side)
+
+
+def _padded(seqs, batch_first=False, padding_value=0.0, padding_side="right"):
+    """The padded batch of sequences already checked (_sequences), as pad_sequence returns it."""
     if not isinstance(padding_value, numbers.Real):
         raise TypeError(f"pad_sequence: padding_value must be a number, got {type(padding_value).__name__}")
     if padding_side not in ("right", "left"):
@@ -134,7 +138,7 @@ def pack_sequence(sequences, enforce_sorted=True):
     """A list of sequences (L_i, *) -> PackedSequence: pad_sequence then pack_padded_sequence, as torch's.
     enforce_sorted=True needs them longest first; False sorts them (and remembers how)."""
     seqs = _sequences(sequences, "pack_sequence")
-    return pack_padded_sequence(pad_sequence(seqs), [s.shape[0] for s in seqs], enforce_sorted=enforce_sorted)
+    return pack_padded_sequence(_padded(seqs), [s.shape[0] for s in seqs], enforce_sorted=enforce_sorted)
 
 
 def _sequences(sequences, owner):

@@ -356,7 +356,8 @@ def _vertex_attrs(v, lo, hi, gate=None, across=False):
         a.update(shape="box", style="rounded,filled", fillcolor=GATE_FILL.get(gate, "#f2f2f2"), color="#b0b0b0",
                  label=_lines(escape(v.label) + (_gap(v.label) + grad if grad else "")))
     else:
-        title, text = name_html(v.name if v.kind == "op" else v.label), v.name if v.kind == "op" else v.label
+        text = v.name if v.kind == "op" else v.label
+        title = name_html(text)
         if v.kind == "op":
             title, text = title + " " + small(escape(v.label), "#444444"), f"{text} {v.label}"
         note = small(escape(v.note), "#666666") if v.note and v.kind != "copy" else ""

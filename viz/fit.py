@@ -5,7 +5,9 @@ a browser shows 1 pt as 4/3 px. `slide_fit(svg)` says how large the picture and 
 (its subscripts aside) are once it is scaled, up or down, to fit a 1920x1080 slide; `boxes(svg)` where each
 node and cluster sits (tests use it to check that every step is drawn the same way). `laid_out(graph)` is dot's
 layout without a drawing, which `fitted_font` measures and `clear_head_labels` reads to keep each edge's number
-off the boxes. `small_scripts(svg)` draws dot's subscripts smaller, as a browser needs them.
+off the boxes. `small_scripts(svg)` gives dot's sub- and superscripts their own size and baseline, and
+`clear_arrowheads(svg)` keeps thick arrowheads off the boxes' text, as a browser needs them (viz.pipe applies
+both to every SVG).
 """
 import json
 import math

@@ -209,6 +209,7 @@
 
   // ---- the graph -----------------------------------------------------------------------------------
   var G = {}, root = null, halos = null, gradTexts = {};
+  function isGradText(t) { return /^∇ /.test(t.textContent.trim()); }   // dot.py writes "∇ 0.0123"; a name ∇₁ is not one
   function setupGraph() {
     if (!svg) return;
     root = svg.querySelector("g.graph") || svg.querySelector("g");
@@ -218,9 +219,7 @@
     });
     Object.keys(D.vertices).forEach(function (id) {
       if (!G[id]) return;
-      gradTexts[id] = Array.prototype.filter.call(G[id].querySelectorAll("text"), function (t) {
-        return /^∇ /.test(t.textContent.trim());      // dot.py writes "∇ 0.0123"; a name ∇₁ is not one
-      });
+      gradTexts[id] = Array.prototype.filter.call(G[id].querySelectorAll("text"), isGradText);
     });
     Object.keys(D.edges).forEach(function (id) {
       var g = G[id];
@@ -517,9 +516,7 @@
       if (g) { g.classList.add("fold-weight"); g.setAttribute("tabindex", "0"); }
     });
     Array.prototype.forEach.call(foldedSvg.querySelectorAll("g.node"), function (g) {
-      var texts = Array.prototype.slice.call(g.querySelectorAll("text")), at = texts.findIndex(function (t) {
-        return /^∇ /.test(t.textContent.trim());      // dot.py writes "∇ 0.0123"; a name ∇₁ is not one
-      });
+      var texts = Array.prototype.slice.call(g.querySelectorAll("text")), at = texts.findIndex(isGradText);
       if (at >= 0) foldGradTexts = foldGradTexts.concat(own(D.folded.weights, g.id) ? texts.slice(at) : [texts[at]]);
     });
     foldedSvg.addEventListener("click", function (ev) {
