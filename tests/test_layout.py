@@ -74,6 +74,29 @@ def test_a_thick_arrowheads_outline_ends_where_graphviz_put_its_tip():
     assert got.endswith('points="0,0 5,0 5,5 0,5 0,0"/>')
 
 
+def test_a_raster_pictures_thick_arrowheads_move_back_in_dots_layout():
+    """In a PNG or PDF the arrowhead moves in dot's layout: its tip, and the last two points of its line with it,
+    by the same (w/2)/sin(half the tip's angle) along the edge; the canvas keeps dot's bounding box."""
+    laid_out = ('digraph {\n\tgraph [bb="0,0,100,80"];\n\ta -> b\t[penwidth=2,\n\t\tpos="e,50,10 50,60 50,45 50,35 '
+                '50,\\\n20"];\n\tc -> d\t[pos="e,5,5 5,30 5,20 5,15 5,11"];\n}\n')
+    got = measure.clear_laid_out_arrowheads(laid_out)
+    reach = 1 / math.sin(math.atan(measure._HEAD_SLOPE))
+    pos = re.search(r'penwidth=2,\s*pos="([^"]+)"', got)[1].split()
+    assert pos[0] == f"e,50.00,{10 + reach:.2f}"
+    assert pos[1:] == ["50.00,60.00", "50.00,45.00", f"50.00,{35 + reach:.2f}", f"50.00,{20 + reach:.2f}"]
+    assert 'pos="e,5,5 5,30 5,20 5,15 5,11"' in got                     # graphviz's default pen: left alone
+    assert got.count("style=invis") == 2 and 'pos="0,0"' in got and 'pos="100,80"' in got
+
+
+def test_a_png_is_drawn_on_dots_own_canvas(tmp_path):
+    loss, _ = build_loss("seed", 3)
+    graph = viz.draw(loss)
+    viz.save(loss, tmp_path / "seed.png")
+    ours, dots = (tmp_path / "seed.png").read_bytes(), graph.pipe(format="png")
+    assert ours[:8] == b"\x89PNG\r\n\x1a\n" and ours != dots
+    assert ours[16:24] == dots[16:24]                                # IHDR: the same width and height
+
+
 def test_sub_and_superscripts_are_drawn_smaller_in_every_svg(tmp_path):
     """graphviz writes h<SUB>1</SUB> at the full font size; a browser would draw it over the line below."""
     page = viz.player(build_loss("lstm", 2, backward=False)[0]).html

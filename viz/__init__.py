@@ -206,24 +206,32 @@ class DotFailed(RuntimeError):
 
 
 def pipe(graph, fmt):
-    """The picture as bytes in format `fmt`, from `dot` (an SVG's subscripts drawn smaller and its thick
-    arrowheads kept off the boxes' text: fit.small_scripts, fit.clear_arrowheads).
+    """The picture as bytes in format `fmt`, from `dot`, its thick arrowheads kept off the boxes' text (graphviz
+    strokes them several points into the box): an SVG's moved in the SVG, with its subscripts drawn smaller
+    (fit.clear_arrowheads, fit.small_scripts); a PNG's or PDF's moved in dot's layout, which `neato -n2` then
+    draws (fit.clear_laid_out_arrowheads).
     A failure of dot is a DotFailed naming dot's own message (graphviz.ExecutableNotFound, for a missing dot,
     passes through)."""
-    from .fit import clear_arrowheads, small_scripts
-    data = _dot(graph, fmt)
-    return clear_arrowheads(small_scripts(data.decode("utf-8"))).encode("utf-8") if fmt == "svg" else data
+    import graphviz
+
+    from .fit import clear_arrowheads, clear_laid_out_arrowheads, small_scripts
+    if fmt == "svg":
+        return clear_arrowheads(small_scripts(_dot(graph, fmt).decode("utf-8"))).encode("utf-8")
+    if fmt not in ("png", "pdf"):
+        return _dot(graph, fmt)
+    laid_out = clear_laid_out_arrowheads(_dot(graph, "dot").decode("utf-8"))
+    return _dot(graphviz.Source(laid_out, engine="neato"), fmt, neato_no_op=2)
 
 
-def _dot(graph, fmt):
+def _dot(graph, fmt, **how):
     import graphviz
     try:
         try:
-            return graph.pipe(format=fmt)
+            return graph.pipe(format=fmt, **how)
         except graphviz.CalledProcessError as err:   # dot's rare "trouble in init_rank": retry without groups
             if b"init_rank" not in (err.stderr or b""):
                 raise
-            return graphviz.Source(re.sub(r"\bgroup=\w+", "", graph.source)).pipe(format=fmt)
+            return graphviz.Source(re.sub(r"\bgroup=\w+", "", graph.source)).pipe(format=fmt, **how)
     except graphviz.CalledProcessError as err:
         said = (err.stderr or b"").decode("utf-8", "replace").strip() or f"exit status {err.returncode}"
         raise DotFailed(f"graphviz's dot could not draw the picture ({fmt}): {said[:500]}") from None

@@ -7,7 +7,7 @@ node and cluster sits (tests use it to check that every step is drawn the same w
 layout without a drawing, which `fitted_font` measures and `clear_head_labels` reads to keep each edge's number
 off the boxes. `small_scripts(svg)` gives dot's sub- and superscripts their own size and baseline, and
 `clear_arrowheads(svg)` keeps thick arrowheads off the boxes' text, as a browser needs them (viz.pipe applies
-both to every SVG).
+both to every SVG); `clear_laid_out_arrowheads` does the same for a PNG or PDF, on dot's layout.
 """
 import json
 import math
@@ -317,10 +317,50 @@ def _moved_back(m):
     length, half_width = math.dist((tx, ty), (bx, by)), side(tip) / 2
     if length == 0 or half_width == 0:
         return m[0]
-    reach = float(m[2]) / 2 * math.hypot(length, half_width) / half_width    # the stroke beyond the tip
+    reach = _stroke_reach(float(m[2]), half_width / length)
     dx, dy = (tx - bx) / length * reach, (ty - by) / length * reach
     moved = " ".join(f"{x - dx:.2f},{y - dy:.2f}" for x, y in points)
     return f'{m[1]}{moved}"'
+
+
+def _stroke_reach(width, slope):
+    """How far beyond its tip a triangle's outline stroked `width` wide reaches: the mitred corner of sides
+    whose half-width grows by `slope` per unit of length, (width / 2) / sin(half the tip's angle)."""
+    return width / 2 * math.hypot(1, slope) / slope
+
+
+_HEAD_SLOPE = 0.35      # graphviz's "normal" arrowhead: its half-width is 0.35 of its length
+_EDGE_END = re.compile(r'(\bpenwidth=)([\d.]+)(,\s*pos=")e,([-\d.e]+),([-\d.e]+) ([^"]+)"')
+
+
+def clear_laid_out_arrowheads(laid_out):
+    """The same for a raster picture: dot's layout (`dot -Tdot`) with each edge's arrowhead and the end of its
+    line moved back until the arrowhead's outline stops at the box, for `neato -n2` to draw. Two invisible
+    points on the corners of dot's bounding box keep the canvas dot's own (neato -n2 would fit it to the
+    drawing, without dot's margins)."""
+    text = _EDGE_END.sub(_edge_end_moved_back, laid_out.replace("\\\n", ""))
+    x0, y0, x1, y1 = re.search(r'\bbb="([^"]+)"', text)[1].split(",")
+    corners = "".join(f'\ttg_canvas_{k} [label="", shape=point, style=invis, width=0, height=0, pos="{x},{y}"];\n'
+                      for k, (x, y) in enumerate(((x0, y0), (x1, y1))))
+    end = text.rstrip().rindex("}")
+    return text[:end] + corners + text[end:]
+
+
+def _edge_end_moved_back(m):
+    """One edge's `pos` with its tip (e,x,y) and the last two points of its spline moved back together."""
+    width, tip = float(m[2]), (float(m[4]), float(m[5]))
+    points = [tuple(map(float, p.split(","))) for p in m[6].split()]
+    end = points[-1]
+    length = math.dist(end, tip)
+    if length == 0 or len(points) < 4:
+        return m[0]
+    chord = math.dist(points[-4], end)                       # never past the start of the last curve
+    shift = min(_stroke_reach(width, _HEAD_SLOPE), 0.9 * chord) / length
+    dx, dy = (tip[0] - end[0]) * shift, (tip[1] - end[1]) * shift
+    moved = [(x - dx, y - dy) for x, y in (points[-2], end, tip)]
+    spline = points[:-2] + moved[:2]
+    text = " ".join(f"{x:.2f},{y:.2f}" for x, y in spline)
+    return f'{m[1]}{m[2]}{m[3]}e,{moved[2][0]:.2f},{moved[2][1]:.2f} {text}"'
 
 
 def fluid(svg):
