@@ -5,11 +5,13 @@
     python3 benchmarks/bench_rnn.py --help     # choose workloads, contenders, sections, repeats
 
 Workload: loss = sum(output * R) for a fixed random R, float32, gradients of every parameter and of the
-input and initial state. Contenders (issue 6):
+input and initial state. Contenders:
   numpy        the hand-written vectorized forward + BPTT of benchmarks/numpy_bptt.py (the baseline, 1.00)
   tinygrad_rnn this project's nn.LSTM / GRU / RNN, loss.backward(keep_grads=False), as a training loop runs it
   tg+keep      the same with backward(keep_grads=True): every node keeps the gradients it saw (what the
                diagrams and the stepper read)
+  tg kernels   the floor of our per-step graph: the ops our step records, their numpy kernels alone, called
+               on plain arrays from a graph recorded once (no Tensor, Node, scope or walk)
   torch        torch.nn.LSTM / GRU / RNN (PyTorch's C++ kernels)
   torch loop   PyTorch eager autograd over the same per-step primitive ops as this project's cells
   autograd     HIPS autograd over the same per-step loop written with autograd.numpy
@@ -37,6 +39,7 @@ if __name__ == "__main__":                      # one BLAS thread, before numpy 
         os.environ[_var] = "1"
 
 import argparse       # noqa: E402
+import contextlib     # noqa: E402
 import functools      # noqa: E402
 import gc             # noqa: E402
 import importlib.metadata  # noqa: E402
@@ -69,7 +72,7 @@ WORKLOADS = {
     "rnn-T200": ("rnn", 1, 8, 32, 32, 200),
     "lstm-2layer": ("lstm", 2, 32, 128, 128, 50),
 }
-CONTENDERS = ["numpy", "tinygrad_rnn", "tg+keep", "torch", "torch loop", "autograd"]
+CONTENDERS = ["numpy", "tinygrad_rnn", "tg+keep", "tg kernels", "torch", "torch loop", "autograd"]
 SCALING_T = [10, 100, 1000, 10000]
 SCALING_SHAPE = (8, 32, 32)          # (B, I, H) of the LSTM whose time and memory are scaled in T
 
@@ -91,6 +94,7 @@ def make_inputs(kind, layers, B, I, H, T, dtype=np.float32, seed=0):
 
 
 PARAM_NAMES = ("w_ih", "w_hh", "b_ih", "b_hh")
+TORCH_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 def _grads(x, h0, c0, layer_grads):
@@ -126,29 +130,87 @@ def setup_numpy(kind, d):
 
 # ---- (b) this project ------------------------------------------------------------------------------------
 
-def setup_project(kind, d, keep_grads=False):
+def _project_step(kind, d):
+    """Our layer with the weights of `d`: (its loss = sum(output * R) as a function, the leaves x, h0, c0?,
+    then each layer's weights, and a function of their gradients in that order giving the common result)."""
     import tinygrad_rnn as tg
     from tinygrad_rnn import rnn
 
     layers, H, I = len(d["params"]), d["h0"].shape[-1], d["x"].shape[-1]
     model = {"lstm": rnn.LSTM, "gru": rnn.GRU, "rnn": rnn.RNN}[kind](I, H, num_layers=layers)
     for k, p in enumerate(d["params"]):
-        for n, a in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), p):
+        for n, a in zip(TORCH_NAMES, p):
             getattr(model, f"{n}_l{k}").data = a.copy()
-    weights = [[getattr(model, f"{n}_l{k}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-               for k in range(layers)]
     x, h0 = tg.Tensor(d["x"], requires_grad=True), tg.Tensor(d["h0"], requires_grad=True)
     c0 = tg.Tensor(d["c0"], requires_grad=True) if kind == "lstm" else None
     R = tg.Tensor(d["R"])
-    leaves = [x, h0] + ([c0] if c0 is not None else []) + model.parameters()
+    states = [h0] + ([c0] if c0 is not None else [])
+    leaves = [x] + states + [getattr(model, f"{n}_l{k}") for k in range(layers) for n in TORCH_NAMES]
+
+    def loss():
+        out, _ = model(x, tuple(states) if c0 is not None else h0)
+        return (out * R).sum()
+
+    def result(grads):
+        weights = grads[1 + len(states):]
+        return _grads(grads[0], grads[1], grads[2] if c0 is not None else None,
+                      [weights[4 * k:4 * k + 4] for k in range(layers)])
+    return loss, leaves, result
+
+
+def setup_project(kind, d, keep_grads=False):
+    loss, leaves, result = _project_step(kind, d)
 
     def step():
         for t in leaves:
             t.grad = None
-        out, _ = model(x, (h0, c0) if c0 is not None else h0)
-        (out * R).sum().backward(keep_grads=keep_grads)
-        return _grads(x.grad, h0.grad, None if c0 is None else c0.grad,
-                      [[w.grad for w in ws] for ws in weights])
+        loss().backward(keep_grads=keep_grads)
+        return result([t.grad for t in leaves])
+    return step
+
+
+def setup_kernels(kind, d):
+    """The floor of this project's per-step graph: the ops a training step records, their own numpy work
+    only. The graph is recorded once; each step calls its ops' forward in creation order and their vjp_lean
+    newest first on plain arrays, the contributions summed as the lean walk sums them (lazy.add_term), each
+    value dropped after its last use as the tape drops it, with no Tensor, Node, scope or walk."""
+    from tinygrad_rnn.core import lazy, ops, tape
+
+    loss, leaves, result = _project_step(kind, d)
+    nodes = tape.nodes_newest_first(loss().node)[::-1]             # creation order
+    slot = {}                                                    # leaf tensor or node -> its place in `values`
+    for t in leaves + [a for n in nodes for a in n.args if type(a) is not tape.Node]:
+        slot.setdefault(t, len(slot))
+    leaf_arrays = [t.data for t in slot]
+    for n in nodes:
+        slot[n] = len(slot)
+    last_use = {slot[a]: j for j, n in enumerate(nodes) for a in n.args if type(a) is tape.Node}
+    program = [(n.op.forward, [slot[a] for a in n.args], n.params, n.op.vjp_lean,
+                tuple(a.requires_grad for a in n.args), slot[n],
+                [slot[a] for a in set(n.args) if type(a) is tape.Node and last_use[slot[a]] == j])
+               for j, n in enumerate(nodes)]
+    grads_of = [slot[t] for t in leaves]
+
+    def step():
+        values, saved = leaf_arrays + [None] * len(nodes), []
+        with contextlib.ExitStack() as transposed:              # a layer's W_hh^T copied once, as our forward
+            for forward, inputs, params, _, _, out, dead in program:
+                arrays = [values[i] for i in inputs]
+                if params.get("contiguous_wt") and ops.state.transposed[0] is not arrays[1]:
+                    transposed.close()
+                    transposed.enter_context(ops.transposed_once(arrays[1]))
+                values[out], s = forward(*arrays, **params)
+                saved.append(s)
+                for i in dead:                                  # what a vjp saved stays in `saved`
+                    values[i] = None
+        pending = {program[-1][5]: np.ones_like(values[program[-1][5]])}
+        values = None
+        for _, inputs, _, vjp, needs, out, _ in reversed(program):
+            g = lazy.dense(pending.pop(out))
+            for i, c, need in zip(inputs, vjp(g, saved.pop(), needs), needs):
+                if c is not None and need:
+                    lazy.add_term(pending, i, c, i < len(leaf_arrays))
+        return result([lazy.dense(pending[i]) for i in grads_of])
     return step
 
 
@@ -310,6 +372,7 @@ SETUPS = {
     "numpy": setup_numpy,
     "tinygrad_rnn": setup_project,
     "tg+keep": lambda kind, d: setup_project(kind, d, keep_grads=True),
+    "tg kernels": setup_kernels,
     "torch": setup_torch,
     "torch loop": setup_torch_loop,
     "autograd": setup_autograd,

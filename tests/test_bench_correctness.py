@@ -1,5 +1,5 @@
 """The benchmark compares like with like: on its own workloads, at a tiny size in float64, this project's
-gradients (lean training mode and the default observed mode) equal the hand-written numpy BPTT's.
+gradients (lean training mode, the default observed mode, and its recorded ops' kernels alone) equal the hand-written numpy BPTT's.
 No timing here: benchmarks/bench_rnn.py measures, tests only check."""
 import sys
 from pathlib import Path
@@ -14,7 +14,7 @@ CASES = [("lstm", 1), ("gru", 1), ("rnn", 1), ("lstm", 2)]
 
 
 @pytest.mark.parametrize("kind,layers", CASES, ids=[f"{k}x{n}" for k, n in CASES])
-@pytest.mark.parametrize("contender", ["tinygrad_rnn", "tg+keep"])
+@pytest.mark.parametrize("contender", ["tinygrad_rnn", "tg+keep", "tg kernels"])
 def test_project_gradients_equal_numpy_bptt(kind, layers, contender):
     d = bench.make_inputs(kind, layers, B=3, I=4, H=5, T=6, dtype=np.float64, seed=1)
     want = bench.SETUPS["numpy"](kind, d)()
