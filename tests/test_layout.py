@@ -254,12 +254,14 @@ def test_numbers_of_edges_side_by_side_do_not_overlap():
 
 
 def head_labels(layout):
-    """(edge id, centre, half width, half height) of every edge number dot placed."""
+    """(edge id, centre, half width, half height) of every edge number dot placed, at an arrow's tip or (where
+    that was crowded) at an edge's start."""
     for e in layout["edges"]:
-        if "head_lp" in e:
-            size = float(e.get("labelfontsize", e.get("fontsize", 14)))
-            centre = tuple(map(float, e["head_lp"].split(",")))
-            yield e["id"], centre, measure.label_width(e["headlabel"], size) / 2, measure.DIGIT_HEIGHT * size / 2
+        for end in ("head", "tail"):
+            if f"{end}_lp" in e:
+                size = float(e.get("labelfontsize", e.get("fontsize", 14)))
+                centre = tuple(map(float, e[f"{end}_lp"].split(",")))
+                yield e["id"], centre, measure.label_width(e[f"{end}label"], size) / 2, measure.DIGIT_HEIGHT * size / 2
 
 
 def test_in_the_players_crowded_gru_steps_a_number_may_cross_a_line_but_not_a_box():
@@ -300,6 +302,6 @@ def test_edge_numbers_sit_clear_of_the_boxes(model, layout):
         crossed = lines.covered(box, eid) / fit.LINE_POINT_COST          # points of other edges' lines in it
         assert covered <= 0.1 * (4 * half_w * half_h) and crossed <= 1, (eid, box, covered, crossed)
         e = next(e for e in layout_json["edges"] if e["id"] == eid)
-        tip, towards = fit._arrow(e["pos"])
+        tip, towards = fit._arrow(e["pos"]) if "headlabel" in e else fit._start(e["pos"])
         spot = (float(e["labelangle"]), float(e["labeldistance"]))
         assert fit._label_box(tip, towards, spot, (0, 0))[:2] == pytest.approx((x, y), abs=0.5)   # 2 decimals

@@ -44,8 +44,9 @@ def parse(source):
         m = re.match(r"^(\S+?)(?::\S+)? -> (\S+?)(?::\S+)? \[", line)
         if m:
             a = attrs(line)
-            if "headlabel" in a:                    # an edge's number is written at its head end
-                a["label"] = a.pop("headlabel")
+            for end in ("headlabel", "taillabel"):  # an edge's number: at its head end, or its start if crowded
+                if end in a:
+                    a["label"] = a.pop(end)
             edges.append((m[1], m[2], a))
             continue
         m = re.match(r"^(\S+) \[", line)

@@ -109,8 +109,8 @@ def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE, terms=Tr
     """The view as a Digraph, its steps laid out as `layout` says: "lr" side by side (time left to right,
     data flowing down inside each step), "tb" one step per row (time top to bottom, data flowing right),
     "wrap" rows of `columns` steps (data flowing right). terms=False leaves out the table of per-step terms
-    (the player reveals them one by one). spots: {edge id: (labelangle, labeldistance)} for the edge numbers
-    that fit.clear_head_labels moved off a box.
+    (the player reveals them one by one). spots: {edge id: fit.Spot} for the edge numbers that
+    fit.clear_head_labels moved off a box (to another angle and distance, or to the edge's start).
 
     In "lr" and "tb" every step is a connected component of its own: dot lays each one out alone, so all
     steps of a layer come out the same, and places them in the order they are written. What a step reads
@@ -168,7 +168,10 @@ def to_dot(view, title=None, layout="lr", columns=None, font=FONT_SIZE, terms=Tr
         if "headlabel" in a and pairs[e.src, e.dst] > 1:     # edges side by side (h * h): a number either side
             a.update(labelangle="70" if twins[e.src, e.dst] % 2 else "-70", labeldistance="2.4")
         if "headlabel" in a and spots and e.id in spots:
-            a.update(labelangle=f"{spots[e.id][0]:g}", labeldistance=f"{spots[e.id][1]:g}")
+            spot = spots[e.id]
+            a.update(labelangle=f"{spot.angle:g}", labeldistance=f"{spot.distance:g}")
+            if spot.end == "tail":
+                a["taillabel"] = a.pop("headlabel")
         if src and (src.kind == "param" and fan_out[e.src] > 1 or _crosses(view, e)):
             a["weight"] = "0"               # a weight drawn once, an edge to each step, an edge from one step
                                             # to the next: none may tilt the row into a staircase

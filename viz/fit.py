@@ -14,6 +14,7 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import NamedTuple
 
 PX_PER_PT = 4 / 3
 SLIDE = (1920, 1080)
@@ -112,21 +113,34 @@ def fitted_font(layout, font, slide=SLIDE):
     return font * min(slide[0] / width, slide[1] / height)
 
 
+class Spot(NamedTuple):
+    """Where an edge's number sits: labelangle degrees from the edge's stretch at that end, labeldistance * 10
+    points from it; at the arrow's tip (end "head", dot.py's) or, where that is crowded, at the edge's start."""
+    angle: float
+    distance: float
+    end: str = "head"
+
+
 # Where an edge's number may sit around its arrow, nearest first: (labelangle in degrees, labeldistance); the
 # first is dot.py's. A number is digits 0.9 em high (label_width: how wide) with a point of air around it; a
 # point of another edge's line inside it costs as much as a 5 x 5 corner of a box, a point of its own line a
 # tenth of that (a number beside its line shows which line it belongs to; across it, the line hides a digit).
 HEAD_LABEL_SPOTS = tuple((angle, distance) for distance in (1.6, 2.4, 3.4)
                          for angle in (-35, 35, -70, 70, -110, 110, -145, 145, 180))
+# At an edge's start only the spots beside its first stretch: farther out a number reads as a neighbour's.
+TAIL_LABEL_SPOTS = tuple(Spot(angle, distance, "tail") for angle, distance in HEAD_LABEL_SPOTS
+                         if distance <= 2.4 and abs(angle) <= 70)
 DIGIT_HEIGHT, LABEL_AIR, LINE_POINT_COST, OWN_LINE_POINT_COST, BOX_POINT2_COST = 0.9, 1.0, 100.0, 10.0, 4.0
 
 
 def clear_head_labels(layout):
-    """{edge id: (labelangle, labeldistance)} for each edge number (head label) that covers a box, another
-    edge's line, a cluster's frame or an earlier number where it is: the first spot of HEAD_LABEL_SPOTS that
-    is clear, else the least covering.
+    """{edge id: Spot} for each edge number (head label) that covers a box, another edge's line, a cluster's
+    frame or an earlier number where it is: the first spot of HEAD_LABEL_SPOTS that is clear; where none is,
+    the least covering of those and of the same spots around the edge's start (its tail, often less crowded
+    than the port it points at).
     graphviz puts a head label's centre labeldistance * 10 points from the arrow's tip, labelangle degrees
-    from the edge's last stretch; the label's width is estimated (label_width)."""
+    from the edge's last stretch (a tail label: from its start and first stretch); the label's width is
+    estimated (label_width)."""
     taken = _Grid()
     for o in layout.get("objects", []):
         if "nodes" not in o and "pos" in o:                                       # a node
@@ -146,9 +160,12 @@ def clear_head_labels(layout):
             continue
         size = float(e.get("labelfontsize", e.get("fontsize", 14)))
         half = (label_width(e["headlabel"], size) / 2 + LABEL_AIR, DIGIT_HEIGHT * size / 2 + LABEL_AIR)
-        where = (float(e.get("labelangle", -25)), float(e.get("labeldistance", 1)))
-        spots = [where] + [s for s in HEAD_LABEL_SPOTS if s != where]
-        spot, box = _clearest(*_arrow(e["pos"]), spots, half, taken, k)
+        where = Spot(float(e.get("labelangle", -25)), float(e.get("labeldistance", 1)))
+        spots = [where] + [Spot(*s) for s in HEAD_LABEL_SPOTS if Spot(*s) != where]
+        cost, spot, box = _clearest(*_arrow(e["pos"]), spots, half, taken, k)
+        if cost:                                                  # crowded: its start, if less so
+            tail = _clearest(*_start(e["pos"]), TAIL_LABEL_SPOTS, half, taken, k)
+            cost, spot, box = tail if tail[0] < cost else (cost, spot, box)
         taken.add_box(box)
         if spot != where and "id" in e:
             moved[e["id"]] = spot
@@ -156,7 +173,7 @@ def clear_head_labels(layout):
 
 
 def _clearest(tip, towards, spots, half, taken, own):
-    """(spot, label box): the first of `spots` whose box covers nothing in `taken`, else the one covering
+    """(cost, spot, label box): the first of `spots` whose box covers nothing in `taken`, else the one covering
     least (the `own` edge's line counts less)."""
     tried = []
     for k, spot in enumerate(spots):
@@ -164,7 +181,8 @@ def _clearest(tip, towards, spots, half, taken, own):
         tried.append((taken.covered(box, own), k, spot, box))
         if tried[-1][0] == 0:
             break
-    return min(tried)[2:]
+    cost, _, spot, box = min(tried)
+    return cost, spot, box
 
 
 class _Grid:
@@ -246,6 +264,16 @@ def _arrow(pos):
     if "e" in ends:
         return ends["e"], points[-1]
     return points[-1], _bezier(*points[-4:], 0.9)
+
+
+def _start(pos):
+    """The same at the edge's start, where graphviz puts a tail label: its first point (an arrow's tip at the
+    tail: "s") and the point at 0.1 of its first piece (that arrow's base: the first control point)."""
+    ends, splines = _splines(pos)
+    points = splines[0]
+    if "s" in ends:
+        return ends["s"], points[0]
+    return points[0], _bezier(*points[:4], 0.1)
 
 
 def _label_box(tip, towards, spot, half):
