@@ -50,6 +50,7 @@ import resource       # noqa: E402
 import subprocess     # noqa: E402
 import time           # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import NamedTuple  # noqa: E402
 
 import numpy as np    # noqa: E402
 
@@ -169,6 +170,17 @@ def setup_project(kind, d, keep_grads=False):
     return step
 
 
+class _Recorded(NamedTuple):
+    """One recorded op as the ops-alone step replays it: slots are places in that step's list of arrays."""
+    forward: object
+    vjp: object
+    params: dict
+    inputs: list         # the slots of its inputs, in argument order
+    needs: tuple         # which inputs want a gradient
+    out: int             # the slot of its output
+    last_use: list       # the slots whose last reader this op is: dropped once it has run
+
+
 def setup_kernels(kind, d):
     """The floor of this project's per-step graph: the ops a training step records, their own numpy work
     only. The graph is recorded once; each step calls its ops' forward in creation order and their vjp_lean
@@ -184,30 +196,30 @@ def setup_kernels(kind, d):
     leaf_arrays = [t.data for t in slot]
     for n in nodes:
         slot[n] = len(slot)
-    last_use = {slot[a]: j for j, n in enumerate(nodes) for a in n.args if type(a) is tape.Node}
-    program = [(n.op.forward, [slot[a] for a in n.args], n.params, n.op.vjp_lean,
-                tuple(a.requires_grad for a in n.args), slot[n],
-                [slot[a] for a in set(n.args) if type(a) is tape.Node and last_use[slot[a]] == j])
+    last_reader = {slot[a]: j for j, n in enumerate(nodes) for a in n.args if type(a) is tape.Node}
+    program = [_Recorded(n.op.forward, n.op.vjp_lean, n.params, [slot[a] for a in n.args],
+                         tuple(a.requires_grad for a in n.args), slot[n],
+                         [slot[a] for a in set(n.args) if type(a) is tape.Node and last_reader[slot[a]] == j])
                for j, n in enumerate(nodes)]
     grads_of = [slot[t] for t in leaves]
 
     def step():
         values, saved = leaf_arrays + [None] * len(nodes), []
         with contextlib.ExitStack() as transposed:              # a layer's W_hh^T copied once, as our forward
-            for forward, inputs, params, _, _, out, dead in program:
-                arrays = [values[i] for i in inputs]
-                if params.get("contiguous_wt") and ops.state.transposed[0] is not arrays[1]:
+            for op in program:
+                arrays = [values[i] for i in op.inputs]
+                if op.params.get("contiguous_wt") and ops.state.transposed[0] is not arrays[1]:
                     transposed.close()
                     transposed.enter_context(ops.transposed_once(arrays[1]))
-                values[out], s = forward(*arrays, **params)
+                values[op.out], s = op.forward(*arrays, **op.params)
                 saved.append(s)
-                for i in dead:                                  # what a vjp saved stays in `saved`
+                for i in op.last_use:                           # what a vjp saved stays in `saved`
                     values[i] = None
-        pending = {program[-1][5]: np.ones_like(values[program[-1][5]])}
+        pending = {program[-1].out: np.ones_like(values[program[-1].out])}
         values = None
-        for _, inputs, _, vjp, needs, out, _ in reversed(program):
-            g = lazy.dense(pending.pop(out))
-            for i, c, need in zip(inputs, vjp(g, saved.pop(), needs), needs):
+        for op in reversed(program):
+            g = lazy.dense(pending.pop(op.out))
+            for i, c, need in zip(op.inputs, op.vjp(g, saved.pop(), op.needs), op.needs):
                 if c is not None and need:
                     lazy.add_term(pending, i, c, i < len(leaf_arrays))
         return result([lazy.dense(pending[i]) for i in grads_of])

@@ -234,9 +234,9 @@ def _dot(graph, fmt, **how):
             return graphviz.Source(re.sub(r"\bgroup=\w+", "", graph.source)).pipe(format=fmt, **how)
     except graphviz.CalledProcessError as err:
         said = (err.stderr or b"").decode("utf-8", "replace").strip() or f"exit status {err.returncode}"
-        raise DotFailed(f"graphviz's dot could not draw the picture ({fmt}): {said[:500]}") from None
+        raise DotFailed(f"graphviz's {graph.engine} could not draw the picture ({fmt}): {said[:500]}") from None
     except (BrokenPipeError, ConnectionResetError) as err:
-        raise DotFailed(f"graphviz's dot stopped reading the picture's DOT source ({fmt}) before its end: "
+        raise DotFailed(f"graphviz's {graph.engine} stopped reading the picture's DOT source ({fmt}) before its end: "
                         f"{err}") from None
 
 

@@ -125,19 +125,19 @@ class Spot(NamedTuple):
 # first is dot.py's. A number is digits 0.9 em high (label_width: how wide) with a point of air around it; a
 # point of another edge's line inside it costs as much as a 5 x 5 corner of a box, a point of its own line a
 # tenth of that (a number beside its line shows which line it belongs to; across it, the line hides a digit).
-HEAD_LABEL_SPOTS = tuple((angle, distance) for distance in (1.6, 2.4, 3.4)
+HEAD_LABEL_SPOTS = tuple(Spot(angle, distance) for distance in (1.6, 2.4, 3.4)
                          for angle in (-35, 35, -70, 70, -110, 110, -145, 145, 180))
 # At an edge's start only the spots beside its first stretch: farther out a number reads as a neighbour's.
-TAIL_LABEL_SPOTS = tuple(Spot(angle, distance, "tail") for angle, distance in HEAD_LABEL_SPOTS
-                         if distance <= 2.4 and abs(angle) <= 70)
+TAIL_LABEL_SPOTS = tuple(Spot(s.angle, s.distance, "tail") for s in HEAD_LABEL_SPOTS
+                         if s.distance <= 2.4 and abs(s.angle) <= 70)
 DIGIT_HEIGHT, LABEL_AIR, LINE_POINT_COST, OWN_LINE_POINT_COST, BOX_POINT2_COST = 0.9, 1.0, 100.0, 10.0, 4.0
 
 
 def clear_head_labels(layout):
     """{edge id: Spot} for each edge number (head label) that covers a box, another edge's line, a cluster's
     frame or an earlier number where it is: the first spot of HEAD_LABEL_SPOTS that is clear; where none is,
-    the least covering of those and of the same spots around the edge's start (its tail, often less crowded
-    than the port it points at).
+    the least covering of those and of TAIL_LABEL_SPOTS, beside the edge's first stretch (its start is often
+    less crowded than the port it points at).
     graphviz puts a head label's centre labeldistance * 10 points from the arrow's tip, labelangle degrees
     from the edge's last stretch (a tail label: from its start and first stretch); the label's width is
     estimated (label_width)."""
@@ -161,7 +161,7 @@ def clear_head_labels(layout):
         size = float(e.get("labelfontsize", e.get("fontsize", 14)))
         half = (label_width(e["headlabel"], size) / 2 + LABEL_AIR, DIGIT_HEIGHT * size / 2 + LABEL_AIR)
         where = Spot(float(e.get("labelangle", -25)), float(e.get("labeldistance", 1)))
-        spots = [where] + [Spot(*s) for s in HEAD_LABEL_SPOTS if Spot(*s) != where]
+        spots = [where] + [s for s in HEAD_LABEL_SPOTS if s != where]
         cost, spot, box = _clearest(*_arrow(e["pos"]), spots, half, taken, k)
         if cost:                                                  # crowded: its start, if less so
             tail = _clearest(*_start(e["pos"]), TAIL_LABEL_SPOTS, half, taken, k)
@@ -358,37 +358,53 @@ def _stroke_reach(width, slope):
 
 
 _HEAD_SLOPE = 0.35      # graphviz's "normal" arrowhead: its half-width is 0.35 of its length
-_EDGE_END = re.compile(r'(\bpenwidth=)([\d.]+)(,\s*pos=")e,([-\d.e]+),([-\d.e]+) ([^"]+)"')
+# graphviz writes an edge's attributes in alphabetical order, so its penwidth comes right before its pos; a pos
+# of several splines (";") is left as it is
+_EDGE_POS = re.compile(r'(\bpenwidth=)([\d.]+)(,\s*pos=")([^";]+)"')
+# the invisible edges dot.py adds to order the steps: nothing to draw, but neato -n2 would fit the canvas to them
+_INVISIBLE_EDGE = re.compile(r'^\t*\S+ -> \S+\t\[pos="[^"]*",\s*style=invis,\s*weight=0\];\n', re.M)
 
 
 def clear_laid_out_arrowheads(laid_out):
-    """The same for a raster picture: dot's layout (`dot -Tdot`) with each edge's arrowhead and the end of its
-    line moved back until the arrowhead's outline stops at the box, for `neato -n2` to draw. Two invisible
-    points on the corners of dot's bounding box keep the canvas dot's own (neato -n2 would fit it to the
-    drawing, without dot's margins)."""
-    text = _EDGE_END.sub(_edge_end_moved_back, laid_out.replace("\\\n", ""))
-    x0, y0, x1, y1 = re.search(r'\bbb="([^"]+)"', text)[1].split(",")
+    """The same for a raster picture: dot's layout (`dot -Tdot`) with each arrowhead (at an edge's end, or at its
+    start for dir=back) and the end of its line moved back until the arrowhead's outline stops at the box, for
+    `neato -n2` to draw. Two invisible points on the corners of dot's bounding box, and no invisible edges, keep
+    the canvas dot's own (neato -n2 fits it to what it is given, without dot's margins)."""
+    text = _INVISIBLE_EDGE.sub("", laid_out.replace("\\\n", ""))
+    text = _EDGE_POS.sub(lambda m: f'{m[1]}{m[2]}{m[3]}{_arrows_moved_back(m[4], float(m[2]))}"', text)
+    bb = re.search(r'\bbb="([^"]+)"', text)
+    if bb is None:
+        return text
+    x0, y0, x1, y1 = bb[1].split(",")
     corners = "".join(f'\ttg_canvas_{k} [label="", shape=point, style=invis, width=0, height=0, pos="{x},{y}"];\n'
                       for k, (x, y) in enumerate(((x0, y0), (x1, y1))))
     end = text.rstrip().rindex("}")
     return text[:end] + corners + text[end:]
 
 
-def _edge_end_moved_back(m):
-    """One edge's `pos` with its tip (e,x,y) and the last two points of its spline moved back together."""
-    width, tip = float(m[2]), (float(m[4]), float(m[5]))
-    points = [tuple(map(float, p.split(","))) for p in m[6].split()]
+def _arrows_moved_back(pos, width):
+    """An edge's `pos` ("s,x,y e,x,y x1,y1 ...") with each arrowhead and the two points of the line next to it
+    moved back together."""
+    ends, (points,) = _splines(pos)
+    if "e" in ends:
+        ends["e"], points = _end_moved_back(ends["e"], points, width)
+    if "s" in ends:                                          # the same, walking the line from its other end
+        ends["s"], backwards = _end_moved_back(ends["s"], points[::-1], width)
+        points = backwards[::-1]
+    marks = [f"{k},{ends[k][0]:.2f},{ends[k][1]:.2f}" for k in ("s", "e") if k in ends]
+    return " ".join(marks + [f"{x:.2f},{y:.2f}" for x, y in points])
+
+
+def _end_moved_back(tip, points, width):
+    """(tip, points) with the arrowhead drawn from points[-1] to `tip`, and the last two points, moved back along
+    the arrow by the stroke's reach beyond the tip (never past the start of the line's last curve)."""
     end = points[-1]
     length = math.dist(end, tip)
     if length == 0 or len(points) < 4:
-        return m[0]
-    chord = math.dist(points[-4], end)                       # never past the start of the last curve
-    shift = min(_stroke_reach(width, _HEAD_SLOPE), 0.9 * chord) / length
+        return tip, points
+    shift = min(_stroke_reach(width, _HEAD_SLOPE), 0.9 * math.dist(points[-4], end)) / length
     dx, dy = (tip[0] - end[0]) * shift, (tip[1] - end[1]) * shift
-    moved = [(x - dx, y - dy) for x, y in (points[-2], end, tip)]
-    spline = points[:-2] + moved[:2]
-    text = " ".join(f"{x:.2f},{y:.2f}" for x, y in spline)
-    return f'{m[1]}{m[2]}{m[3]}e,{moved[2][0]:.2f},{moved[2][1]:.2f} {text}"'
+    return (tip[0] - dx, tip[1] - dy), points[:-2] + [(x - dx, y - dy) for x, y in points[-2:]]
 
 
 def fluid(svg):
