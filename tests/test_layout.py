@@ -75,6 +75,16 @@ def test_a_thick_arrowheads_outline_ends_where_graphviz_put_its_tip():
     assert got.endswith('points="0,0 5,0 5,5 0,5 0,0"/>')
 
 
+def test_an_edge_number_keeps_clear_of_a_cluster_title_beside_it():
+    """A number a few points after a cluster's title would read as part of it ("lstm 0"): it moves."""
+    edge = {"id": "e1", "headlabel": "0", "fontsize": "14", "labelangle": "-35", "labeldistance": "1.6",
+            "pos": "e,90,85 90,140 90,120 90,100 90,90"}
+    title = {"bb": "0,0,300,300", "lp": "69,98", "lwidth": "0.5", "lheight": "0.25", "nodes": []}
+    assert measure.clear_head_labels({"objects": [{"bb": "0,0,300,300", "nodes": []}], "edges": [edge]}) == {}
+    moved = measure.clear_head_labels({"objects": [title], "edges": [edge]})
+    assert set(moved) == {"e1"} and moved["e1"] != (-35, 1.6)
+
+
 def test_a_raster_pictures_thick_arrowheads_move_back_in_dots_layout():
     """In a PNG or PDF the arrowhead moves in dot's layout: its tip, and the last two points of its line with it,
     by the same (w/2)/sin(half the tip's angle) along the edge; the canvas keeps dot's bounding box."""

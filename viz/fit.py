@@ -130,6 +130,7 @@ HEAD_LABEL_SPOTS = tuple(Spot(angle, distance) for distance in (1.6, 2.4, 3.4)
 # At an edge's start only the spots beside its first stretch: farther out a number reads as a neighbour's.
 TAIL_LABEL_SPOTS = tuple(Spot(s.angle, s.distance, "tail") for s in HEAD_LABEL_SPOTS
                          if s.distance <= 2.4 and abs(s.angle) <= 70)
+TITLE_AIR = 8.0      # points kept clear either side of a cluster's title ("lstm 0" would read as one name)
 DIGIT_HEIGHT, LABEL_AIR, LINE_POINT_COST, OWN_LINE_POINT_COST, BOX_POINT2_COST = 0.9, 1.0, 100.0, 10.0, 4.0
 
 
@@ -149,7 +150,8 @@ def clear_head_labels(layout):
             for x, y in _frame(o["bb"]):                                          # and its title
                 taken.add_point(x, y, None)
             if "lp" in o and "lwidth" in o:
-                taken.add_box(_box(o["lp"], o["lwidth"], o["lheight"]))
+                x0, y0, x1, y1 = _box(o["lp"], o["lwidth"], o["lheight"])    # a number right after a title
+                taken.add_box((x0 - TITLE_AIR, y0, x1 + TITLE_AIR, y1))       # reads as part of it
     edges = [e for e in layout.get("edges", []) if "pos" in e and "invis" not in e.get("style", "")]
     for k, e in enumerate(edges):
         for x, y in _curve(e["pos"]):
