@@ -247,10 +247,16 @@ def _bezier(p0, p1, p2, p3, t):
     return tuple(w[0] * p0[c] + w[1] * p1[c] + w[2] * p2[c] + w[3] * p3[c] for c in (0, 1))
 
 
-def _curve(pos, per_piece=8):
-    """Points along an edge's curve: each cubic piece of each spline sampled `per_piece` times."""
-    return [_bezier(*points[k:k + 4], i / per_piece) for points in _splines(pos)[1]
-            for k in range(0, len(points) - 3, 3) for i in range(per_piece + 1)]
+def _curve(pos, spacing=4.0):
+    """Points along an edge's curve, at most about `spacing` points apart (at least 8 per cubic piece): a long
+    straight piece sampled sparsely would let a number sit across the line between two samples."""
+    found = []
+    for points in _splines(pos)[1]:
+        for k in range(0, len(points) - 3, 3):
+            piece = points[k:k + 4]
+            n = max(8, math.ceil(sum(math.dist(a, b) for a, b in zip(piece, piece[1:])) / spacing))
+            found += [_bezier(*piece, i / n) for i in range(n + 1)]
+    return found
 
 
 def label_width(text, size):
