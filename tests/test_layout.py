@@ -75,6 +75,12 @@ def test_a_thick_arrowheads_outline_ends_where_graphviz_put_its_tip():
     assert got.endswith('points="0,0 5,0 5,5 0,5 0,0"/>')
 
 
+def test_a_long_line_is_sampled_densely_enough_that_no_number_fits_between_two_samples():
+    points = measure._curve("e,300,5 0,0 100,0 200,0 296,0")
+    gaps = [math.dist(a, b) for a, b in zip(points, points[1:])]
+    assert max(gaps) <= 4.5 and points[0] == (0, 0) and points[-1] == pytest.approx((296, 0))
+
+
 def test_an_edge_number_keeps_clear_of_a_cluster_title_beside_it():
     """A number a few points after a cluster's title would read as part of it ("lstm 0"): it moves."""
     edge = {"id": "e1", "headlabel": "0", "fontsize": "14", "labelangle": "-35", "labeldistance": "1.6",
