@@ -404,3 +404,13 @@ def test_both_directions_name_their_input_projection_alike():
     labels = {v.label for v in build(loss, "ops").vertices.values()}
     assert {"x @ weight_ih_l0ᵀ + bias_ih_l0", "x @ weight_ih_l0_reverseᵀ + bias_ih_l0_reverse"} <= labels
     assert not [label for label in labels if re.fullmatch(r"linear #\d+", label)]
+
+
+def test_a_legend_of_edges_that_all_carried_the_same_norm_shows_it_once():
+    """x * y summed: both edges carry ‖1 ⊙ y‖ = ‖1 ⊙ x‖; a log scale from 1.73 to 1.73 would repeat it five times."""
+    x = tg.Tensor(np.ones(3), requires_grad=True, name="x")
+    y = tg.Tensor(np.ones(3), requires_grad=True, name="y")
+    loss = (x * y).sum()
+    loss.backward(keep_grads=True)
+    legend = re.search(r'ID="legend">(.*?)</TD></TR></TABLE>', viz.draw(loss).source)[1]
+    assert "1.73 on every coloured edge" in legend and legend.count("1.73") == 1

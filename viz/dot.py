@@ -441,10 +441,14 @@ def _edge_attrs(e, lo, hi):
 
 def _legend(view, lo, hi, loss):
     k = 5
-    values = [lo * (hi / lo) ** (i / (k - 1)) if hi > lo else hi for i in range(k)]
-    swatches = "".join(f'<TD BGCOLOR="{colour(i / (k - 1))}" WIDTH="26" HEIGHT="{2 + 3 * i}"></TD>'
-                       for i in range(k))
-    ticks = "".join(f"<TD>{small(fmt(x))}</TD>" for x in values)
+    if hi > lo:
+        swatches = "".join(f'<TD BGCOLOR="{colour(i / (k - 1))}" WIDTH="26" HEIGHT="{2 + 3 * i}"></TD>'
+                           for i in range(k))
+        ticks = "".join(f"<TD>{small(fmt(lo * (hi / lo) ** (i / (k - 1))))}</TD>" for i in range(k))
+    else:                                   # every edge carried the same norm (or none but 0): one colour
+        swatches = f'<TD BGCOLOR="{colour(1.0)}" WIDTH="26" HEIGHT="14"></TD>' + '<TD WIDTH="26"></TD>' * (k - 1)
+        alike = f"{fmt(hi)} on every coloured edge" if view.norm_range else "no edge carried more than 0"
+        ticks = f'<TD COLSPAN="{k}" ALIGN="LEFT">{small(alike)}</TD>'
     name = name_html(loss)
     notes = [f"∇ on a node: ‖∂{name}/∂ its value‖; a number on an edge: what that edge carried",
              "dotted grey: exactly zero; thin grey: no gradient (a constant input)"]

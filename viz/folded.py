@@ -461,7 +461,8 @@ def _graph_label(f, title, lo, hi, font):
 
 
 class _AsView:
-    """What dot._legend reads of a view: vertices, edges, clusters."""
+    """What dot._legend reads of a view: vertices, edges, clusters, the range of the edges' norms."""
 
     def __init__(self, f):
         self.vertices, self.edges, self.clusters = f.vertices, f.edges, f.clusters
+        self.norm_range = f.norm_range
