@@ -107,20 +107,24 @@ def _state(value, shape, owner, what, like, name, form=None, unbatched=None):
     step reads a named view of it, so one zeros tensor given as both h and c is drawn as h_0 and c_0."""
     if value is None:
         return _zeros(shape, like, name)
-    unbatched = len(shape) == 1 if unbatched is None else unbatched
-    form = f"{form or ('(H,)' if unbatched else '(B, H)')} = {shape}" + (" for an unbatched input" if unbatched else "")
     if _holds_arrays(value):
         pair = "" if owner.startswith("LSTM") else "; only an LSTM's state is a pair (h, c)"
-        raise TypeError(f"{owner}: {what} must be one Tensor of shape {form}, got a "
+        raise TypeError(f"{owner}: {what} must be one Tensor of shape {_form(shape, form, unbatched)}, got a "
                         f"{type(value).__name__} of {len(value)}{pair}")
     value = as_tensor(value, owner, what, name)
     if value.shape != shape:
-        raise ValueError(f"{owner}: {what} must have shape {form}, got {value.shape}")
+        raise ValueError(f"{owner}: {what} must have shape {_form(shape, form, unbatched)}, got {value.shape}")
     if value.name is None and value.node is None:      # an unnamed leaf: h_0, not const
         if not value.requires_grad:
             return _named(Tensor._result(value.data, None), name)
         value.name = name                              # a learned initial state: the gradient must reach it
     return value
+
+
+def _form(shape, form, unbatched):
+    """A state's shape as an error names it: "(B, H) = (2, 3)", "(H,) = (3,) for an unbatched input"."""
+    unbatched = len(shape) == 1 if unbatched is None else unbatched
+    return f"{form or ('(H,)' if unbatched else '(B, H)')} = {shape}" + (" for an unbatched input" if unbatched else "")
 
 
 def _holds_arrays(value):
